@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Logging;
+
+namespace Postbox.Diagnostics;
+
+/// <summary>Source-generated log methods of the core, with stable event ids (1xxx relay, 2xxx producer).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1000, LogLevel.Information, "Relay {Owner} started (batch {BatchSize}, {MaxInFlight} batches in flight, poll every {PollInterval}).")]
+    public static partial void RelayStarted(ILogger logger, string owner, int batchSize, int maxInFlight, TimeSpan pollInterval);
+
+    [LoggerMessage(1001, LogLevel.Information, "Relay {Owner} stopped.")]
+    public static partial void RelayStopped(ILogger logger, string owner);
+
+    [LoggerMessage(1002, LogLevel.Warning, "Claiming messages failed; retrying in {Delay}.")]
+    public static partial void ClaimFailed(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Publishing message {MessageId} to {Topic} failed (attempt {Attempt} of {MaxAttempts}); next attempt at {NextAttemptAt}.")]
+    public static partial void PublishFailed(ILogger logger, Exception exception, Guid messageId, string topic, int attempt, int maxAttempts, DateTimeOffset nextAttemptAt);
+
+    [LoggerMessage(1004, LogLevel.Error, "Message {MessageId} to {Topic} is dead after attempt {Attempt}; it is kept and can be replayed.")]
+    public static partial void MessageDead(ILogger logger, Exception exception, Guid messageId, string topic, int attempt);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Recording the outcome of {Count} messages failed (try {Try}); retrying.")]
+    public static partial void SettleFailed(ILogger logger, Exception exception, int count, int @try);
+
+    [LoggerMessage(1006, LogLevel.Error, "Could not record the outcome of {Count} messages; their leases will expire and they will be published again (at-least-once).")]
+    public static partial void SettleAbandoned(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(1007, LogLevel.Warning, "{Lost} of {Count} messages were no longer leased by {Owner} when settling; another relay took them over.")]
+    public static partial void LeaseLost(ILogger logger, int lost, int count, string owner);
+
+    [LoggerMessage(1008, LogLevel.Warning, "Outbox cleanup failed; retrying at the next interval.")]
+    public static partial void CleanupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1009, LogLevel.Debug, "Cleanup deleted {Count} delivered messages.")]
+    public static partial void CleanupDeleted(ILogger logger, int count);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Reading the oldest pending message failed.")]
+    public static partial void MonitorFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Cross-process wake-ups stopped; polling continues.")]
+    public static partial void WakeupSourceFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1012, LogLevel.Information, "Shutdown timeout reached with {Count} batches in flight; unconfirmed messages are handed back.")]
+    public static partial void ShutdownTimedOut(ILogger logger, int count);
+
+    [LoggerMessage(1013, LogLevel.Information, "Applying Postbox migrations on start-up.")]
+    public static partial void MigratingOnStart(ILogger logger);
+}

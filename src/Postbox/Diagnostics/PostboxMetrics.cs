@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Postbox.Diagnostics;
+
+/// <summary>
+/// The <c>Postbox</c> meter's instruments. Created through <see cref="IMeterFactory"/> so each service
+/// provider (and each test host) has its own.
+/// </summary>
+public sealed class PostboxMetrics
+{
+    /// <summary>The meter name, <c>Postbox</c>: add it to your meter provider.</summary>
+    public const string MeterName = "Postbox";
+
+    private readonly Counter<long> _published;
+    private readonly Counter<long> _failed;
+    private readonly Counter<long> _dead;
+    private readonly Histogram<double> _batchDuration;
+    private long _oldestPendingTicks;
+    private readonly TimeProvider _timeProvider;
+
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>.</summary>
+    /// <param name="meterFactory">The factory (registered by <c>AddMetrics</c>).</param>
+    /// <param name="timeProvider">Clock for the age gauge.</param>
+    public PostboxMetrics(IMeterFactory meterFactory, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _timeProvider = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        var meter = meterFactory.Create(MeterName);
+        _published = meter.CreateCounter<long>("postbox.relay.published", "{message}", "Messages the broker confirmed.");
+        _failed = meter.CreateCounter<long>("postbox.relay.failed", "{message}", "Publish attempts that failed (the message will be retried).");
+        _dead = meter.CreateCounter<long>("postbox.relay.dead", "{message}", "Messages marked dead after their last attempt.");
+        _batchDuration = meter.CreateHistogram<double>("postbox.relay.batch.duration", "s", "Time from claim to settle of one batch.");
+        meter.CreateObservableGauge("postbox.outbox.oldest_pending.age", ObserveOldestPendingAge, "s",
+            "Age of the oldest message not yet delivered (0 when none), refreshed every MonitorInterval.");
+    }
+
+    internal void Published(string topic, int count) => _published.Add(count, new KeyValuePair<string, object?>("messaging.destination.name", topic));
+
+    internal void Failed(string topic) => _failed.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
+
+    internal void Dead(string topic) => _dead.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
+
+    internal void BatchCompleted(TimeSpan duration) => _batchDuration.Record(duration.TotalSeconds);
+
+    internal void SetOldestPending(DateTimeOffset? createdAt) =>
+        Interlocked.Exchange(ref _oldestPendingTicks, createdAt?.UtcTicks ?? 0);
+
+    private double ObserveOldestPendingAge()
+    {
+        var ticks = Interlocked.Read(ref _oldestPendingTicks);
+        if (ticks == 0)
+        {
+            return 0;
+        }
+
+        var age = _timeProvider.GetUtcNow().UtcTicks - ticks;
+        return Math.Max(0, TimeSpan.FromTicks(age).TotalSeconds);
+    }
+
+    internal static Activity? StartPublishActivity(OutboxEnvelope message)
+    {
+        var source = PostboxActivitySource.Instance;
+        if (!source.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext.TryParse(
+            message.Headers.GetValueOrDefault(OutboxHeaders.TraceParent),
+            message.Headers.GetValueOrDefault(OutboxHeaders.TraceState),
+            out var parent);
+        var activity = source.StartActivity($"send {message.Topic}", ActivityKind.Producer, parent);
+        activity?.SetTag("messaging.operation.type", "send");
+        activity?.SetTag("messaging.destination.name", message.Topic);
+        activity?.SetTag("messaging.message.id", message.Id.ToString());
+        return activity;
+    }
+}

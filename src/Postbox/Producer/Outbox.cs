@@ -1,0 +1,64 @@
+using System.Data.Common;
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using Postbox.Hosting;
+using Postbox.Relay;
+using Postbox.Storage;
+
+namespace Postbox.Producer;
+
+/// <summary>Validates messages, stamps trace context and hands them to the store's writer.</summary>
+internal sealed class Outbox : IOutbox
+{
+    private readonly IOutboxWriter _writer;
+    private readonly RelaySignal _signal;
+    private readonly TimeProvider _timeProvider;
+    private readonly PostboxOptions _options;
+
+    public Outbox(IOutboxWriter writer, RelaySignal signal, TimeProvider timeProvider, IOptions<PostboxOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        (_writer, _signal, _timeProvider, _options) = (writer, signal, timeProvider, options.Value);
+    }
+
+    public Task EnqueueAsync(DbTransaction transaction, OutboxMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return EnqueueAsync(transaction, [message], cancellationToken);
+    }
+
+    public async Task EnqueueAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(messages);
+        if (transaction.Connection is null)
+        {
+            throw new ArgumentException("The transaction is no longer usable (committed, rolled back or disposed).", nameof(transaction));
+        }
+
+        if (messages.Count == 0)
+        {
+            return;
+        }
+
+        var current = Activity.Current;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i] ?? throw new ArgumentException($"Message #{i} is null.", nameof(messages));
+            MessageValidator.Validate(message, i, _options.MaxPayloadBytes);
+            if (current is not null && !message.Headers.ContainsKey(OutboxHeaders.TraceParent))
+            {
+                message.Headers[OutboxHeaders.TraceParent] = current.Id!;
+                if (!string.IsNullOrEmpty(current.TraceStateString))
+                {
+                    message.Headers[OutboxHeaders.TraceState] = current.TraceStateString;
+                }
+            }
+        }
+
+        await _writer.WriteAsync(transaction, messages, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+
+        // The caller has not committed yet; the relay re-checks briefly after a wake-up that finds nothing.
+        _signal.Notify();
+    }
+}

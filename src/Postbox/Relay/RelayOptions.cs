@@ -1,0 +1,70 @@
+using Postbox.Retry;
+
+namespace Postbox.Relay;
+
+/// <summary>Options of the relay that publishes outbox messages. Every value is validated at start-up.</summary>
+public sealed class RelayOptions
+{
+    /// <summary>Whether this process runs a relay. Default <see langword="true"/>; turn it off in producer-only processes.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Messages claimed per round trip. Default 500; 1 to 10,000.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>
+    /// Batches being published at the same time, so claiming, publishing and settling overlap.
+    /// Default 4; 1 to 64.
+    /// </summary>
+    public int MaxInFlightBatches { get; set; } = 4;
+
+    /// <summary>
+    /// How often an idle relay looks for due messages when no wake-up arrives: the fallback that always
+    /// runs. Default 1 s (an idle relay issues about one query a second); 10 ms to 1 h.
+    /// </summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a claim is held. A relay that dies holding messages loses them to other relays after this.
+    /// Default 60 s; must exceed <see cref="PublishTimeout"/>.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a batch may wait for broker confirms before its unconfirmed messages count as failed. Default 30 s.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Publish attempts before a message is marked dead, unless the message sets its own. Default 25; at least 1.</summary>
+    public int MaxAttempts { get; set; } = 25;
+
+    /// <summary>Delay between attempts. Default <see cref="RetryPolicy.Asynq"/> (n⁴ + 15 + rand(0..29)·(n+1) s).</summary>
+    public RetryPolicy RetryPolicy { get; set; } = RetryPolicy.Asynq;
+
+    /// <summary>What a dead message does to the rest of its key. Default <see cref="DeadKeyPolicy.Block"/>.</summary>
+    public DeadKeyPolicy DeadKeyPolicy { get; set; } = DeadKeyPolicy.Block;
+
+    /// <summary>
+    /// How long delivered messages are kept (for inspection) before cleanup deletes them. Default 1 h;
+    /// <see cref="TimeSpan.Zero"/> deletes them as soon as they are confirmed.
+    /// </summary>
+    public TimeSpan DeliveredRetention { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often cleanup runs. Default 1 min.</summary>
+    public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Upper bound of rows one cleanup statement deletes, so cleanup never holds long locks. Default 1,000.</summary>
+    public int CleanupBatchSize { get; set; } = 1000;
+
+    /// <summary>How often the oldest-pending-message gauge is refreshed. Default 30 s.</summary>
+    public TimeSpan MonitorInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// On shutdown, how long in-flight batches may take to finish; unconfirmed messages are then handed
+    /// back. Default 10 s.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Identifies this relay in leases. Default: host name, process id and a random suffix, unique per
+    /// relay instance.
+    /// </summary>
+    public string? OwnerId { get; set; }
+}

@@ -1,0 +1,36 @@
+namespace Postbox.Storage;
+
+/// <summary>
+/// Relay side of a store: claim due messages under a lease, settle their outcome, clean up delivered
+/// rows. Implemented by each database provider; every provider runs the same conformance suite.
+/// </summary>
+public interface IOutboxStore
+{
+    /// <summary>
+    /// Claims up to <see cref="ClaimRequest.BatchSize"/> due messages under a lease, in enqueue order, never a
+    /// message whose key has an earlier message still in flight, waiting for a retry (or dead, when
+    /// <see cref="ClaimRequest.DeadMessagesBlockKey"/> is set).
+    /// </summary>
+    /// <param name="request">Who claims, how many, until when.</param>
+    /// <param name="cancellationToken">Cancels the claim.</param>
+    /// <returns>The claimed messages ordered by <see cref="OutboxEnvelope.Sequence"/>.</returns>
+    Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Records a batch outcome (delivered, failed, released) in one round trip.</summary>
+    /// <param name="request">The outcome.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The number of rows changed; fewer than submitted means some leases were lost.</returns>
+    Task<int> SettleAsync(SettleRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Deletes at most <paramref name="batchSize"/> delivered messages delivered before <paramref name="deliveredBefore"/>.
+    /// Never touches an undelivered or dead message.</summary>
+    /// <param name="deliveredBefore">Retention cut-off.</param>
+    /// <param name="batchSize">Upper bound of rows deleted by this call.</param>
+    /// <param name="cancellationToken">Cancels the delete.</param>
+    /// <returns>The number of rows deleted.</returns>
+    Task<int> PurgeDeliveredAsync(DateTimeOffset deliveredBefore, int batchSize, CancellationToken cancellationToken);
+
+    /// <summary>Creation time of the oldest message not yet delivered nor dead, or <see langword="null"/> when none.</summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    Task<DateTimeOffset?> GetOldestPendingAsync(CancellationToken cancellationToken);
+}
