@@ -1,0 +1,143 @@
+using Npgsql;
+using NpgsqlTypes;
+using Postbox.Storage;
+
+namespace Postbox.PostgreSql;
+
+/// <summary>
+/// The relay side of the PostgreSQL store: lease-based batch claims, one-round-trip settles, bounded
+/// cleanup. Every statement is set-based: the cost per batch is a constant number of round trips.
+/// </summary>
+public sealed class PostgreSqlOutboxStore : IOutboxStore
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgreSqlCommands _commands;
+
+    /// <summary>Creates a store over <paramref name="dataSource"/> for the schema in <paramref name="options"/>.</summary>
+    /// <param name="dataSource">Connection source (pooled).</param>
+    /// <param name="options">Store options.</param>
+    public PostgreSqlOutboxStore(NpgsqlDataSource dataSource, PostgreSqlOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _commands = new PostgreSqlCommands(new PostgreSqlSchema(options.Schema));
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // Both statements run in one implicit transaction (one Sync), so the advisory lock is held until the
+        // claim commits; the claim statement takes its snapshot after the lock is granted.
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.ClaimLock));
+        var claim = new NpgsqlBatchCommand(request.DeadMessagesBlockKey ? _commands.ClaimBlockingDead : _commands.ClaimSkippingDead);
+        claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Owner });
+        claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = request.BatchSize });
+        claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.Now });
+        claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.LeaseUntil });
+        batch.BatchCommands.Add(claim);
+
+        var result = new List<OutboxEnvelope>(Math.Min(request.BatchSize, 1024));
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lock's result
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result.Add(new OutboxEnvelope(
+                    Id: reader.GetGuid(0),
+                    Sequence: reader.GetInt64(1),
+                    Topic: reader.GetString(2),
+                    Key: reader.IsDBNull(3) ? null : reader.GetString(3),
+                    Type: reader.IsDBNull(4) ? null : reader.GetString(4),
+                    Payload: reader.GetFieldValue<byte[]>(5),
+                    Headers: HeaderJson.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                    CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
+                    Attempts: reader.GetInt32(8),
+                    MaxAttempts: reader.IsDBNull(9) ? null : reader.GetInt32(9)));
+            }
+        }
+
+        // RETURNING does not promise an order; the relay relies on sequence order within a key.
+        result.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> SettleAsync(SettleRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        if (request.Delivered.Count > 0)
+        {
+            var command = new NpgsqlBatchCommand(request.DeleteDelivered ? _commands.CompleteDelete : _commands.CompleteKeep);
+            AddIdsAndOwner(command, request.Delivered, request.Owner);
+            if (!request.DeleteDelivered)
+            {
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.Now });
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        if (request.Failed.Count > 0)
+        {
+            var n = request.Failed.Count;
+            var ids = new Guid[n];
+            var errors = new string[n];
+            var next = new DateTimeOffset[n];
+            var dead = new bool[n];
+            for (var i = 0; i < n; i++)
+            {
+                (ids[i], errors[i], next[i], dead[i]) = request.Failed[i];
+            }
+
+            var command = new NpgsqlBatchCommand(_commands.Fail);
+            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Owner });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = errors });
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = next });
+            command.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = dead });
+            batch.BatchCommands.Add(command);
+        }
+
+        if (request.Released.Count > 0)
+        {
+            var command = new NpgsqlBatchCommand(_commands.Release);
+            AddIdsAndOwner(command, request.Released, request.Owner);
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.Now });
+            batch.BatchCommands.Add(command);
+        }
+
+        if (batch.BatchCommands.Count == 0)
+        {
+            return 0;
+        }
+
+        return await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> PurgeDeliveredAsync(DateTimeOffset deliveredBefore, int batchSize, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(_commands.Purge);
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = deliveredBefore });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<DateTimeOffset?> GetOldestPendingAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(_commands.OldestPending);
+        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : null;
+    }
+
+    private static void AddIdsAndOwner(NpgsqlBatchCommand command, IReadOnlyList<Guid> ids, string owner)
+    {
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
+    }
+}

@@ -1,0 +1,109 @@
+using System.Data.Common;
+using Npgsql;
+using NpgsqlTypes;
+using Postbox.Storage;
+
+namespace Postbox.PostgreSql;
+
+/// <summary>Writes outbox messages through the caller's <see cref="NpgsqlTransaction"/>: one round trip per call, whatever the count.</summary>
+public sealed class PostgreSqlOutboxWriter : IOutboxWriter
+{
+    private readonly PostgreSqlCommands _commands;
+    private readonly bool _notify;
+
+    /// <summary>Creates a writer for the schema in <paramref name="options"/>.</summary>
+    /// <param name="options">Store options.</param>
+    public PostgreSqlOutboxWriter(PostgreSqlOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _commands = new PostgreSqlCommands(new PostgreSqlSchema(options.Schema));
+        _notify = options.NotifyOnEnqueue;
+    }
+
+    /// <inheritdoc />
+    public async Task WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (transaction is not NpgsqlTransaction npgsqlTransaction)
+        {
+            throw new ArgumentException($"The PostgreSQL outbox needs an NpgsqlTransaction; got {transaction?.GetType().FullName ?? "null"}.", nameof(transaction));
+        }
+
+        var connection = npgsqlTransaction.Connection
+            ?? throw new ArgumentException("The transaction is no longer usable (committed, rolled back or disposed).", nameof(transaction));
+
+        await using var batch = new NpgsqlBatch(connection, npgsqlTransaction);
+        batch.BatchCommands.Add(messages.Count == 1 ? InsertOne(messages[0], now) : InsertMany(messages, now));
+        if (_notify)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.Notify));
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private NpgsqlBatchCommand InsertOne(OutboxMessage m, DateTimeOffset now)
+    {
+        var (state, availableAt) = Schedule(m, now);
+        var command = new NpgsqlBatchCommand(_commands.InsertOne);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter<Guid> { TypedValue = m.Id });
+        p.Add(new NpgsqlParameter<short> { TypedValue = state });
+        p.Add(new NpgsqlParameter<string> { TypedValue = m.Topic });
+        p.Add(new NpgsqlParameter { Value = (object?)m.Key ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new NpgsqlParameter { Value = (object?)m.Type ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = m.Payload, NpgsqlDbType = NpgsqlDbType.Bytea });
+        p.Add(new NpgsqlParameter { Value = (object?)HeaderJson.Serialize(m.Headers) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = availableAt });
+        p.Add(new NpgsqlParameter { Value = (object?)m.MaxAttempts ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        return command;
+    }
+
+    private NpgsqlBatchCommand InsertMany(IReadOnlyList<OutboxMessage> messages, DateTimeOffset now)
+    {
+        var n = messages.Count;
+        var ids = new Guid[n];
+        var states = new short[n];
+        var topics = new string[n];
+        var keys = new string?[n];
+        var types = new string?[n];
+        var payloads = new byte[n][];
+        var headers = new string?[n];
+        var created = new DateTimeOffset[n];
+        var available = new DateTimeOffset[n];
+        var maxAttempts = new int?[n];
+        for (var i = 0; i < n; i++)
+        {
+            var m = messages[i];
+            ids[i] = m.Id;
+            (states[i], available[i]) = Schedule(m, now);
+            topics[i] = m.Topic;
+            keys[i] = m.Key;
+            types[i] = m.Type;
+            payloads[i] = m.Payload.ToArray();
+            headers[i] = HeaderJson.Serialize(m.Headers);
+            created[i] = now;
+            maxAttempts[i] = m.MaxAttempts;
+        }
+
+        var command = new NpgsqlBatchCommand(_commands.Insert);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids });
+        p.Add(new NpgsqlParameter<short[]> { TypedValue = states });
+        p.Add(new NpgsqlParameter<string[]> { TypedValue = topics });
+        p.Add(new NpgsqlParameter<string?[]> { TypedValue = keys });
+        p.Add(new NpgsqlParameter<string?[]> { TypedValue = types });
+        p.Add(new NpgsqlParameter<byte[][]> { TypedValue = payloads });
+        p.Add(new NpgsqlParameter<string?[]> { TypedValue = headers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        p.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = created });
+        p.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = available });
+        p.Add(new NpgsqlParameter<int?[]> { TypedValue = maxAttempts });
+        return command;
+    }
+
+    // A message delayed into the future is "scheduled" (state 4) so that it holds back later messages of its
+    // key and is claimed through the due-time index; anything else is ready at once (state 0).
+    private static (short State, DateTimeOffset AvailableAt) Schedule(OutboxMessage m, DateTimeOffset now) =>
+        m.AvailableAt is { } at && at > now ? ((short)4, at) : ((short)0, now);
+}

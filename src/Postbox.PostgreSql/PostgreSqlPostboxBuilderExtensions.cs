@@ -1,0 +1,74 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Postbox.Hosting;
+using Postbox.PostgreSql;
+using Postbox.Storage;
+
+#pragma warning disable IDE0130 // Extension methods live in the DI namespace so they are found without a using.
+namespace Microsoft.Extensions.DependencyInjection;
+#pragma warning restore IDE0130
+
+/// <summary>Registers the PostgreSQL store.</summary>
+public static class PostgreSqlPostboxBuilderExtensions
+{
+    /// <summary>Stores the outbox in PostgreSQL, connecting with <paramref name="connectionString"/>.</summary>
+    /// <param name="builder">The Postbox builder.</param>
+    /// <param name="connectionString">Npgsql connection string.</param>
+    /// <param name="configure">Further options (schema, notifications).</param>
+    public static PostboxBuilder UsePostgreSql(this PostboxBuilder builder, string connectionString, Action<PostgreSqlOptions>? configure = null) =>
+        builder.UsePostgreSql(o =>
+        {
+            o.ConnectionString = connectionString;
+            configure?.Invoke(o);
+        });
+
+    /// <summary>Stores the outbox in PostgreSQL; the connection string comes from <paramref name="configure"/>.</summary>
+    /// <param name="builder">The Postbox builder.</param>
+    /// <param name="configure">Options, including <see cref="PostgreSqlOptions.ConnectionString"/>.</param>
+    public static PostboxBuilder UsePostgreSql(this PostboxBuilder builder, Action<PostgreSqlOptions> configure) =>
+        Register(builder, configure, dataSource: null);
+
+    /// <summary>Stores the outbox in PostgreSQL through an existing <paramref name="dataSource"/> (not disposed by Postbox).</summary>
+    /// <param name="builder">The Postbox builder.</param>
+    /// <param name="dataSource">The data source the application already uses.</param>
+    /// <param name="configure">Further options (schema, notifications).</param>
+    public static PostboxBuilder UsePostgreSql(this PostboxBuilder builder, NpgsqlDataSource dataSource, Action<PostgreSqlOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        return Register(builder, configure ?? (_ => { }), dataSource);
+    }
+
+    private static PostboxBuilder Register(PostboxBuilder builder, Action<PostgreSqlOptions> configure, NpgsqlDataSource? dataSource)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        var services = builder.Services;
+        services.AddOptions<PostgreSqlOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOptions>>(new PostgreSqlOptionsValidator(dataSource is not null)));
+        services.TryAddSingleton(sp => new PostgreSqlDataSourceHolder(
+            dataSource, () => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value.ConnectionString!)));
+
+        static PostgreSqlOptions Options(IServiceProvider sp) => sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value;
+        static NpgsqlDataSource Source(IServiceProvider sp) => sp.GetRequiredService<PostgreSqlDataSourceHolder>().DataSource;
+
+        services.Replace(ServiceDescriptor.Singleton<IOutboxWriter>(sp => new PostgreSqlOutboxWriter(Options(sp))));
+        services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp => new PostgreSqlOutboxStore(Source(sp), Options(sp))));
+        services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp =>
+            new PostgreSqlMigrator(Source(sp), Options(sp), sp.GetService<ILogger<PostgreSqlMigrator>>())));
+        if (!services.Any(d => d.ServiceType == typeof(IRelayWakeupSource)))
+        {
+            services.AddSingleton<IRelayWakeupSource>(sp => Options(sp).ListenForNotifications
+                ? new PostgreSqlWakeupSource(Source(sp), Options(sp), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<PostgreSqlWakeupSource>>())
+                : new NoWakeups());
+        }
+
+        return builder;
+    }
+
+    private sealed class NoWakeups : IRelayWakeupSource
+    {
+        public Task ListenAsync(Action wake, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

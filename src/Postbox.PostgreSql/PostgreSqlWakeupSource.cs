@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Postbox.Storage;
+
+namespace Postbox.PostgreSql;
+
+/// <summary>
+/// LISTENs on the schema's channel on one dedicated connection and wakes the relay on every notification.
+/// Waiting costs no query; after a lost connection it reconnects with back-off and wakes the relay once,
+/// since notifications sent meanwhile were lost.
+/// </summary>
+public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgreSqlSchema _schema;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the wake-up source.</summary>
+    /// <param name="dataSource">Connection source.</param>
+    /// <param name="options">Store options (the schema, hence the channel).</param>
+    /// <param name="timeProvider">Clock for reconnect back-off.</param>
+    /// <param name="logger">Logger; optional.</param>
+    public PostgreSqlWakeupSource(NpgsqlDataSource dataSource, PostgreSqlOptions options, TimeProvider timeProvider, ILogger<PostgreSqlWakeupSource>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _schema = new PostgreSqlSchema(options.Schema);
+        _timeProvider = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <inheritdoc />
+    public async Task ListenAsync(Action wake, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(wake);
+        var failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                connection.Notification += (_, _) => wake();
+                await using (var listen = new NpgsqlCommand($"LISTEN \"{_schema.Channel}\"", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (failures > 0)
+                {
+                    Log.ListenResumed(_logger, _schema.Channel);
+                    wake();
+                }
+
+                failures = 0;
+                while (true)
+                {
+                    await connection.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException or InvalidOperationException)
+            {
+                var delay = TimeSpan.FromMilliseconds(Math.Min(250 * Math.Pow(2, failures++), 10_000));
+                Log.ListenFailed(_logger, ex, _schema.Channel, delay);
+                await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}
