@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Postbox.RabbitMQ.Connection;
+using Postbox.RabbitMQ.Diagnostics;
+using Postbox.RabbitMQ.Messages;
+using Postbox.Transport;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Postbox.RabbitMQ;
+
+/// <summary>
+/// Publishes outbox messages to a durable RabbitMQ topic exchange (the topic is the routing key), as persistent,
+/// <c>mandatory</c> messages with publisher confirms: <see cref="PublishAsync"/> completes once the broker has
+/// taken responsibility for the message, and fails with a <see cref="TransportException"/> when it was nacked,
+/// returned as unroutable, or the channel or connection closed first.
+/// </summary>
+/// <remarks>
+/// Many publishes may be in flight at once (the relay pipelines them); they are spread over
+/// <see cref="RabbitMQTransportOptions.PublishChannels"/> confirm channels on one auto-recovering connection,
+/// opened on the first publish. Cancelling the token stops waiting (the broker may still store the message:
+/// consumers deduplicate by message id) and throws <see cref="OperationCanceledException"/>.
+/// </remarks>
+public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposable
+{
+    private readonly RabbitMQTransportOptions _options;
+    private readonly ILogger _logger;
+    private readonly BrokerConnection _connection;
+    private long _maxMessageSize;
+    private int _disposed;
+
+    /// <summary>Creates the transport; nothing connects before the first publish.</summary>
+    /// <param name="options">The options; validated here too, so a transport created without the host is checked as well.</param>
+    /// <param name="logger">The logger.</param>
+    /// <param name="timeProvider">The clock (back-off between connection attempts).</param>
+    /// <exception cref="OptionsValidationException">The options are invalid (every problem is listed).</exception>
+    public RabbitMQTransport(IOptions<RabbitMQTransportOptions> options, ILogger<RabbitMQTransport> logger, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _options = options.Value;
+        var validation = new RabbitMQTransportOptionsValidator().Validate(Options.DefaultName, _options);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(RabbitMQTransportOptions), validation.Failures);
+        }
+
+        _logger = logger;
+        _connection = new BrokerConnection(_options, timeProvider, logger);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask PublishAsync(OutboxEnvelope message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        CheckPublishable(message);
+
+        var messageId = message.Id.ToString("D");
+        BrokerSession? session = null;
+        try
+        {
+            session = await _connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+            await session.EnsureExchangeAsync(cancellationToken).ConfigureAwait(false);
+            if (_options.DeclareQueues)
+            {
+                await session.EnsureQueueAsync(message.Topic, cancellationToken).ConfigureAwait(false);
+            }
+
+            var channel = await session.GetPublishChannelAsync(cancellationToken).ConfigureAwait(false);
+            await channel.BasicPublishAsync(_options.ExchangeName, message.Topic, mandatory: true,
+                AmqpMessage.CreateProperties(message, messageId), message.Payload, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (TransportException)
+        {
+            throw;
+        }
+        catch (PublishException ex) when (ex.IsReturn)
+        {
+            throw Unroutable(session!, message, messageId, ex);
+        }
+        catch (PublishException ex)
+        {
+            throw new TransportException(
+                $"RabbitMQ nacked message {messageId} for topic '{message.Topic}' on exchange '{_options.ExchangeName}': the broker could not " +
+                "take responsibility for it (an internal error, or a queue full with overflow reject-publish). It will be retried.", ex);
+        }
+        catch (OperationInterruptedException ex)
+        {
+            throw Interrupted(session, message, messageId, ex);
+        }
+        catch (Exception ex) when (ex is not ObjectDisposedException)
+        {
+            throw new TransportException(
+                $"Publishing message {messageId} for topic '{message.Topic}' to exchange '{_options.ExchangeName}' on RabbitMQ at " +
+                $"{_connection.Endpoint} failed: {ex.Message}", ex);
+        }
+
+        // The client correlates a basic.return with its publish through a sequence-number header; should that fail,
+        // the return (which the broker sends before the ack) is still recorded by message id, so it is never lost.
+        if (session.TryTakeReturn(messageId, out _))
+        {
+            throw Unroutable(session, message, messageId, null);
+        }
+    }
+
+    private void CheckPublishable(OutboxEnvelope message)
+    {
+        if (string.IsNullOrEmpty(message.Topic) || Encoding.UTF8.GetByteCount(message.Topic) > 255)
+        {
+            throw new TransportException(
+                $"Message {message.Id} cannot be published to RabbitMQ: its topic '{message.Topic}' must be 1 to 255 bytes (it is the routing key).",
+                null, isTransient: false);
+        }
+
+        if (_options.DeclareQueues && Encoding.UTF8.GetByteCount(_options.QueuePrefix + message.Topic) > 255)
+        {
+            throw new TransportException(
+                $"Message {message.Id} cannot be published to RabbitMQ: the queue name '{_options.QueuePrefix}{message.Topic}' for its topic exceeds 255 bytes.",
+                null, isTransient: false);
+        }
+
+        var max = Interlocked.Read(ref _maxMessageSize);
+        if (max > 0 && message.Payload.Length > max)
+        {
+            throw TooLarge(message, max, null);
+        }
+    }
+
+    private TransportException Unroutable(BrokerSession session, OutboxEnvelope message, string messageId, Exception? cause)
+    {
+        var reason = session.TryTakeReturn(messageId, out var returned) ? $"{returned.ReplyCode} {returned.ReplyText}" : "312 NO_ROUTE";
+        Log.MessageReturned(_logger, messageId, message.Topic, _options.ExchangeName, returned.ReplyCode, returned.ReplyText ?? "NO_ROUTE");
+        string advice;
+        if (_options.DeclareQueues)
+        {
+            // The queue Postbox declared may have been deleted since: declare it again on the next attempt.
+            session.ForgetQueue(message.Topic);
+            advice = $"The queue '{_options.QueuePrefix}{message.Topic}' may have been deleted; it is declared again on the next attempt.";
+        }
+        else
+        {
+            advice = "Bind a queue to the exchange for this topic (DeclareQueues is off, so Postbox binds none).";
+        }
+
+        return new TransportException(
+            $"RabbitMQ returned message {messageId} as unroutable ({reason}): no queue is bound to exchange '{_options.ExchangeName}' " +
+            $"for topic '{message.Topic}' (the routing key). {advice} The message will be retried.", cause);
+    }
+
+    private TransportException Interrupted(BrokerSession? session, OutboxEnvelope message, string messageId, OperationInterruptedException exception)
+    {
+        var reason = exception.ShutdownReason;
+        var code = reason?.ReplyCode ?? 0;
+        var text = reason?.ReplyText ?? exception.Message;
+        if (code == Constants.PreconditionFailed && MaxSizeRegex().Match(text) is { Success: true } match
+            && long.TryParse(match.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var max))
+        {
+            if (Interlocked.Exchange(ref _maxMessageSize, max) != max)
+            {
+                Log.MaxMessageSizeLearned(_logger, max);
+            }
+
+            if (message.Payload.Length > max)
+            {
+                return TooLarge(message, max, exception);
+            }
+
+            return new TransportException(
+                $"The channel carrying message {messageId} for topic '{message.Topic}' was closed by RabbitMQ because another message exceeded " +
+                $"max_message_size ({max} bytes). It will be retried.", exception);
+        }
+
+        if (code == Constants.NotFound && text.Contains("exchange", StringComparison.OrdinalIgnoreCase))
+        {
+            session?.ForgetTopology();
+            return new TransportException(
+                $"RabbitMQ closed the channel publishing message {messageId} for topic '{message.Topic}': exchange '{_options.ExchangeName}' " +
+                $"does not exist ({code} {text}); it is declared again on the next attempt.", exception);
+        }
+
+        return new TransportException(
+            $"The channel or connection to RabbitMQ at {_connection.Endpoint} closed before message {messageId} for topic '{message.Topic}' " +
+            $"on exchange '{_options.ExchangeName}' was confirmed ({code} {text}). The broker may or may not have it; it will be retried.", exception);
+    }
+
+    private TransportException TooLarge(OutboxEnvelope message, long max, Exception? cause) =>
+        new($"RabbitMQ refuses message {message.Id} for topic '{message.Topic}' on exchange '{_options.ExchangeName}': its body of " +
+            $"{message.Payload.Length} bytes exceeds the broker's max_message_size of {max} bytes. Retrying cannot help.", cause, isTransient: false);
+
+    // RabbitMQ: "PRECONDITION_FAILED - message size 200 is larger than configured max size 100".
+    [GeneratedRegex(@"max(?:imum)? size (\d+)", RegexOptions.CultureInvariant)]
+    private static partial Regex MaxSizeRegex();
+
+    /// <summary>Closes the channels and the connection (bounded by <see cref="RabbitMQTransportOptions.ConnectionTimeout"/>).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _connection.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using Postbox.RabbitMQ.Tests.Infrastructure;
+using Postbox.Transport;
+using Xunit.Abstractions;
+
+namespace Postbox.RabbitMQ.Tests;
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrokerOutageCollection
+{
+    public const string Name = "RabbitMQ broker outage";
+}
+
+/// <summary>
+/// Stops the RabbitMQ application (not the node) for a few seconds. Runs alone within this project; other test
+/// projects sharing the broker may see a short outage, which they must tolerate like any broker restart.
+/// </summary>
+[Collection(BrokerOutageCollection.Name)]
+public sealed class BrokerOutageTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Publish_WhenBrokerStopsAndRestarts_FailsFastThenSucceedsOnSameTransport()
+    {
+        var exchange = RabbitMQBroker.UniqueName("px");
+        var prefix = RabbitMQBroker.UniqueName("pq") + ".";
+        const string topic = "outage";
+        var stopped = false;
+        try
+        {
+            await using var transport = RabbitMQBroker.CreateTransport(o =>
+                (o.ExchangeName, o.QueuePrefix, o.ReconnectDelay) = (exchange, prefix, TimeSpan.FromSeconds(1)));
+            await transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "before"), CancellationToken.None);
+
+            stopped = true;
+            await RabbitMQBroker.RabbitMQCtlAsync("stop_app");
+
+            var stopwatch = Stopwatch.StartNew();
+            using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            {
+                var error = await Assert.ThrowsAsync<TransportException>(
+                    () => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "during"), guard.Token).AsTask());
+                output.WriteLine($"During the outage after {stopwatch.ElapsedMilliseconds} ms: {error.Message}");
+                Assert.True(error.IsTransient);
+            }
+
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"The failing publish took {stopwatch.Elapsed}.");
+
+            await RabbitMQBroker.RabbitMQCtlAsync("start_app");
+            await RabbitMQBroker.RabbitMQCtlAsync("await_startup", "--timeout", "60");
+            stopped = false;
+
+            stopwatch.Restart();
+            var after = RabbitMQBroker.Envelope(topic, body: "after");
+            var attempts = 0;
+            while (true)
+            {
+                attempts++;
+                try
+                {
+                    using var attemptTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await transport.PublishAsync(after, attemptTimeout.Token);
+                    break;
+                }
+                catch (Exception ex) when (ex is TransportException or OperationCanceledException && stopwatch.Elapsed < TimeSpan.FromSeconds(60))
+                {
+                    await Task.Delay(250);
+                }
+            }
+
+            output.WriteLine($"Published again after {stopwatch.ElapsedMilliseconds} ms and {attempts} attempts.");
+
+            await using var reader = await QueueReader.StartAsync(prefix + topic);
+            var bodies = (await reader.ReadAsync(2, TimeSpan.FromSeconds(10))).Select(d => System.Text.Encoding.UTF8.GetString(d.Body)).ToList();
+            Assert.Equal(["before", "after"], bodies);
+        }
+        finally
+        {
+            if (stopped)
+            {
+                await RabbitMQBroker.RabbitMQCtlAsync("start_app");
+                await RabbitMQBroker.RabbitMQCtlAsync("await_startup", "--timeout", "60");
+            }
+
+            await RabbitMQBroker.DeleteAsync(exchange, prefix + topic);
+        }
+    }
+}
