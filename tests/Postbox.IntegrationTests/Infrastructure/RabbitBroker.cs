@@ -75,21 +75,22 @@ public sealed class RabbitBroker : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (_channel is not null)
-        {
-            foreach (var queue in _queues)
-            {
-                await _channel.QueueDeleteAsync(queue);
-            }
-
-            await _channel.ExchangeDeleteAsync(Exchange);
-            await _channel.CloseAsync();
-        }
-
         if (_connection is not null)
         {
             await _connection.CloseAsync();
             _connection.Dispose();
         }
+
+        // A fresh connection: the test's own may have been cut by a broker restart.
+        await using var connection = await new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMQUri) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        foreach (var queue in _queues)
+        {
+            await channel.QueueDeleteAsync(queue);
+        }
+
+        await channel.ExchangeDeleteAsync(Exchange);
+        await channel.CloseAsync();
+        await connection.CloseAsync();
     }
 }
