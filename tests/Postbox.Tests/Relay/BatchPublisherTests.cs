@@ -1,0 +1,115 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Postbox.Diagnostics;
+using Postbox.Relay;
+using Postbox.Retry;
+using Postbox.Transport;
+
+namespace Postbox.Tests.Relay;
+
+public sealed class BatchPublisherTests
+{
+    private static readonly RelayOptions Options = new() { MaxAttempts = 3, RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMinutes(1)) };
+
+    private static OutboxEnvelope E(string? key = null, int attempts = 0, int? maxAttempts = null, long seq = 0) =>
+        new(Guid.CreateVersion7(), seq, "t", key, null, ReadOnlyMemory<byte>.Empty, new Dictionary<string, string>(), DateTimeOffset.UnixEpoch, attempts, maxAttempts);
+
+    private static BatchPublisher Publisher(IOutboxTransport transport, RelayOptions? options = null) =>
+        new(transport, options ?? Options, TimeProvider.System, new PostboxMetrics(new TestMeterFactory(), TimeProvider.System), NullLogger.Instance);
+
+    [Fact]
+    public async Task FailureInAKey_ReleasesTheRestOfThatKeyUnattempted_WhileOtherKeysAndKeylessGoOn()
+    {
+        var (a1, a2, a3, b1, b2, free) = (E("a", seq: 1), E("a", seq: 2), E("a", seq: 3), E("b", seq: 4), E("b", seq: 5), E(seq: 6));
+        var transport = new ScriptedTransport(m => m.Id == a2.Id ? new TransportException("nack") : null);
+
+        var outcome = await Publisher(transport).PublishAsync("me", [a1, a2, a3, b1, b2, free], CancellationToken.None);
+
+        Assert.Equal(new[] { a1.Id, b1.Id, b2.Id, free.Id }.Order(), outcome.Delivered.Order());
+        var failure = Assert.Single(outcome.Failed);
+        Assert.Equal(a2.Id, failure.Id);
+        Assert.False(failure.Dead);
+        Assert.Contains("nack", failure.Error, StringComparison.Ordinal);
+        Assert.Equal([a3.Id], outcome.Released);
+        Assert.DoesNotContain(a3.Id, transport.Attempted);
+    }
+
+    [Fact]
+    public async Task LastAttempt_MarksDead_UsingThePerMessageLimitFirst()
+    {
+        var relayLimit = E(attempts: 2);               // 3rd attempt of 3
+        var ownLimit = E(attempts: 0, maxAttempts: 1); // 1st attempt of 1
+        var early = E(attempts: 0);                    // 1st attempt of 3
+        var transport = new ScriptedTransport(_ => new TransportException("down"));
+
+        var outcome = await Publisher(transport).PublishAsync("me", [relayLimit, ownLimit, early], CancellationToken.None);
+
+        Assert.True(outcome.Failed.Single(f => f.Id == relayLimit.Id).Dead);
+        Assert.True(outcome.Failed.Single(f => f.Id == ownLimit.Id).Dead);
+        Assert.False(outcome.Failed.Single(f => f.Id == early.Id).Dead);
+    }
+
+    [Fact]
+    public async Task PermanentTransportError_IsDeadAtOnce()
+    {
+        var transport = new ScriptedTransport(_ => new TransportException("too large", null, isTransient: false));
+
+        var outcome = await Publisher(transport).PublishAsync("me", [E()], CancellationToken.None);
+
+        Assert.True(Assert.Single(outcome.Failed).Dead);
+    }
+
+    [Fact]
+    public async Task ErrorText_IsBoundedAndKeepsTheInnerCause()
+    {
+        var transport = new ScriptedTransport(_ => new TransportException(new string('x', 5000), new InvalidOperationException("socket reset")));
+
+        var outcome = await Publisher(transport).PublishAsync("me", [E()], CancellationToken.None);
+
+        Assert.Equal(2000, Assert.Single(outcome.Failed).Error.Length);
+        var shortOne = await Publisher(new ScriptedTransport(_ => new TransportException("nack", new InvalidOperationException("socket reset"))))
+            .PublishAsync("me", [E()], CancellationToken.None);
+        Assert.Contains("socket reset", Assert.Single(shortOne.Failed).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HardShutdown_ReleasesUnconfirmedMessages_WithoutCountingAnAttempt()
+    {
+        using var abort = new CancellationTokenSource();
+        var gate = new TaskCompletionSource();
+        var publishing = Publisher(new BlockingTransport(gate.Task)).PublishAsync("me", [E(), E("k")], abort.Token);
+
+        await abort.CancelAsync();
+        var outcome = await publishing;
+
+        Assert.Empty(outcome.Failed);
+        Assert.Equal(2, outcome.Released.Count);
+    }
+
+    [Fact]
+    public async Task PublishTimeout_CountsAsAFailedAttempt_NamingTheTimeout()
+    {
+        var gate = new TaskCompletionSource();
+        var options = new RelayOptions { PublishTimeout = TimeSpan.FromMilliseconds(100), MaxAttempts = 5 };
+
+        var outcome = await Publisher(new BlockingTransport(gate.Task), options).PublishAsync("me", [E()], CancellationToken.None);
+
+        var failure = Assert.Single(outcome.Failed);
+        Assert.Contains("No broker confirm within", failure.Error, StringComparison.Ordinal);
+        Assert.False(failure.Dead);
+    }
+
+    [Fact]
+    public async Task DeleteDelivered_FollowsZeroRetention()
+    {
+        var outcome = await Publisher(new ScriptedTransport(_ => null), new RelayOptions { DeliveredRetention = TimeSpan.Zero })
+            .PublishAsync("me", [E()], CancellationToken.None);
+
+        Assert.True(outcome.DeleteDelivered);
+    }
+
+    private sealed class BlockingTransport(Task gate) : IOutboxTransport
+    {
+        public async ValueTask PublishAsync(OutboxEnvelope message, CancellationToken cancellationToken) =>
+            await gate.WaitAsync(cancellationToken);
+    }
+}
