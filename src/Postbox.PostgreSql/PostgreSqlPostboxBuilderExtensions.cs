@@ -55,6 +55,7 @@ public static class PostgreSqlPostboxBuilderExtensions
 
         services.Replace(ServiceDescriptor.Singleton<IOutboxWriter>(sp => new PostgreSqlOutboxWriter(Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp => new PostgreSqlOutboxStore(Source(sp), Options(sp))));
+        services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new PostgreSqlOutboxMonitor(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp =>
             new PostgreSqlMigrator(Source(sp), Options(sp), sp.GetService<ILogger<PostgreSqlMigrator>>())));
         if (!services.Any(d => d.ServiceType == typeof(IRelayWakeupSource)))

@@ -10,6 +10,8 @@ public abstract class OutboxStoreConformanceTests
 
     protected abstract IOutboxStore Store { get; }
 
+    protected abstract IOutboxMonitor Monitor { get; }
+
     protected abstract Task EnqueueAsync(IReadOnlyList<OutboxMessage> messages, DateTimeOffset now);
 
     /// <summary>(state, attempts, last error) of a stored message, or null when it is gone. States: 0 ready, 1 delivered, 2 dead, 3 in flight, 4 scheduled.</summary>
@@ -236,5 +238,25 @@ public abstract class OutboxStoreConformanceTests
         await ClaimAsync("r", 1, T0);
         await SettleAsync("r", T0, delivered: [first.Id]);
         Assert.Equal(T0 + TimeSpan.FromMinutes(1), await Store.GetOldestPendingAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Monitor_ListsDeadMessages_AndReplayMakesThemDeliverableAgain()
+    {
+        var (poison, fine, pending) = (M("a"), M(), M());
+        await EnqueueAsync([poison, fine], T0);
+        await ClaimAsync("r", 10, T0);
+        await SettleAsync("r", T0, failed: [new DeliveryFailure(poison.Id, "no route", T0, Dead: true)], delivered: [fine.Id]);
+        await EnqueueAsync([pending], T0);
+
+        var dead = Assert.Single(await Monitor.ListDeadAsync(100, CancellationToken.None));
+        Assert.Equal((poison.Id, "orders", "a", 1, "no route"), (dead.Id, dead.Topic, dead.Key, dead.Attempts, dead.LastError));
+        Assert.Equal(new OutboxStatistics(Ready: 1, InFlight: 0, Scheduled: 0, Delivered: 1, Dead: 1, T0), await Monitor.GetStatisticsAsync(CancellationToken.None));
+
+        Assert.Equal(1, await Monitor.ReplayDeadAsync([poison.Id, fine.Id], CancellationToken.None));
+
+        Assert.Equal([poison.Id, pending.Id], (await ClaimAsync("r", 10, T0)).Select(e => e.Id));
+        Assert.Equal(0, (await GetRowAsync(poison.Id))!.Value.Attempts);
+        Assert.Empty(await Monitor.ListDeadAsync(100, CancellationToken.None));
     }
 }

@@ -9,6 +9,8 @@ public sealed class PostgreSqlStoreConformanceTests : OutboxStoreConformanceTest
 
     protected override IOutboxStore Store => _schema.Store;
 
+    protected override IOutboxMonitor Monitor => new Postbox.PostgreSql.PostgreSqlOutboxMonitor(_schema.DataSource, _schema.Options);
+
     public Task InitializeAsync() => _schema.InitializeAsync();
 
     public Task DisposeAsync() => _schema.DisposeAsync();
