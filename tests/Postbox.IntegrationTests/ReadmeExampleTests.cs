@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Postbox.IntegrationTests.Infrastructure;
+
+namespace Postbox.IntegrationTests;
+
+public sealed class ReadmeExampleTests : IAsyncLifetime
+{
+    private readonly PostgresSchema _schema = new();
+    private readonly RabbitBroker _broker = new();
+
+    public async Task InitializeAsync()
+    {
+        await _schema.InitializeAsync();
+        await _broker.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _broker.DisposeAsync();
+        await _schema.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ReadmeExample_CommitsTheRowAndTheMessage_AndTheRelayPublishesIt()
+    {
+        // The example's unqualified table names resolve in the test's private schema.
+        var postgres = new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { SearchPath = _schema.Name }.ConnectionString;
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        ReadmeExample.Register(builder.Services, postgres, TestEnvironment.RabbitMQUri);
+        builder.Services.Configure<Postbox.PostgreSql.PostgreSqlOptions>(o => o.Schema = _schema.Name);
+        builder.Services.Configure<Postbox.RabbitMQ.RabbitMQTransportOptions>(o => { o.ExchangeName = _broker.Exchange; o.QueuePrefix = _broker.QueuePrefix; });
+        using var host = builder.Build();
+        await _schema.ExecuteAsync("CREATE TABLE {schema}.customers (id uuid PRIMARY KEY, email text NOT NULL)");
+        await _broker.ConsumeAsync("customers");
+        await host.StartAsync();
+
+        await using (var connection = new NpgsqlConnection(postgres))
+        {
+            await connection.OpenAsync();
+            await ReadmeExample.CreateCustomerAsync(connection, host.Services.GetRequiredService<IOutbox>(), "ada@example.com");
+        }
+
+        await _broker.WaitForAsync(1, TimeSpan.FromSeconds(20));
+        await host.StopAsync();
+        var delivered = Assert.Single(_broker.Received);
+        var customer = JsonSerializer.Deserialize<CustomerCreated>(delivered.Body, JsonSerializerOptions.Web)!;
+        Assert.Equal("ada@example.com", customer.Email);
+        Assert.Equal(customer.Id.ToString(), delivered.Key);
+        Assert.Equal(1L, await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.customers"));
+    }
+
+    [Fact]
+    public void Readme_ShowsTheExampleExactlyAsCompiled()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Postbox.slnx")))
+        {
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("Repository root not found.");
+        }
+
+        var readme = Normalize(File.ReadAllText(Path.Combine(root, "README.md")));
+        var source = File.ReadAllText(Path.Combine(root, "tests", "Postbox.IntegrationTests", "ReadmeExample.cs"));
+        foreach (var part in new[] { "register", "enqueue" })
+        {
+            var begin = source.IndexOf($"// README:{part}:begin", StringComparison.Ordinal);
+            var end = source.IndexOf($"// README:{part}:end", StringComparison.Ordinal);
+            var snippet = Normalize(source[(source.IndexOf('\n', begin) + 1)..end]);
+            Assert.Contains(snippet, readme, StringComparison.Ordinal);
+        }
+    }
+
+    private static string Normalize(string text) =>
+        string.Join('\n', text.Replace("\r", "", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
+}
