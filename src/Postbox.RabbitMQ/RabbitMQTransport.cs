@@ -161,8 +161,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         var reason = exception.ShutdownReason;
         var code = reason?.ReplyCode ?? 0;
         var text = reason?.ReplyText ?? exception.Message;
-        if (code == Constants.PreconditionFailed && MaxSizeRegex().Match(text) is { Success: true } match
-            && long.TryParse(match.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var max))
+        if (code == Constants.PreconditionFailed && TryParseMaxMessageSize(text, out var max))
         {
             if (Interlocked.Exchange(ref _maxMessageSize, max) != max)
             {
@@ -196,7 +195,18 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         new($"RabbitMQ refuses message {message.Id} for topic '{message.Topic}' on exchange '{_options.ExchangeName}': its body of " +
             $"{message.Payload.Length} bytes exceeds the broker's max_message_size of {max} bytes. Retrying cannot help.", cause, isTransient: false);
 
-    // RabbitMQ: "PRECONDITION_FAILED - message size 200 is larger than configured max size 100".
+    /// <summary>
+    /// Reads the broker's limit from the reason it gives for closing a channel over an oversized message:
+    /// <c>PRECONDITION_FAILED - message size 200 is larger than configured max size 100</c>.
+    /// </summary>
+    internal static bool TryParseMaxMessageSize(string replyText, out long maxSize)
+    {
+        maxSize = 0;
+        return replyText.Contains("message size", StringComparison.OrdinalIgnoreCase)
+            && MaxSizeRegex().Match(replyText) is { Success: true } match
+            && long.TryParse(match.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out maxSize);
+    }
+
     [GeneratedRegex(@"max(?:imum)? size (\d+)", RegexOptions.CultureInvariant)]
     private static partial Regex MaxSizeRegex();
 

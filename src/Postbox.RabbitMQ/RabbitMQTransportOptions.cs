@@ -48,9 +48,11 @@ public sealed class RabbitMQTransportOptions
 
     /// <summary>
     /// Largest number of unconfirmed publishes per channel; further publishes wait (honouring their
-    /// cancellation token) until confirms arrive. Bounds memory when the broker is slow. Default 1,000; 1 to 100,000.
+    /// cancellation token) until confirms arrive. Bounds memory when the broker is slow; the default is above what the
+    /// relay keeps in flight by default (BatchSize × MaxInFlightBatches), so it only binds when those are raised.
+    /// Default 5,000; 1 to 100,000.
     /// </summary>
-    public int MaxOutstandingConfirms { get; set; } = 1000;
+    public int MaxOutstandingConfirms { get; set; } = 5000;
 
     /// <summary>
     /// Time allowed to open a connection, and for protocol operations such as declaring a queue.

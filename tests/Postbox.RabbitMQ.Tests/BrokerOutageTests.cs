@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Postbox.RabbitMQ.Tests;
 
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class BrokerOutageCollection
+public sealed class BrokerOutageTestGroup
 {
     public const string Name = "RabbitMQ broker outage";
 }
@@ -15,7 +15,7 @@ public sealed class BrokerOutageCollection
 /// Stops the RabbitMQ application (not the node) for a few seconds. Runs alone within this project; other test
 /// projects sharing the broker may see a short outage, which they must tolerate like any broker restart.
 /// </summary>
-[Collection(BrokerOutageCollection.Name)]
+[Collection(BrokerOutageTestGroup.Name)]
 public sealed class BrokerOutageTests(ITestOutputHelper output)
 {
     [Fact]

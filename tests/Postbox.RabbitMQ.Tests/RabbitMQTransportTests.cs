@@ -217,6 +217,37 @@ public sealed class RabbitMQTransportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Publish_WhenExchangeDeletedUnderIt_FailsTransientlyThenRedeclaresAndSucceeds()
+    {
+        var exchange = RabbitMQBroker.UniqueName("px");
+        var prefix = RabbitMQBroker.UniqueName("pq") + ".";
+        const string topic = "redeclare";
+        try
+        {
+            await using var transport = RabbitMQBroker.CreateTransport(o => (o.ExchangeName, o.QueuePrefix, o.PublishChannels) = (exchange, prefix, 1));
+            await transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "first"), CancellationToken.None);
+            await RabbitMQBroker.DeleteAsync(exchange);
+
+            // Publishing to a missing exchange closes the channel (404): a transient failure naming the exchange.
+            var error = await Assert.ThrowsAsync<TransportException>(
+                () => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "lost"), CancellationToken.None).AsTask());
+            output.WriteLine(error.Message);
+            Assert.True(error.IsTransient);
+            Assert.Contains(exchange, error.Message, StringComparison.Ordinal);
+
+            // Next attempt: new channel, exchange and binding declared again; the queue (durable) still holds "first".
+            await transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "second"), CancellationToken.None);
+            await using var reader = await QueueReader.StartAsync(prefix + topic);
+            var bodies = (await reader.ReadAsync(2, TimeSpan.FromSeconds(10))).Select(d => Encoding.UTF8.GetString(d.Body)).ToList();
+            Assert.Equal(["first", "second"], bodies);
+        }
+        finally
+        {
+            await RabbitMQBroker.DeleteAsync(exchange, prefix + topic);
+        }
+    }
+
+    [Fact]
     public async Task Publish_WhenCancelled_ThrowsOperationCanceled()
     {
         var exchange = RabbitMQBroker.UniqueName("px");
