@@ -1,52 +1,11 @@
-using System.Text;
-using System.Text.Json;
+using Postbox.Storage;
 
 namespace Postbox.PostgreSql;
 
-/// <summary>Headers as a flat JSON object of strings (the <c>headers</c> jsonb column).</summary>
+/// <summary>The <c>headers</c> jsonb column: the shared storage format of <see cref="HeaderSerializer"/>.</summary>
 internal static class HeaderJson
 {
-    private static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>(0);
+    public static string? Serialize(IDictionary<string, string> headers) => HeaderSerializer.Serialize(headers);
 
-    public static string? Serialize(IDictionary<string, string> headers)
-    {
-        if (headers.Count == 0)
-        {
-            return null;
-        }
-
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            foreach (var (name, value) in headers)
-            {
-                writer.WriteString(name, value);
-            }
-
-            writer.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
-
-    public static IReadOnlyDictionary<string, string> Deserialize(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return Empty;
-        }
-
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
-        reader.Read(); // StartObject
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var name = reader.GetString()!;
-            reader.Read();
-            result[name] = reader.TokenType == JsonTokenType.String ? reader.GetString()! : Encoding.UTF8.GetString(reader.ValueSpan);
-        }
-
-        return result;
-    }
+    public static IReadOnlyDictionary<string, string> Deserialize(string? json) => HeaderSerializer.Deserialize(json);
 }

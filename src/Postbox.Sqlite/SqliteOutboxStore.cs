@@ -1,0 +1,161 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Postbox.Storage;
+
+namespace Postbox.Sqlite;
+
+/// <summary>
+/// The relay side of the SQLite store. Claims run in <c>BEGIN IMMEDIATE</c> transactions, which SQLite
+/// serializes, so the per-key eligibility rule is judged by one claimer at a time as in PostgreSQL.
+/// </summary>
+public sealed class SqliteOutboxStore : IOutboxStore
+{
+    private readonly string _connectionString;
+    private readonly SqliteTables _tables;
+    private readonly string _claimBlockingDead;
+    private readonly string _claimSkippingDead;
+
+    /// <summary>Creates the store.</summary>
+    /// <param name="options">Store options.</param>
+    public SqliteOutboxStore(SqliteOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _connectionString = options.ConnectionString ?? throw new ArgumentException("SqliteOptions.ConnectionString is required.", nameof(options));
+        _tables = new SqliteTables(options.TablePrefix);
+        _claimBlockingDead = Claim(_tables.Outbox, "2, 3, 4");
+        _claimSkippingDead = Claim(_tables.Outbox, "3, 4");
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new SqliteCommand(request.DeadMessagesBlockKey ? _claimBlockingDead : _claimSkippingDead, connection, transaction);
+        command.Parameters.AddWithValue("$owner", request.Owner);
+        command.Parameters.AddWithValue("$batch", request.BatchSize);
+        command.Parameters.AddWithValue("$now", SqliteTime.ToTicks(request.Now));
+        command.Parameters.AddWithValue("$lease", SqliteTime.ToTicks(request.LeaseUntil));
+        var result = new List<OutboxEnvelope>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result.Add(new OutboxEnvelope(
+                    Id: Guid.Parse(reader.GetString(0)),
+                    Sequence: reader.GetInt64(1),
+                    Topic: reader.GetString(2),
+                    Key: reader.IsDBNull(3) ? null : reader.GetString(3),
+                    Type: reader.IsDBNull(4) ? null : reader.GetString(4),
+                    Payload: (byte[])reader.GetValue(5),
+                    Headers: HeaderSerializer.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                    CreatedAt: SqliteTime.FromTicks(reader.GetInt64(7)),
+                    Attempts: reader.GetInt32(8),
+                    MaxAttempts: reader.IsDBNull(9) ? null : reader.GetInt32(9)));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        result.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> SettleAsync(SettleRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var changed = 0;
+        const string Owned = "state = 3 AND lease_owner = $owner";
+        if (request.Delivered.Count > 0)
+        {
+            var sql = request.DeleteDelivered
+                ? $"DELETE FROM {_tables.Outbox} WHERE id IN (SELECT value FROM json_each($ids)) AND {Owned}"
+                : $"UPDATE {_tables.Outbox} SET state = 1, delivered_at = $now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN (SELECT value FROM json_each($ids)) AND {Owned}";
+            changed += await ExecuteAsync(connection, transaction, sql, request.Owner, request.Now, request.Delivered, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (request.Released.Count > 0)
+        {
+            var sql = $"UPDATE {_tables.Outbox} SET state = 0, lease_owner = NULL, available_at = $now WHERE id IN (SELECT value FROM json_each($ids)) AND {Owned}";
+            changed += await ExecuteAsync(connection, transaction, sql, request.Owner, request.Now, request.Released, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (request.Failed.Count > 0)
+        {
+            await using var fail = new SqliteCommand($"""
+                UPDATE {_tables.Outbox}
+                SET state = CASE WHEN $dead THEN 2 ELSE 4 END, attempts = attempts + 1, last_error = substr($error, 1, 2000),
+                    available_at = CASE WHEN $dead THEN available_at ELSE $next END, lease_owner = NULL
+                WHERE id = $id AND {Owned}
+                """, connection, transaction);
+            fail.Parameters.AddWithValue("$owner", request.Owner);
+            var id = fail.Parameters.Add("$id", SqliteType.Text);
+            var error = fail.Parameters.Add("$error", SqliteType.Text);
+            var next = fail.Parameters.Add("$next", SqliteType.Integer);
+            var dead = fail.Parameters.Add("$dead", SqliteType.Integer);
+            foreach (var failure in request.Failed)
+            {
+                (id.Value, error.Value, next.Value, dead.Value) = (failure.Id.ToString("D"), failure.Error, SqliteTime.ToTicks(failure.NextAttemptAt), failure.Dead ? 1 : 0);
+                changed += await fail.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> PurgeDeliveredAsync(DateTimeOffset deliveredBefore, int batchSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        await using var command = new SqliteCommand($"""
+            DELETE FROM {_tables.Outbox} WHERE seq IN (
+                SELECT seq FROM {_tables.Outbox} WHERE state = 1 AND delivered_at < $cutoff ORDER BY delivered_at LIMIT $batch)
+            """, connection);
+        command.Parameters.AddWithValue("$cutoff", SqliteTime.ToTicks(deliveredBefore));
+        command.Parameters.AddWithValue("$batch", batchSize);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<DateTimeOffset?> GetOldestPendingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        return await SqliteOutboxMonitor.OldestPendingAsync(connection, _tables, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, string owner, DateTimeOffset now,
+        IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
+    {
+        await using var command = new SqliteCommand(sql, connection, transaction);
+        command.Parameters.AddWithValue("$owner", owner);
+        command.Parameters.AddWithValue("$now", SqliteTime.ToTicks(now));
+        command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(ids.Select(i => i.ToString("D"))));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // The same rule as the PostgreSQL claim (see docs/ordering.md): oldest ready messages plus due scheduled
+    // ones and expired leases; a keyed candidate is dropped while an earlier message of its key blocks.
+    private static string Claim(string t, string blockingStates) => $"""
+        WITH candidates AS (
+            SELECT id, seq, key FROM (SELECT id, seq, key FROM {t} WHERE state = 0 ORDER BY seq LIMIT $batch)
+            UNION ALL
+            SELECT id, seq, key FROM (SELECT id, seq, key FROM {t} WHERE state IN (3, 4) AND available_at <= $now ORDER BY available_at LIMIT $batch)
+        ),
+        eligible AS (
+            SELECT c.id FROM candidates c
+            WHERE c.key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM {t} b
+                WHERE b.key = c.key AND b.seq < c.seq AND b.state IN ({blockingStates})
+                  AND b.id NOT IN (SELECT id FROM candidates))
+            ORDER BY c.seq
+            LIMIT $batch
+        )
+        UPDATE {t}
+        SET state = 3, lease_owner = $owner, available_at = $lease, last_attempt_at = $now
+        WHERE id IN (SELECT id FROM eligible) AND (state = 0 OR (state IN (3, 4) AND available_at <= $now))
+        RETURNING id, seq, topic, key, type, payload, headers, created_at, attempts, max_attempts
+        """;
+}

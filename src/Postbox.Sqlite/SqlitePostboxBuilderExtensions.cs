@@ -1,0 +1,39 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Postbox.Hosting;
+using Postbox.Sqlite;
+using Postbox.Storage;
+
+#pragma warning disable IDE0130 // Extension methods live in the DI namespace so they are found without a using.
+namespace Microsoft.Extensions.DependencyInjection;
+#pragma warning restore IDE0130
+
+/// <summary>Registers the SQLite store.</summary>
+public static class SqlitePostboxBuilderExtensions
+{
+    /// <summary>
+    /// Stores the outbox in SQLite. Relays wake in-process after a local enqueue and otherwise poll; SQLite
+    /// has no cross-process notification, so keep producers and the relay in one process or accept the poll interval.
+    /// </summary>
+    /// <param name="builder">The Postbox builder.</param>
+    /// <param name="connectionString">Microsoft.Data.Sqlite connection string, e.g. <c>Data Source=postbox.db</c>.</param>
+    /// <param name="configure">Further options.</param>
+    public static PostboxBuilder UseSqlite(this PostboxBuilder builder, string connectionString, Action<SqliteOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<SqliteOptions>().Configure(o =>
+        {
+            o.ConnectionString = connectionString;
+            configure?.Invoke(o);
+        }).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteOptions>, SqliteOptionsValidator>());
+
+        static SqliteOptions Options(IServiceProvider sp) => sp.GetRequiredService<IOptions<SqliteOptions>>().Value;
+        services.Replace(ServiceDescriptor.Singleton<IOutboxWriter>(sp => new SqliteOutboxWriter(Options(sp))));
+        services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp => new SqliteOutboxStore(Options(sp))));
+        services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new SqliteOutboxMonitor(Options(sp))));
+        services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp => new SqliteMigrator(Options(sp))));
+        return builder;
+    }
+}
