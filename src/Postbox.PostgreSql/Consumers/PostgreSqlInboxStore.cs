@@ -1,0 +1,245 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+using Postbox.Consumers;
+
+namespace Postbox.PostgreSql.Consumers;
+
+/// <summary>
+/// The PostgreSQL inbox (table <c>inbox</c>, migration 002): dedupe rows written in the handler's transaction,
+/// durable retries claimed under a lease, dead letters with their error history, replay.
+/// </summary>
+public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly InboxCommands _commands;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the inbox over <paramref name="dataSource"/> in the schema of <paramref name="options"/>.</summary>
+    /// <param name="dataSource">Connection source (pooled). Each message in flight holds one connection.</param>
+    /// <param name="options">Store options (the schema).</param>
+    /// <param name="timeProvider">Clock for replays; <see cref="TimeProvider.System"/> when omitted.</param>
+    /// <param name="logger">Logger; optional.</param>
+    public PostgreSqlInboxStore(NpgsqlDataSource dataSource, PostgreSqlOptions options, TimeProvider? timeProvider = null, ILogger<PostgreSqlInboxStore>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _commands = new InboxCommands(new PostgreSqlSchema(options.Schema));
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <inheritdoc />
+    public Task<InboxTransaction?> BeginAsync(Guid messageId, string consumer, string topic, DateTimeOffset now, CancellationToken cancellationToken) =>
+        BeginAsync(_commands.Begin, messageId, consumer, topic, now, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<InboxTransaction?> BeginRetryAsync(Guid messageId, string consumer, string owner, DateTimeOffset now, CancellationToken cancellationToken) =>
+        BeginAsync(_commands.BeginRetry, messageId, consumer, owner, now, cancellationToken);
+
+    private async Task<InboxTransaction?> BeginAsync(string sql, Guid messageId, string consumer, string third, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlTransaction? transaction = null;
+        try
+        {
+            transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(sql, connection, transaction);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = messageId });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = third });
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
+            {
+                return new PostgreSqlInboxTransaction(connection, transaction);
+            }
+        }
+        catch
+        {
+            await DisposeAsync(connection, transaction).ConfigureAwait(false);
+            throw;
+        }
+
+        await DisposeAsync(connection, transaction).ConfigureAwait(false);
+        return null;
+    }
+
+    private static async ValueTask DisposeAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction)
+    {
+        if (transaction is not null)
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RecordFailureAsync(InboxFailure failure, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        await using var command = _dataSource.CreateCommand(failure.Owner is null ? _commands.FailFirst : _commands.FailRetry);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = failure.MessageId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = failure.Consumer });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = failure.Attempt });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = failure.At });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = failure.Error });
+        command.Parameters.Add(new NpgsqlParameter { Value = failure.NextAttemptAt is { } next ? next : DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        if (failure.Owner is null)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = failure.Topic });
+            command.Parameters.Add(Nullable(failure.Key));
+            command.Parameters.Add(Nullable(failure.Type));
+            command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = failure.Payload.ToArray() });
+            command.Parameters.Add(new NpgsqlParameter
+            {
+                Value = failure.Headers.Count == 0 ? DBNull.Value : JsonSerializer.Serialize(failure.Headers),
+                NpgsqlDbType = NpgsqlDbType.Jsonb,
+            });
+        }
+        else
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = failure.Owner });
+        }
+
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<InboxRetry>> ClaimRetriesAsync(RetryClaimRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        await using var command = _dataSource.CreateCommand(_commands.Claim);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. request.Consumers] });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Owner });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = request.Limit });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.Now });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.LeaseUntil });
+        var result = new List<InboxRetry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new InboxRetry(
+                MessageId: reader.GetGuid(0),
+                Consumer: reader.GetString(1),
+                Topic: reader.GetString(2),
+                Key: reader.IsDBNull(3) ? null : reader.GetString(3),
+                Type: reader.IsDBNull(4) ? null : reader.GetString(4),
+                Payload: reader.IsDBNull(5) ? ReadOnlyMemory<byte>.Empty : reader.GetFieldValue<byte[]>(5),
+                Headers: HeaderJson.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                Attempts: reader.GetInt32(7)));
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseRetryAsync(Guid messageId, string consumer, string owner, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(_commands.Release);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = messageId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> PurgeProcessedAsync(DateTimeOffset processedBefore, int batchSize, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(_commands.Purge);
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = processedBefore });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<InboxEntry?> GetAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(_commands.Get);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = messageId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
+        var rows = await ReadEntriesAsync(command, cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<InboxEntry>> GetDeadLettersAsync(string? consumer = null, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using var command = _dataSource.CreateCommand(consumer is null ? _commands.DeadAll : _commands.DeadOfConsumer);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        if (consumer is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
+        }
+
+        return await ReadEntriesAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> ReplayAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        await using var command = _dataSource.CreateCommand(_commands.Replay);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = messageId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = _timeProvider.GetUtcNow() });
+        var replayed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+        if (replayed)
+        {
+            InboxLog.Replayed(_logger, messageId, consumer);
+        }
+        else
+        {
+            InboxLog.ReplayIgnored(_logger, messageId, consumer);
+        }
+
+        return replayed;
+    }
+
+    private static NpgsqlParameter Nullable(string? value) =>
+        new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
+
+    private static async Task<List<InboxEntry>> ReadEntriesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var result = new List<InboxEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new InboxEntry(
+                MessageId: reader.GetGuid(0),
+                Consumer: reader.GetString(1),
+                Topic: reader.GetString(2),
+                Type: reader.IsDBNull(3) ? null : reader.GetString(3),
+                State: (InboxState)reader.GetInt16(4),
+                Attempts: reader.GetInt32(5),
+                Errors: ParseErrors(reader.GetString(6)),
+                ReceivedAt: reader.GetFieldValue<DateTimeOffset>(7),
+                ProcessedAt: reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+                NextAttemptAt: reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
+                DeadAt: reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+                Replays: reader.GetInt32(11)));
+        }
+
+        return result;
+    }
+
+    private static List<InboxError> ParseErrors(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var errors = new List<InboxError>(document.RootElement.GetArrayLength());
+        foreach (var element in document.RootElement.EnumerateArray())
+        {
+            errors.Add(new InboxError(
+                element.GetProperty("attempt").GetInt32(),
+                element.GetProperty("at").GetDateTimeOffset(),
+                element.GetProperty("error").GetString() ?? string.Empty));
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,32 @@
+namespace Postbox.RabbitMQ.Consumers;
+
+/// <summary>
+/// Options of the RabbitMQ consumer source. The exchange, queue prefix and queue type must match the publishing
+/// transport's (<c>RabbitMQTransportOptions</c>) so both declare the same topology. Validated at start-up.
+/// </summary>
+public sealed class RabbitMQConsumerOptions
+{
+    /// <summary>The broker as an <c>amqp://</c> or <c>amqps://</c> URI. Default <c>amqp://guest:guest@127.0.0.1:5672/</c>.</summary>
+    public string ConnectionString { get; set; } = "amqp://guest:guest@127.0.0.1:5672/";
+
+    /// <summary>Name of the consumer connection in the management UI. Default <c>postbox-consumer</c>.</summary>
+    public string ClientProvidedName { get; set; } = "postbox-consumer";
+
+    /// <summary>The durable topic exchange the queues are bound to. Default <c>postbox</c>.</summary>
+    public string ExchangeName { get; set; } = "postbox";
+
+    /// <summary>Prefix of the queue of each topic (<c>QueuePrefix + topic</c>). Default empty.</summary>
+    public string QueuePrefix { get; set; } = string.Empty;
+
+    /// <summary>
+    /// <c>x-queue-type</c> of the queues declared: <c>classic</c> (default) or <c>quorum</c>. Must match the transport's:
+    /// RabbitMQ refuses to redeclare a queue with other arguments.
+    /// </summary>
+    public string QueueType { get; set; } = "classic";
+
+    /// <summary>Time allowed to open the connection and for protocol operations. Default 5 s; 100 ms to 5 min.</summary>
+    public TimeSpan ConnectionTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Interval of the client's automatic connection recovery after a broker restart. Default 2 s; 100 ms to 5 min.</summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(2);
+}

@@ -1,0 +1,129 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Postbox.Consumers;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Postbox.RabbitMQ.Consumers;
+
+/// <summary>
+/// Consumes RabbitMQ queues over one dedicated, automatically recovering connection (separate from the publishing
+/// transport's, so a blocked publisher never stalls acknowledgements). One channel per subscription.
+/// </summary>
+internal sealed class RabbitMQConsumerSource : IConsumerSource, IAsyncDisposable
+{
+    private readonly RabbitMQConsumerOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConnectionFactory _factory;
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private IConnection? _connection;
+
+    public RabbitMQConsumerSource(IOptions<RabbitMQConsumerOptions> options, ILogger<RabbitMQConsumerSource> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        (_options, _logger) = (options.Value, logger);
+        _factory = new ConnectionFactory
+        {
+            Uri = new Uri(_options.ConnectionString),
+            ClientProvidedName = _options.ClientProvidedName,
+            AutomaticRecoveryEnabled = true,
+            // Recovery re-declares the queue and binding and re-registers the consumers (with their prefetch).
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = _options.ReconnectDelay,
+            RequestedConnectionTimeout = _options.ConnectionTimeout,
+            HandshakeContinuationTimeout = _options.ConnectionTimeout,
+            ContinuationTimeout = _options.ConnectionTimeout,
+        };
+        Endpoint = $"{_factory.HostName}:{_factory.Port}";
+    }
+
+    /// <summary>Host and port, for logs (never the URI: it may carry a password).</summary>
+    public string Endpoint { get; }
+
+    /// <summary>Raised when the connection goes down: every delivery made before is stale.</summary>
+    public event Action? ConnectionLost;
+
+    public async Task<IConsumerSubscription> SubscribeAsync(ConsumerSubscriptionRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var queue = request.Queue ?? _options.QueuePrefix + request.Topic;
+        var subscription = await RabbitMQSubscription.CreateAsync(this, connection, _options, queue, request, _logger, cancellationToken).ConfigureAwait(false);
+        RabbitMQConsumerLog.Consuming(_logger, queue, _options.ExchangeName, request.Topic, request.Prefetch);
+        return subscription;
+    }
+
+    private async Task<IConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_connection is not null)
+            {
+                return _connection;
+            }
+
+            var connection = await _factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
+            connection.ConnectionShutdownAsync += OnShutdownAsync;
+            connection.RecoverySucceededAsync += OnRecoveredAsync;
+            connection.ConnectionRecoveryErrorAsync += OnRecoveryErrorAsync;
+            _connection = connection;
+            RabbitMQConsumerLog.Connected(_logger, Endpoint, _options.ClientProvidedName);
+            return connection;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private Task OnShutdownAsync(object sender, ShutdownEventArgs args)
+    {
+        if (args.Initiator != ShutdownInitiator.Application)
+        {
+            RabbitMQConsumerLog.ConnectionShutdown(_logger, Endpoint, args.ReplyCode, args.ReplyText);
+        }
+
+        ConnectionLost?.Invoke();
+        return Task.CompletedTask;
+    }
+
+    private Task OnRecoveredAsync(object sender, AsyncEventArgs args)
+    {
+        RabbitMQConsumerLog.ConnectionRecovered(_logger, Endpoint);
+        return Task.CompletedTask;
+    }
+
+    private Task OnRecoveryErrorAsync(object sender, ConnectionRecoveryErrorEventArgs args)
+    {
+        RabbitMQConsumerLog.RecoveryFailed(_logger, args.Exception, Endpoint);
+        return Task.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        var connection = Interlocked.Exchange(ref _connection, null);
+        if (connection is not null)
+        {
+            connection.ConnectionShutdownAsync -= OnShutdownAsync;
+            connection.RecoverySucceededAsync -= OnRecoveredAsync;
+            connection.ConnectionRecoveryErrorAsync -= OnRecoveryErrorAsync;
+            try
+            {
+                // Bounded: a dead broker must not hold up shutdown. Closing requeues every unacknowledged delivery.
+                await connection.CloseAsync(Constants.ReplySuccess, "Postbox consumers stopped", _options.ConnectionTimeout, abort: true,
+                    CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Best effort: the broker requeues the deliveries of a dropped connection anyway.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                RabbitMQConsumerLog.CloseFailed(_logger, ex, "(connection)");
+            }
+
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _lock.Dispose();
+    }
+}

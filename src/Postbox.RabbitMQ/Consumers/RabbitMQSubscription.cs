@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Postbox.Consumers;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Postbox.RabbitMQ.Consumers;
+
+/// <summary>
+/// One queue consumed on its own channel with manual acknowledgements and <c>basic.qos(prefetch)</c>. Deliveries carry
+/// the connection epoch they arrived in: after a connection loss the broker has requeued them, so they are neither
+/// handled nor acknowledged (an old delivery tag must never ack a delivery of the recovered channel).
+/// </summary>
+internal sealed class RabbitMQSubscription : IConsumerSubscription
+{
+    private const string KeyHeader = "postbox-key";
+    private readonly RabbitMQConsumerSource _source;
+    private readonly IChannel _channel;
+    private readonly string _queue;
+    private readonly ILogger _logger;
+    private readonly Channel<IncomingMessage> _buffer = Channel.CreateUnbounded<IncomingMessage>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly AsyncEventingBasicConsumer _consumer;
+    private string? _consumerTag;
+    private long _epoch;
+
+    private RabbitMQSubscription(RabbitMQConsumerSource source, IChannel channel, string queue, ILogger logger)
+    {
+        (_source, _channel, _queue, _logger) = (source, channel, queue, logger);
+        _consumer = new AsyncEventingBasicConsumer(channel);
+        _consumer.ReceivedAsync += OnReceivedAsync;
+        _channel.ChannelShutdownAsync += OnChannelShutdownAsync;
+        _source.ConnectionLost += OnConnectionLost;
+    }
+
+    public ChannelReader<IncomingMessage> Messages => _buffer.Reader;
+
+    internal long Epoch => Interlocked.Read(ref _epoch);
+
+    public static async Task<RabbitMQSubscription> CreateAsync(RabbitMQConsumerSource source, IConnection connection, RabbitMQConsumerOptions options,
+        string queue, ConsumerSubscriptionRequest request, ILogger logger, CancellationToken cancellationToken)
+    {
+        var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // The same topology the publishing transport declares, so consuming can start before the first publish.
+            await channel.ExchangeDeclareAsync(options.ExchangeName, ExchangeType.Topic, durable: true, autoDelete: false,
+                arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                arguments: new Dictionary<string, object?> { ["x-queue-type"] = options.QueueType }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.QueueBindAsync(queue, options.ExchangeName, request.Topic, arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.BasicQosAsync(0, (ushort)Math.Min(request.Prefetch, ushort.MaxValue), global: false, cancellationToken).ConfigureAwait(false);
+            var subscription = new RabbitMQSubscription(source, channel, queue, logger);
+            await subscription.ResumeAsync(cancellationToken).ConfigureAwait(false);
+            return subscription;
+        }
+        catch
+        {
+            await channel.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async Task PauseAsync(CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_consumerTag is { } tag)
+            {
+                // basic.cancel: the broker stops delivering; deliveries already made stay unacknowledged and are settled later.
+                await _channel.BasicCancelAsync(tag, noWait: false, cancellationToken).ConfigureAwait(false);
+                _consumerTag = null;
+                RabbitMQConsumerLog.Cancelled(_logger, _queue);
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    public async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _consumerTag ??= await _channel.BasicConsumeAsync(_queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: false,
+                arguments: null, _consumer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    internal async ValueTask SettleAsync(ulong deliveryTag, long epoch, bool requeue, CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (epoch != Epoch || !_channel.IsOpen)
+            {
+                return; // The broker requeued it when the channel went down; it will be delivered again.
+            }
+
+            if (requeue)
+            {
+                await _channel.BasicNackAsync(deliveryTag, multiple: false, requeue: true, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _channel.BasicAckAsync(deliveryTag, multiple: false, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private Task OnReceivedAsync(object sender, BasicDeliverEventArgs args)
+    {
+        var properties = args.BasicProperties;
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (properties.Headers is { } raw)
+        {
+            foreach (var (name, value) in raw)
+            {
+                // AMQP carries strings as byte arrays (long strings).
+                var text = value switch
+                {
+                    null => null,
+                    byte[] bytes => Encoding.UTF8.GetString(bytes),
+                    string s => s,
+                    _ => Convert.ToString(value, CultureInfo.InvariantCulture),
+                };
+                if (text is not null)
+                {
+                    headers[name] = text;
+                }
+            }
+        }
+
+        Guid? id = Guid.TryParse(properties.MessageId, out var parsed) ? parsed : null;
+        // The body's memory is only valid during this callback: copy it.
+        var message = new RabbitMQIncomingMessage(this, args.DeliveryTag, Epoch, id, args.RoutingKey, headers.GetValueOrDefault(KeyHeader),
+            properties.Type, args.Body.ToArray(), headers, args.Redelivered);
+        _buffer.Writer.TryWrite(message);
+        return Task.CompletedTask;
+    }
+
+    private Task OnChannelShutdownAsync(object sender, ShutdownEventArgs args)
+    {
+        OnConnectionLost();
+        return Task.CompletedTask;
+    }
+
+    private void OnConnectionLost() => Interlocked.Increment(ref _epoch);
+
+    public async ValueTask DisposeAsync()
+    {
+        _source.ConnectionLost -= OnConnectionLost;
+        _channel.ChannelShutdownAsync -= OnChannelShutdownAsync;
+        _consumer.ReceivedAsync -= OnReceivedAsync;
+        try
+        {
+            // Closing the channel requeues every delivery still unacknowledged on it.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _channel.CloseAsync(timeout.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Best effort: a channel that cannot close is abandoned; the broker requeues its deliveries.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RabbitMQConsumerLog.CloseFailed(_logger, ex, _queue);
+        }
+
+        await _channel.DisposeAsync().ConfigureAwait(false);
+        _buffer.Writer.TryComplete();
+        _lock.Dispose();
+    }
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Postbox.Diagnostics;
+
+namespace Postbox.Consumers;
+
+/// <summary>The consumer runtime's instruments on the <c>Postbox</c> meter (created per service provider).</summary>
+internal sealed class ConsumerMetrics
+{
+    private readonly Counter<long> _received;
+    private readonly Counter<long> _succeeded;
+    private readonly Counter<long> _failed;
+    private readonly Counter<long> _dead;
+    private readonly Counter<long> _duplicates;
+    private readonly Histogram<double> _duration;
+
+    public ConsumerMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        var meter = meterFactory.Create(PostboxMetrics.MeterName);
+        _received = meter.CreateCounter<long>("postbox.consumer.consumed", "{message}", "Handling attempts started (deliveries and retries).");
+        _succeeded = meter.CreateCounter<long>("postbox.consumer.succeeded", "{message}", "Attempts whose handler transaction committed.");
+        _failed = meter.CreateCounter<long>("postbox.consumer.failed", "{message}", "Attempts that failed (a retry is scheduled unless the message went dead).");
+        _dead = meter.CreateCounter<long>("postbox.consumer.dead", "{message}", "Messages dead-lettered after their last attempt.");
+        _duplicates = meter.CreateCounter<long>("postbox.consumer.duplicates", "{message}", "Deliveries acknowledged without running the handler (already recorded).");
+        _duration = meter.CreateHistogram<double>("postbox.consumer.handler.duration", "s", "Duration of one handling attempt, commit included.");
+    }
+
+    public void Received(HandlerRegistration handler) => _received.Add(1, handler.Tags);
+
+    public void Succeeded(HandlerRegistration handler, TimeSpan duration)
+    {
+        _succeeded.Add(1, handler.Tags);
+        _duration.Record(duration.TotalSeconds, handler.Tags);
+    }
+
+    public void Failed(HandlerRegistration handler, TimeSpan duration, bool dead)
+    {
+        _failed.Add(1, handler.Tags);
+        _duration.Record(duration.TotalSeconds, handler.Tags);
+        if (dead)
+        {
+            _dead.Add(1, handler.Tags);
+        }
+    }
+
+    public void Duplicate(HandlerRegistration handler) => _duplicates.Add(1, handler.Tags);
+
+    /// <summary>Starts the <c>process {topic}</c> activity, continuing the producer's trace from the <c>traceparent</c> header.</summary>
+    public static Activity? StartProcessActivity(HandlerRegistration handler, Guid messageId, IReadOnlyDictionary<string, string> headers, int attempt)
+    {
+        var source = PostboxActivitySource.Instance;
+        if (!source.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext.TryParse(headers.GetValueOrDefault(OutboxHeaders.TraceParent), headers.GetValueOrDefault(OutboxHeaders.TraceState), out var parent);
+        var activity = source.StartActivity($"process {handler.Topic}", ActivityKind.Consumer, parent);
+        if (activity is not null)
+        {
+            activity.SetTag("messaging.operation.type", "process");
+            activity.SetTag("messaging.destination.name", handler.Topic);
+            activity.SetTag("messaging.consumer.group.name", handler.ConsumerName);
+            activity.SetTag("messaging.message.id", messageId.ToString());
+            activity.SetTag("postbox.attempt", attempt);
+        }
+
+        return activity;
+    }
+}

@@ -1,0 +1,40 @@
+namespace Postbox.Consumers;
+
+/// <summary>Options of the consumer runtime shared by every handler of the process. Validated at start-up.</summary>
+public sealed class ConsumerOptions
+{
+    /// <summary>
+    /// On shutdown (SIGTERM, SIGINT), how long in-flight handlers may take to finish after intake stopped; then
+    /// their cancellation tokens fire and unfinished messages are handed back to the broker (or to the retry
+    /// schedule). Default 10 s; 0 to 1 h. Keep it below the host's own <c>HostOptions.ShutdownTimeout</c> (30 s).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often due retries are looked for. Default 1 s (one query a second when idle); 10 ms to 1 h.</summary>
+    public TimeSpan RetryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Upper bound of retries claimed per query. Default 100; 1 to 10,000.</summary>
+    public int RetryBatchSize { get; set; } = 100;
+
+    /// <summary>
+    /// How long inbox rows of handled messages are kept. A duplicate arriving later than this runs the handler
+    /// again, so keep it well above the broker's longest redelivery delay. Default 7 days; <see langword="null"/>
+    /// keeps them forever. Dead letters are never deleted by cleanup.
+    /// </summary>
+    public TimeSpan? InboxRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often inbox cleanup runs. Default 1 min.</summary>
+    public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Upper bound of rows one cleanup statement deletes. Default 1,000.</summary>
+    public int CleanupBatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// Handle SIGTSTP (stop taking new messages, keep running) and SIGCONT (take messages again). Default
+    /// <see langword="true"/>. SIGTERM and SIGINT are the host's: they start the graceful shutdown.
+    /// </summary>
+    public bool HandleSignals { get; set; } = true;
+
+    /// <summary>Identifies this process in retry leases. Default: host name, process id and a random suffix.</summary>
+    public string? OwnerId { get; set; }
+}

@@ -1,0 +1,168 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Postbox.Consumers;
+
+/// <summary>
+/// The consumer host: one <see cref="HandlerWorker"/> per registered handler, the retry scheduler and inbox cleanup.
+/// Stops in three steps: stop intake, let in-flight attempts finish within <see cref="ConsumerOptions.ShutdownTimeout"/>,
+/// then cancel the rest and hand every unfinished delivery back.
+/// </summary>
+internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
+{
+    private readonly IServiceProvider _services;
+    private readonly IReadOnlyList<HandlerRegistration> _handlers;
+    private readonly ConsumerOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<ConsumerRuntime> _logger;
+    private readonly CancellationTokenSource _stopIntake = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly SemaphoreSlim _control = new(1, 1);
+    private readonly List<PosixSignalRegistration> _signals = [];
+    private List<HandlerWorker> _workers = [];
+    private volatile bool _paused;
+
+    public ConsumerRuntime(IServiceProvider services, IEnumerable<HandlerRegistration> handlers, IOptions<ConsumerOptions> options,
+        TimeProvider timeProvider, ILogger<ConsumerRuntime> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        (_services, _options, _timeProvider, _logger) = (services, options.Value, timeProvider, logger);
+        _handlers = [.. handlers];
+    }
+
+    public bool IsPaused => _paused;
+
+    public Task PauseAsync(CancellationToken cancellationToken = default) => SetPausedAsync(true, "API", cancellationToken);
+
+    public Task ResumeAsync(CancellationToken cancellationToken = default) => SetPausedAsync(false, "API", cancellationToken);
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Stop intake now; ExecuteAsync drains in-flight work within ShutdownTimeout. The host's own shutdown timeout
+        // (cancellationToken) still bounds the whole stop.
+        await _stopIntake.CancelAsync().ConfigureAwait(false);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        foreach (var signal in _signals)
+        {
+            signal.Dispose();
+        }
+
+        _stopIntake.Dispose();
+        _abort.Dispose();
+        _control.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Resolved here, after start-up validation has listed any missing registration.
+        var source = _services.GetRequiredService<IConsumerSource>();
+        var store = _services.GetRequiredService<IInboxStore>();
+        var processor = new MessageProcessor(store, _services.GetRequiredService<IServiceScopeFactory>(), _timeProvider,
+            _services.GetRequiredService<ConsumerMetrics>(), _logger);
+        _workers = [.. _handlers.Select(h => new HandlerWorker(h, processor, _timeProvider, _logger))];
+        var owner = _options.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
+        var scheduler = new RetryScheduler(store, processor, _workers, _options, owner, _timeProvider, _logger);
+        RegisterSignals();
+
+        var intake = _workers.Select(w => w.RunAsync(source, () => _paused, _stopIntake.Token, _abort.Token)).ToList();
+        intake.Add(scheduler.RunAsync(() => _paused, _stopIntake.Token, _abort.Token));
+        var cleanup = new InboxCleanup(store, _options, _timeProvider, _logger).RunAsync(_stopIntake.Token);
+
+        await Task.Delay(Timeout.InfiniteTimeSpan, _timeProvider, _stopIntake.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // 1. Stop intake: the broker stops delivering, the read loops and the scheduler exit.
+        foreach (var worker in _workers)
+        {
+            await worker.SetPausedAsync(true, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(intake).ConfigureAwait(false);
+        await cleanup.ConfigureAwait(false);
+
+        // 2. Let in-flight attempts finish, then 3. cancel what is left: those attempts hand their messages back.
+        var inFlight = _workers.SelectMany(w => w.InFlight).ToArray();
+        ConsumerLog.Draining(_logger, _options.ShutdownTimeout, inFlight.Length);
+        var all = Task.WhenAll(inFlight);
+        try
+        {
+            await all.WaitAsync(_options.ShutdownTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            ConsumerLog.ShutdownTimedOut(_logger, inFlight.Count(t => !t.IsCompleted));
+            await _abort.CancelAsync().ConfigureAwait(false);
+            await all.ConfigureAwait(false);
+        }
+
+        var requeued = 0;
+        foreach (var worker in _workers)
+        {
+            requeued += await worker.CloseAsync().ConfigureAwait(false);
+        }
+
+        ConsumerLog.Stopped(_logger, requeued);
+    }
+
+    private async Task SetPausedAsync(bool paused, string reason, CancellationToken cancellationToken)
+    {
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_paused == paused)
+            {
+                return;
+            }
+
+            _paused = paused;
+            foreach (var worker in _workers)
+            {
+                await worker.SetPausedAsync(paused, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (paused)
+            {
+                ConsumerLog.Paused(_logger, reason);
+            }
+            else
+            {
+                ConsumerLog.Resumed(_logger, reason);
+            }
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    private void RegisterSignals()
+    {
+        if (!_options.HandleSignals || OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        try
+        {
+            // SIGTSTP would stop the whole process; cancelling it keeps the worker running with intake paused,
+            // as asynq's workers do. SIGCONT (kill -CONT) takes messages again.
+            _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTSTP, context =>
+            {
+                context.Cancel = true;
+                _ = SetPausedAsync(true, "SIGTSTP", CancellationToken.None);
+            }));
+            _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGCONT, context => _ = SetPausedAsync(false, "SIGCONT", CancellationToken.None)));
+        }
+        catch (Exception ex) when (ex is PlatformNotSupportedException or IOException)
+        {
+            ConsumerLog.SignalsUnavailable(_logger, ex);
+        }
+    }
+}

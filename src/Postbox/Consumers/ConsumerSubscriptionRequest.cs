@@ -1,0 +1,8 @@
+namespace Postbox.Consumers;
+
+/// <summary>What a consumer subscribes to.</summary>
+/// <param name="Topic">The topic (RabbitMQ routing key).</param>
+/// <param name="ConsumerName">The consumer's name (shown as the broker's consumer tag prefix).</param>
+/// <param name="Queue">An explicit queue name, or <see langword="null"/> for the transport's queue of the topic.</param>
+/// <param name="Prefetch">Largest number of delivered but unsettled messages.</param>
+public sealed record ConsumerSubscriptionRequest(string Topic, string ConsumerName, string? Queue, int Prefetch);

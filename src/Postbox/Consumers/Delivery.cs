@@ -1,0 +1,13 @@
+namespace Postbox.Consumers;
+
+/// <summary>One handling attempt's input: a broker delivery (no owner) or a claimed retry (with its lease owner).</summary>
+internal readonly record struct Delivery(
+    Guid MessageId,
+    string Topic,
+    string? Key,
+    string? Type,
+    ReadOnlyMemory<byte> Payload,
+    IReadOnlyDictionary<string, string> Headers,
+    bool Redelivered,
+    int Attempt,
+    string? Owner);

@@ -1,0 +1,224 @@
+using Microsoft.Extensions.Logging;
+
+namespace Postbox.Consumers;
+
+/// <summary>
+/// Runs one handler: subscribes, takes deliveries while a concurrency slot is free, and settles each delivery after
+/// its outcome is committed. Retries claimed by <see cref="RetryScheduler"/> share the same slots.
+/// </summary>
+internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcessor processor, TimeProvider timeProvider, ILogger logger)
+{
+    private static readonly TimeSpan HandBackPause = TimeSpan.FromSeconds(1);
+    private readonly List<Task> _inFlight = [];
+    private IConsumerSubscription? _subscription;
+
+    public HandlerRegistration Handler => handler;
+
+    /// <summary>Free handling slots; held by deliveries and retries alike.</summary>
+    public SemaphoreSlim Slots { get; } = new(handler.Options.Concurrency, handler.Options.Concurrency);
+
+    public IConsumerSubscription? Subscription => Volatile.Read(ref _subscription);
+
+    /// <summary>Tasks of attempts not finished yet.</summary>
+    public Task[] InFlight
+    {
+        get
+        {
+            lock (_inFlight)
+            {
+                _inFlight.RemoveAll(static t => t.IsCompleted);
+                return [.. _inFlight];
+            }
+        }
+    }
+
+    public void Track(Task task)
+    {
+        lock (_inFlight)
+        {
+            _inFlight.RemoveAll(static t => t.IsCompleted);
+            _inFlight.Add(task);
+        }
+    }
+
+    /// <summary>Subscribes (retrying while the broker is unreachable) and feeds deliveries until intake stops.</summary>
+    public async Task RunAsync(IConsumerSource source, Func<bool> isPaused, CancellationToken stopIntake, CancellationToken abort)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        IConsumerSubscription subscription;
+        while (true)
+        {
+            try
+            {
+                subscription = await source.SubscribeAsync(
+                    new ConsumerSubscriptionRequest(handler.Topic, handler.ConsumerName, handler.Options.Queue, handler.Options.Concurrency),
+                    stopIntake).ConfigureAwait(false);
+                break;
+            }
+            catch (OperationCanceledException) when (stopIntake.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                ConsumerLog.SubscribeFailed(logger, ex, handler.ConsumerName, handler.Topic, delay);
+                try
+                {
+                    await Task.Delay(delay, timeProvider, stopIntake).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+            }
+        }
+
+        Volatile.Write(ref _subscription, subscription);
+        ConsumerLog.Subscribed(logger, handler.ConsumerName, handler.Topic, handler.Options.Concurrency, handler.Options.Timeout, handler.Options.MaxRetries);
+        if (isPaused())
+        {
+            await SetPausedAsync(true, stopIntake).ConfigureAwait(false);
+        }
+
+        var reader = subscription.Messages;
+        try
+        {
+            while (await reader.WaitToReadAsync(stopIntake).ConfigureAwait(false))
+            {
+                // Take a slot before taking the message, so undispatched deliveries stay in the subscription's
+                // buffer, where shutdown finds and requeues them.
+                await Slots.WaitAsync(stopIntake).ConfigureAwait(false);
+                if (!reader.TryRead(out var message))
+                {
+                    Slots.Release();
+                    continue;
+                }
+
+                Track(ProcessDeliveryAsync(message, abort));
+            }
+        }
+        catch (OperationCanceledException) when (stopIntake.IsCancellationRequested)
+        {
+            // Intake stopped: shutdown drains in-flight work.
+        }
+    }
+
+    public async Task SetPausedAsync(bool paused, CancellationToken cancellationToken)
+    {
+        if (Subscription is not { } subscription)
+        {
+            return; // Not subscribed yet: RunAsync applies the pause after subscribing.
+        }
+
+        try
+        {
+            if (paused)
+            {
+                await subscription.PauseAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await subscription.ResumeAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            ConsumerLog.IntakeControlFailed(logger, ex, handler.ConsumerName);
+        }
+    }
+
+    /// <summary>Requeues deliveries that were buffered but never started, then closes the subscription.</summary>
+    public async Task<int> CloseAsync()
+    {
+        var subscription = Interlocked.Exchange(ref _subscription, null);
+        if (subscription is null)
+        {
+            return 0;
+        }
+
+        var requeued = 0;
+        while (subscription.Messages.TryRead(out var message))
+        {
+            await SettleAsync(message, requeue: true).ConfigureAwait(false);
+            requeued++;
+        }
+
+        await subscription.DisposeAsync().ConfigureAwait(false);
+        return requeued;
+    }
+
+    private async Task ProcessDeliveryAsync(IncomingMessage message, CancellationToken abort)
+    {
+        // Off the read loop at once, so it can dispatch the next delivery.
+        await Task.Yield();
+        try
+        {
+            if (message.IsStale)
+            {
+                ConsumerLog.StaleSkipped(logger, message.MessageId);
+                return;
+            }
+
+            AttemptOutcome outcome;
+            try
+            {
+                outcome = await ProcessAsync(message, abort).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The inbox is unreachable: the delivery goes back to the broker, which keeps it.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                ConsumerLog.InboxUnavailable(logger, ex, message.MessageId, handler.ConsumerName);
+                // Pause so a database outage does not turn into a tight redelivery loop.
+                await Task.Delay(HandBackPause, timeProvider, abort).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                outcome = AttemptOutcome.HandedBack;
+            }
+
+            await SettleAsync(message, outcome == AttemptOutcome.HandedBack).ConfigureAwait(false);
+        }
+        finally
+        {
+            Slots.Release();
+        }
+    }
+
+    private async Task<AttemptOutcome> ProcessAsync(IncomingMessage message, CancellationToken abort)
+    {
+        if (message.MessageId is { } id)
+        {
+            return await processor.ProcessAsync(handler,
+                new Delivery(id, message.Topic, message.Key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null),
+                abort).ConfigureAwait(false);
+        }
+
+        // Without an id there is no inbox key: keep it as a dead letter under a new id rather than drop it.
+        var newId = Guid.CreateVersion7();
+        ConsumerLog.MissingMessageId(logger, message.Topic, handler.ConsumerName, newId);
+        var delivery = new Delivery(newId, message.Topic, message.Key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null);
+        return await processor.FailAsync(handler, delivery, null, timeProvider.GetTimestamp(),
+            new InvalidDataException("The message carries no valid message id."), retryable: false).ConfigureAwait(false);
+    }
+
+    private async Task SettleAsync(IncomingMessage message, bool requeue)
+    {
+        try
+        {
+            if (requeue)
+            {
+                await message.RequeueAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await message.AckAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // The broker redelivers what was not settled; the inbox recognises it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ConsumerLog.SettleFailed(logger, ex, message.MessageId);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+namespace Postbox.Consumers;
+
+/// <summary>
+/// Where a consumer's messages come from: a broker queue (RabbitMQ) or the in-process transport. The runtime
+/// settles every delivery exactly once through <see cref="IncomingMessage.AckAsync"/> or
+/// <see cref="IncomingMessage.RequeueAsync"/>.
+/// </summary>
+public interface IConsumerSource
+{
+    /// <summary>
+    /// Starts delivering the messages of <see cref="ConsumerSubscriptionRequest.Topic"/>, at most
+    /// <see cref="ConsumerSubscriptionRequest.Prefetch"/> unsettled at a time. Throws when the broker cannot be
+    /// reached; the runtime retries.
+    /// </summary>
+    /// <param name="request">What to consume.</param>
+    /// <param name="cancellationToken">Cancels subscribing.</param>
+    Task<IConsumerSubscription> SubscribeAsync(ConsumerSubscriptionRequest request, CancellationToken cancellationToken);
+}

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Logging;
+
+namespace Postbox.Consumers;
+
+/// <summary>
+/// Claims due retries from the inbox under a lease and runs them on their handler's free slots. Retries never go
+/// back through the broker: the inbox row holds the payload, so they survive restarts of both worker and broker.
+/// </summary>
+internal sealed class RetryScheduler
+{
+    private readonly IInboxStore _store;
+    private readonly MessageProcessor _processor;
+    private readonly Dictionary<string, HandlerWorker> _workers;
+    private readonly ConsumerOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly string _owner;
+    private readonly TimeSpan _lease;
+
+    public RetryScheduler(IInboxStore store, MessageProcessor processor, IReadOnlyList<HandlerWorker> workers, ConsumerOptions options,
+        string owner, TimeProvider timeProvider, ILogger logger)
+    {
+        (_store, _processor, _options, _owner, _timeProvider, _logger) = (store, processor, options, owner, timeProvider, logger);
+        _workers = workers.ToDictionary(w => w.Handler.ConsumerName, StringComparer.Ordinal);
+        // Long enough for a claimed retry to wait for a slot and run to its timeout, even during a shutdown.
+        var longest = workers.Count == 0 ? TimeSpan.Zero : workers.Max(w => w.Handler.Options.Timeout);
+        _lease = (2 * longest) + options.ShutdownTimeout + TimeSpan.FromMinutes(1);
+    }
+
+    public async Task RunAsync(Func<bool> isPaused, CancellationToken stopIntake, CancellationToken abort)
+    {
+        var failures = 0;
+        while (!stopIntake.IsCancellationRequested)
+        {
+            var claimed = 0;
+            var limit = 0;
+            try
+            {
+                if (!isPaused())
+                {
+                    (claimed, limit) = await ClaimAndDispatchAsync(stopIntake, abort).ConfigureAwait(false);
+                }
+
+                failures = 0;
+            }
+            catch (OperationCanceledException) when (stopIntake.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                var delay = TimeSpan.FromMilliseconds(Math.Min(200 * Math.Pow(2, failures++), 10_000));
+                ConsumerLog.RetryClaimFailed(_logger, ex, delay);
+                await Task.Delay(delay, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            if (claimed > 0 && claimed >= limit)
+            {
+                continue; // More may be due.
+            }
+
+            await Task.Delay(_options.RetryPollInterval, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task<(int Claimed, int Limit)> ClaimAndDispatchAsync(CancellationToken stopIntake, CancellationToken abort)
+    {
+        // Only consumers with a free slot, and no more than the free slots: a claimed retry should start at once.
+        var consumers = new List<string>();
+        var free = 0;
+        foreach (var (name, worker) in _workers)
+        {
+            var count = worker.Slots.CurrentCount;
+            if (count > 0)
+            {
+                consumers.Add(name);
+                free += count;
+            }
+        }
+
+        var limit = Math.Min(free, _options.RetryBatchSize);
+        if (limit == 0)
+        {
+            return (0, 0);
+        }
+
+        var now = _timeProvider.GetUtcNow();
+        var retries = await _store.ClaimRetriesAsync(new RetryClaimRequest(consumers, _owner, limit, now, now + _lease), stopIntake).ConfigureAwait(false);
+        for (var i = 0; i < retries.Count; i++)
+        {
+            var retry = retries[i];
+            var worker = _workers[retry.Consumer];
+            try
+            {
+                await worker.Slots.WaitAsync(stopIntake).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                for (var j = i; j < retries.Count; j++)
+                {
+                    await ReleaseAsync(retries[j]).ConfigureAwait(false);
+                }
+
+                throw;
+            }
+
+            worker.Track(RunRetryAsync(worker, retry, abort));
+        }
+
+        return (retries.Count, limit);
+    }
+
+    private async Task RunRetryAsync(HandlerWorker worker, InboxRetry retry, CancellationToken abort)
+    {
+        await Task.Yield();
+        try
+        {
+            var delivery = new Delivery(retry.MessageId, retry.Topic, retry.Key, retry.Type, retry.Payload, retry.Headers,
+                Redelivered: true, Attempt: retry.Attempts + 1, Owner: _owner);
+            var outcome = await _processor.ProcessAsync(worker.Handler, delivery, abort).ConfigureAwait(false);
+            if (outcome == AttemptOutcome.HandedBack)
+            {
+                await ReleaseAsync(retry).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // The inbox is unreachable: the lease expires and the retry is claimed again.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ConsumerLog.InboxUnavailable(_logger, ex, retry.MessageId, retry.Consumer);
+            await ReleaseAsync(retry).ConfigureAwait(false);
+        }
+        finally
+        {
+            worker.Slots.Release();
+        }
+    }
+
+    private async Task ReleaseAsync(InboxRetry retry)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10), _timeProvider);
+            await _store.ReleaseRetryAsync(retry.MessageId, retry.Consumer, _owner, _timeProvider.GetUtcNow(), timeout.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Best effort: the lease expires anyway.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ConsumerLog.ReleaseFailed(_logger, ex, retry.MessageId, retry.Consumer);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Postbox.Consumers.Tests.Infrastructure;
+using Postbox.Diagnostics;
+
+namespace Postbox.Consumers.Tests;
+
+public sealed class TraceTests : IAsyncLifetime
+{
+    private static readonly ActivitySource Producer = new("Postbox.Consumers.Tests.Producer");
+    private readonly TestDatabase _db = new();
+    private readonly TestBroker _broker = new();
+
+    public Task InitializeAsync() => _db.InitializeAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _broker.DisposeAsync();
+        await _db.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Trace_OutboxThroughInMemoryTransport_ProducerSpanIsParentOfConsumerActivity()
+    {
+        var consumer = "trace-" + Guid.NewGuid().ToString("N");
+        var activities = new ConcurrentQueue<Activity>();
+        using var listener = Listen(consumer, activities);
+
+        var script = new HandlerScript { Schema = _db.Schema };
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(script);
+        builder.Services.AddPostbox(o => o.Relay.PollInterval = TimeSpan.FromMilliseconds(50))
+            .UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = _db.Schema; o.ListenForNotifications = false; })
+            .UsePostgreSqlInbox()
+            .UseInMemoryTransport()
+            .UseInMemoryConsumerSource()
+            .ConfigureConsumers(o => o.HandleSignals = false)
+            .AddHandler<WorkItem, TestHandler>("traced", o => o.ConsumerName = consumer);
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        ActivityContext producer;
+        var message = OutboxMessage.FromJson("traced", new WorkItem("traced"));
+        using (var activity = Producer.StartActivity("create order", ActivityKind.Internal))
+        {
+            Assert.NotNull(activity);
+            producer = activity.Context;
+            await using var connection = await _db.DataSource.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await host.Services.GetRequiredService<IOutbox>().EnqueueAsync(transaction, message);
+            await transaction.CommitAsync();
+        }
+
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(!activities.IsEmpty), TimeSpan.FromSeconds(20), "consumer activity");
+        var consumed = Assert.Single(activities);
+        Assert.Equal(ActivityKind.Consumer, consumed.Kind);
+        Assert.Equal(producer.TraceId, consumed.TraceId);
+        Assert.Equal(producer.SpanId, consumed.ParentSpanId);
+        Assert.Equal(message.Id.ToString(), consumed.GetTagItem("messaging.message.id"));
+        Assert.Equal(1, await _db.EffectsAsync(message.Id));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Trace_RabbitMQDeliveryWithTraceparent_ContinuesProducerTrace()
+    {
+        var topic = TestBroker.NewTopic("trace");
+        await _broker.DeclareAsync(topic);
+        var activities = new ConcurrentQueue<Activity>();
+        using var listener = Listen(ConsumerHost.Consumer, activities, topic);
+        using var host = await ConsumerHost.StartAsync(_db, topic, new HandlerScript());
+
+        var traceId = ActivityTraceId.CreateRandom();
+        var spanId = ActivitySpanId.CreateRandom();
+        await _broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem("x"), $"00-{traceId}-{spanId}-01");
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(!activities.IsEmpty), TimeSpan.FromSeconds(20), "consumer activity");
+        var consumed = Assert.Single(activities);
+        Assert.Equal(traceId, consumed.TraceId);
+        Assert.Equal(spanId, consumed.ParentSpanId);
+        Assert.Equal($"process {topic}", consumed.DisplayName);
+        await host.StopAsync();
+    }
+
+    private static ActivityListener Listen(string consumer, ConcurrentQueue<Activity> activities, string? topic = null)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is PostboxActivitySource.Name or "Postbox.Consumers.Tests.Producer",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                if (a.Kind == ActivityKind.Consumer && (string?)a.GetTagItem("messaging.consumer.group.name") == consumer
+                    && (topic is null || (string?)a.GetTagItem("messaging.destination.name") == topic))
+                {
+                    activities.Enqueue(a);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    }
+}

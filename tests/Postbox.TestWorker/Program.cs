@@ -1,0 +1,39 @@
+// A consumer worker for the process-level tests. Configured by environment variables:
+//   POSTBOX_TEST_POSTGRES, POSTBOX_TEST_RABBITMQ  servers
+//   WORKER_SCHEMA       Postbox schema (already migrated) holding the table "effects"
+//   WORKER_TOPIC        topic to consume
+//   WORKER_DELAY_MS     how long the handler sleeps before writing its effect (honours cancellation)
+//   WORKER_SHUTDOWN_MS  ConsumerOptions.ShutdownTimeout
+// Prints "STARTED <id>" when a handler starts and "DONE <id>" after its effect is written (before the commit).
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Postbox.TestWorker;
+
+var schema = Environment.GetEnvironmentVariable("WORKER_SCHEMA") ?? throw new InvalidOperationException("WORKER_SCHEMA is required.");
+var topic = Environment.GetEnvironmentVariable("WORKER_TOPIC") ?? throw new InvalidOperationException("WORKER_TOPIC is required.");
+var postgres = Environment.GetEnvironmentVariable("POSTBOX_TEST_POSTGRES") ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
+var rabbit = Environment.GetEnvironmentVariable("POSTBOX_TEST_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:5672/";
+var shutdown = TimeSpan.FromMilliseconds(int.Parse(Environment.GetEnvironmentVariable("WORKER_SHUTDOWN_MS") ?? "10000", System.Globalization.CultureInfo.InvariantCulture));
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+builder.Logging.SetMinimumLevel(LogLevel.Information);
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown + TimeSpan.FromSeconds(20));
+builder.Services.AddPostbox(o => o.Relay.Enabled = false)
+    .UsePostgreSql(postgres, o => { o.Schema = schema; o.ListenForNotifications = false; })
+    .UsePostgreSqlInbox()
+    .UseRabbitMQConsumers(o => { o.ConnectionString = rabbit; o.ReconnectDelay = TimeSpan.FromMilliseconds(500); })
+    .ConfigureConsumers(o => { o.ShutdownTimeout = shutdown; o.RetryPollInterval = TimeSpan.FromMilliseconds(200); })
+    .AddHandler<WorkItem, EffectHandler>(topic, o =>
+    {
+        o.ConsumerName = "test-worker";
+        o.Concurrency = 4;
+        o.Timeout = TimeSpan.FromMinutes(2);
+    });
+
+using var host = builder.Build();
+host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => Console.WriteLine("READY"));
+await host.RunAsync();
+Console.WriteLine("EXITED");
