@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: installs and starts PostgreSQL and RabbitMQ when they are missing (see
-# scripts/services.sh), waits until they answer, then runs every test project.
-# Usage: scripts/test.sh [extra dotnet test arguments]
+# The whole test suite: installs and starts PostgreSQL, RabbitMQ and the SMTP test server's package when
+# they are missing (scripts/services.sh), waits until they answer, then builds once and runs every test
+# project. Idempotent: works on a fresh machine and on one where the servers already run.
+# Usage: scripts/test.sh [extra dotnet test arguments, e.g. --filter Relay]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,19 @@ bash scripts/services.sh
 
 export POSTBOX_TEST_POSTGRES="${POSTBOX_TEST_POSTGRES:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres}"
 export POSTBOX_TEST_RABBITMQ="${POSTBOX_TEST_RABBITMQ:-amqp://guest:guest@127.0.0.1:5672/}"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-dotnet test Postbox.slnx -c Release --logger "console;verbosity=normal" "$@"
+dotnet build Postbox.slnx -c Release -warnaserror -nologo -clp:NoSummary
+
+# Test projects run one after another (-m:1): several of them stop and restart the shared RabbitMQ
+# broker on purpose, which must not happen under another project's feet. Tests inside a project still
+# run in parallel.
+log=$(mktemp)
+status=0
+dotnet test Postbox.slnx -c Release --no-build -m:1 --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+
+# One plain closing line with the totals of every project (from each run's "Passed: N" summary lines).
+awk '/^ +Passed: [0-9]+ *$/ { p += $2 } /^ +Failed: [0-9]+ *$/ { f += $2 } /^ +Skipped: [0-9]+ *$/ { s += $2 }
+     END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
+exit "$status"

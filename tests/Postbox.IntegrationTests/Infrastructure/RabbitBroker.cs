@@ -35,7 +35,21 @@ public sealed class RabbitBroker : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _connection = await new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMQUri), AutomaticRecoveryEnabled = true }.CreateConnectionAsync();
+        // Retried briefly: another suite may be restarting the shared broker on purpose.
+        var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMQUri), AutomaticRecoveryEnabled = true };
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                _connection = await factory.CreateConnectionAsync();
+                break;
+            }
+            catch (global::RabbitMQ.Client.Exceptions.BrokerUnreachableException) when (attempt < 60)
+            {
+                await Task.Delay(500);
+            }
+        }
+
         _channel = await _connection.CreateChannelAsync();
         await _channel.ExchangeDeclareAsync(Exchange, ExchangeType.Topic, durable: true);
     }
