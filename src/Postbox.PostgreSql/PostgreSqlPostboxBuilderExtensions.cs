@@ -13,7 +13,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the PostgreSQL store.</summary>
 public static class PostgreSqlPostboxBuilderExtensions
 {
-    /// <summary>Stores the outbox in PostgreSQL, connecting with <paramref name="connectionString"/>.</summary>
+    /// <summary>Stores the outbox (and the consumers' inbox) in PostgreSQL, connecting with <paramref name="connectionString"/>.</summary>
     /// <param name="builder">The Postbox builder.</param>
     /// <param name="connectionString">Npgsql connection string.</param>
     /// <param name="configure">Further options (schema, notifications).</param>
@@ -65,7 +65,9 @@ public static class PostgreSqlPostboxBuilderExtensions
                 : new NoWakeups());
         }
 
-        return builder;
+        // The consumers' inbox lives in the same database and schema; registering it costs nothing when no
+        // handler is added.
+        return builder.UsePostgreSqlInbox();
     }
 
     private sealed class NoWakeups : IRelayWakeupSource

@@ -11,15 +11,17 @@ public sealed class ValidationTests
     public async Task Options_Invalid_StartupListsEveryError()
     {
         var builder = Host.CreateApplicationBuilder();
+        // No store at all: UsePostgreSql would also provide the inbox.
         builder.Services.AddPostbox(o => o.Relay.Enabled = false)
-            .UsePostgreSql(TestEnvironment.PostgresConnectionString)
             .ConfigureConsumers(o => o.ShutdownTimeout = TimeSpan.FromHours(2))
             .AddHandler<WorkItem, TestHandler>("a", o => { o.Concurrency = 0; o.Timeout = TimeSpan.Zero; o.MaxRetries = -1; o.ConsumerName = "same"; })
             .AddHandler<WorkItem, TestHandler>("b", o => { o.ConsumerName = "same"; o.RetryPolicy = null!; });
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
-        var message = string.Join('\n', error.Failures);
+        // One failing options type throws OptionsValidationException; several throw them together in an AggregateException.
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+        var failures = error is AggregateException all ? all.InnerExceptions : [error];
+        var message = string.Join('\n', failures.Cast<OptionsValidationException>().SelectMany(e => e.Failures));
         Assert.Contains("ShutdownTimeout", message, StringComparison.Ordinal);
         Assert.Contains("Concurrency", message, StringComparison.Ordinal);
         Assert.Contains("Timeout", message, StringComparison.Ordinal);
@@ -28,5 +30,6 @@ public sealed class ValidationTests
         Assert.Contains("used by another handler", message, StringComparison.Ordinal);
         Assert.Contains("no consumer source", message, StringComparison.Ordinal);
         Assert.Contains("no inbox store", message, StringComparison.Ordinal);
+        Assert.Contains("No outbox store is configured", message, StringComparison.Ordinal);
     }
 }

@@ -17,11 +17,23 @@ public static class RabbitMQConsumerBuilderExtensions
     /// automatic reconnection. Options are validated at start-up.
     /// </summary>
     /// <param name="builder">The Postbox builder.</param>
-    /// <param name="configure">Connection and topology options; they must match the publishing transport's.</param>
+    /// <param name="configure">
+    /// Connection and topology options. They start as the publishing transport's (<c>UseRabbitMQ</c>), so they
+    /// only need setting in a process that consumes without publishing.
+    /// </param>
     public static PostboxBuilder UseRabbitMQConsumers(this PostboxBuilder builder, Action<RabbitMQConsumerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var options = builder.Services.AddOptions<RabbitMQConsumerOptions>();
+        // Start from the publishing transport's connection and topology (defaults when UseRabbitMQ is not
+        // called), so both sides declare the same exchange and queues unless told otherwise.
+        var options = builder.Services.AddOptions<RabbitMQConsumerOptions>()
+            .Configure<IOptions<Postbox.RabbitMQ.RabbitMQTransportOptions>>((consumer, transport) =>
+            {
+                consumer.ConnectionString = transport.Value.ConnectionString;
+                consumer.ExchangeName = transport.Value.ExchangeName;
+                consumer.QueuePrefix = transport.Value.QueuePrefix;
+                consumer.QueueType = transport.Value.QueueType;
+            });
         if (configure is not null)
         {
             options.Configure(configure);

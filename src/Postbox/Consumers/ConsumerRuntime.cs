@@ -15,7 +15,7 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
 {
     private readonly IServiceProvider _services;
     private readonly IReadOnlyList<HandlerRegistration> _handlers;
-    private readonly ConsumerOptions _options;
+    private readonly IOptions<ConsumerOptions> _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ConsumerRuntime> _logger;
     private readonly CancellationTokenSource _stopIntake = new();
@@ -29,7 +29,8 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         TimeProvider timeProvider, ILogger<ConsumerRuntime> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
-        (_services, _options, _timeProvider, _logger) = (services, options.Value, timeProvider, logger);
+        // Options are read when the runtime starts, after start-up validation reported every options type's errors.
+        (_services, _options, _timeProvider, _logger) = (services, options, timeProvider, logger);
         _handlers = [.. handlers];
     }
 
@@ -68,13 +69,13 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         var processor = new MessageProcessor(store, _services.GetRequiredService<IServiceScopeFactory>(), _timeProvider,
             _services.GetRequiredService<ConsumerMetrics>(), _logger);
         _workers = [.. _handlers.Select(h => new HandlerWorker(h, processor, _timeProvider, _logger))];
-        var owner = _options.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
-        var scheduler = new RetryScheduler(store, processor, _workers, _options, owner, _timeProvider, _logger);
+        var owner = _options.Value.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
+        var scheduler = new RetryScheduler(store, processor, _workers, _options.Value, owner, _timeProvider, _logger);
         RegisterSignals();
 
         var intake = _workers.Select(w => w.RunAsync(source, () => _paused, _stopIntake.Token, _abort.Token)).ToList();
         intake.Add(scheduler.RunAsync(() => _paused, _stopIntake.Token, _abort.Token));
-        var cleanup = new InboxCleanup(store, _options, _timeProvider, _logger).RunAsync(_stopIntake.Token);
+        var cleanup = new InboxCleanup(store, _options.Value, _timeProvider, _logger).RunAsync(_stopIntake.Token);
 
         await Task.Delay(Timeout.InfiniteTimeSpan, _timeProvider, _stopIntake.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
@@ -89,11 +90,11 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
 
         // 2. Let in-flight attempts finish, then 3. cancel what is left: those attempts hand their messages back.
         var inFlight = _workers.SelectMany(w => w.InFlight).ToArray();
-        ConsumerLog.Draining(_logger, _options.ShutdownTimeout, inFlight.Length);
+        ConsumerLog.Draining(_logger, _options.Value.ShutdownTimeout, inFlight.Length);
         var all = Task.WhenAll(inFlight);
         try
         {
-            await all.WaitAsync(_options.ShutdownTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            await all.WaitAsync(_options.Value.ShutdownTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -144,7 +145,7 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
 
     private void RegisterSignals()
     {
-        if (!_options.HandleSignals || OperatingSystem.IsWindows())
+        if (!_options.Value.HandleSignals || OperatingSystem.IsWindows())
         {
             return;
         }

@@ -42,10 +42,7 @@ public static class PostboxServiceCollectionExtensions
 
         // Migrations first (hosted services start in registration order), then the relay.
         services.AddHostedService<MigrationHostedService>();
-        services.AddSingleton<IHostedService>(sp =>
-            sp.GetRequiredService<IOptions<PostboxOptions>>().Value.Relay.Enabled
-                ? ActivatorUtilities.CreateInstance<OutboxRelay>(sp)
-                : new DisabledRelay());
+        services.AddHostedService<RelayHostedService>();
         return new PostboxBuilder(services);
     }
 
@@ -57,12 +54,5 @@ public static class PostboxServiceCollectionExtensions
         builder.Services.TryAddSingleton<InMemoryTransport>();
         builder.Services.Replace(ServiceDescriptor.Singleton<IOutboxTransport>(sp => sp.GetRequiredService<InMemoryTransport>()));
         return builder;
-    }
-
-    private sealed class DisabledRelay : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
