@@ -9,35 +9,24 @@ public sealed class BrokerRestartGroup
 }
 
 [Collection(BrokerRestartGroup.Name)]
-public sealed class BrokerRestartTests : IAsyncLifetime
+public sealed class BrokerRestartTests : ServerTest
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
-    private readonly TestDatabase _db = new();
-    private readonly TestBroker _broker = new();
-
-    public Task InitializeAsync() => _db.InitializeAsync();
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        await _db.DisposeAsync();
-    }
-
     [Fact]
     public async Task Broker_RestartedWhileConsuming_NoLossNoDoubleEffect()
     {
         var topic = TestBroker.NewTopic("restart");
-        await _broker.DeclareAsync(topic);
+        await Broker.DeclareAsync(topic);
         var script = new HandlerScript { Delay = TimeSpan.FromMilliseconds(30) };
-        using var host = await ConsumerHost.StartAsync(_db, topic, script, o => o.Concurrency = 4);
+        using var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.Concurrency = 4);
 
         const int before = 300, after = 50;
         for (var i = 0; i < before; i++)
         {
-            await _broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem($"before {i}"));
+            await Broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem($"before {i}"));
         }
 
-        await TestEnvironment.WaitUntilAsync(async () => await _db.EffectsAsync() >= 20, Wait, "consuming");
+        await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync() >= 20, Wait, "consuming");
         try
         {
             await TestBroker.RabbitMQCtlAsync("stop_app");
@@ -49,16 +38,16 @@ public sealed class BrokerRestartTests : IAsyncLifetime
             await TestBroker.RabbitMQCtlAsync("await_startup --timeout 60");
         }
 
-        await _broker.ResetAsync();
+        await Broker.ResetAsync();
         for (var i = 0; i < after; i++)
         {
-            await _broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem($"after {i}"));
+            await Broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem($"after {i}"));
         }
 
-        await TestEnvironment.WaitUntilAsync(async () => await _db.DistinctEffectsAsync() == before + after, Wait, "every message handled");
+        await TestEnvironment.WaitUntilAsync(async () => await Db.DistinctEffectsAsync() == before + after, Wait, "every message handled");
         await Task.Delay(500);
-        Assert.Equal(before + after, await _db.EffectsAsync()); // no double effect
-        await TestEnvironment.WaitUntilAsync(async () => await _broker.ReadyCountAsync(topic) == 0, Wait, "queue drained");
+        Assert.Equal(before + after, await Db.EffectsAsync()); // no double effect
+        await TestEnvironment.WaitUntilAsync(async () => await Broker.ReadyCountAsync(topic) == 0, Wait, "queue drained");
         await host.StopAsync();
     }
 }

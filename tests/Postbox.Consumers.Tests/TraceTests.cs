@@ -8,20 +8,9 @@ using Postbox.Diagnostics;
 
 namespace Postbox.Consumers.Tests;
 
-public sealed class TraceTests : IAsyncLifetime
+public sealed class TraceTests : ServerTest
 {
     private static readonly ActivitySource Producer = new("Postbox.Consumers.Tests.Producer");
-    private readonly TestDatabase _db = new();
-    private readonly TestBroker _broker = new();
-
-    public Task InitializeAsync() => _db.InitializeAsync();
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        await _db.DisposeAsync();
-    }
-
     [Fact]
     public async Task Trace_OutboxThroughInMemoryTransport_ProducerSpanIsParentOfConsumerActivity()
     {
@@ -29,12 +18,12 @@ public sealed class TraceTests : IAsyncLifetime
         var activities = new ConcurrentQueue<Activity>();
         using var listener = Listen(consumer, activities);
 
-        var script = new HandlerScript { Schema = _db.Schema };
+        var script = new HandlerScript { Schema = Db.Schema };
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(script);
         builder.Services.AddPostbox(o => o.Relay.PollInterval = TimeSpan.FromMilliseconds(50))
-            .UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = _db.Schema; o.ListenForNotifications = false; })
+            .UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = Db.Schema; o.ListenForNotifications = false; })
             .UsePostgreSqlInbox()
             .UseInMemoryTransport()
             .UseInMemoryConsumerSource()
@@ -49,7 +38,7 @@ public sealed class TraceTests : IAsyncLifetime
         {
             Assert.NotNull(activity);
             producer = activity.Context;
-            await using var connection = await _db.DataSource.OpenConnectionAsync();
+            await using var connection = await Db.DataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
             await host.Services.GetRequiredService<IOutbox>().EnqueueAsync(transaction, message);
             await transaction.CommitAsync();
@@ -61,7 +50,7 @@ public sealed class TraceTests : IAsyncLifetime
         Assert.Equal(producer.TraceId, consumed.TraceId);
         Assert.Equal(producer.SpanId, consumed.ParentSpanId);
         Assert.Equal(message.Id.ToString(), consumed.GetTagItem("messaging.message.id"));
-        Assert.Equal(1, await _db.EffectsAsync(message.Id));
+        Assert.Equal(1, await Db.EffectsAsync(message.Id));
         await host.StopAsync();
     }
 
@@ -69,14 +58,14 @@ public sealed class TraceTests : IAsyncLifetime
     public async Task Trace_RabbitMQDeliveryWithTraceparent_ContinuesProducerTrace()
     {
         var topic = TestBroker.NewTopic("trace");
-        await _broker.DeclareAsync(topic);
+        await Broker.DeclareAsync(topic);
         var activities = new ConcurrentQueue<Activity>();
         using var listener = Listen(ConsumerHost.Consumer, activities, topic);
-        using var host = await ConsumerHost.StartAsync(_db, topic, new HandlerScript());
+        using var host = await ConsumerHost.StartAsync(Db, topic, new HandlerScript());
 
         var traceId = ActivityTraceId.CreateRandom();
         var spanId = ActivitySpanId.CreateRandom();
-        await _broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem("x"), $"00-{traceId}-{spanId}-01");
+        await Broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem("x"), $"00-{traceId}-{spanId}-01");
         await TestEnvironment.WaitUntilAsync(() => Task.FromResult(!activities.IsEmpty), TimeSpan.FromSeconds(20), "consumer activity");
         var consumed = Assert.Single(activities);
         Assert.Equal(traceId, consumed.TraceId);

@@ -6,35 +6,20 @@ using Postbox.IntegrationTests.Infrastructure;
 
 namespace Postbox.IntegrationTests;
 
-public sealed class ReadmeExampleTests : IAsyncLifetime
+public sealed class ReadmeExampleTests : ServerTest
 {
-    private readonly PostgresSchema _schema = new();
-    private readonly RabbitBroker _broker = new();
-
-    public async Task InitializeAsync()
-    {
-        await _schema.InitializeAsync();
-        await _broker.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        await _schema.DisposeAsync();
-    }
-
     [Fact]
     public async Task ReadmeExample_CommitsTheRowAndTheMessage_AndTheRelayPublishesIt()
     {
         // The example's unqualified table names resolve in the test's private schema.
-        var postgres = new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { SearchPath = _schema.Name }.ConnectionString;
+        var postgres = new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { SearchPath = Schema.Name }.ConnectionString;
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         ReadmeExample.Register(builder.Services, postgres, TestEnvironment.RabbitMQUri);
-        builder.Services.Configure<Postbox.PostgreSql.PostgreSqlOptions>(o => o.Schema = _schema.Name);
-        builder.Services.Configure<Postbox.RabbitMQ.RabbitMQTransportOptions>(o => { o.ExchangeName = _broker.Exchange; o.QueuePrefix = _broker.QueuePrefix; });
+        builder.Services.Configure<Postbox.PostgreSql.PostgreSqlOptions>(o => o.Schema = Schema.Name);
+        builder.Services.Configure<Postbox.RabbitMQ.RabbitMQTransportOptions>(o => { o.ExchangeName = Broker.Exchange; o.QueuePrefix = Broker.QueuePrefix; });
         using var host = builder.Build();
-        await _schema.ExecuteAsync("CREATE TABLE {schema}.customers (id uuid PRIMARY KEY, email text NOT NULL)");
-        await _broker.ConsumeAsync("customers");
+        await Schema.ExecuteAsync("CREATE TABLE {schema}.customers (id uuid PRIMARY KEY, email text NOT NULL)");
+        await Broker.ConsumeAsync("customers");
         await host.StartAsync();
 
         await using (var connection = new NpgsqlConnection(postgres))
@@ -43,13 +28,13 @@ public sealed class ReadmeExampleTests : IAsyncLifetime
             await ReadmeExample.CreateCustomerAsync(connection, host.Services.GetRequiredService<IOutbox>(), "ada@example.com");
         }
 
-        await _broker.WaitForAsync(1, TimeSpan.FromSeconds(20));
+        await Broker.WaitForAsync(1, TimeSpan.FromSeconds(20));
         await host.StopAsync();
-        var delivered = Assert.Single(_broker.Received);
+        var delivered = Assert.Single(Broker.Received);
         var customer = JsonSerializer.Deserialize<CustomerCreated>(delivered.Body, JsonSerializerOptions.Web)!;
         Assert.Equal("ada@example.com", customer.Email);
         Assert.Equal(customer.Id.ToString(), delivered.Key);
-        Assert.Equal(1L, await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.customers"));
+        Assert.Equal(1L, await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.customers"));
     }
 
     [Fact]

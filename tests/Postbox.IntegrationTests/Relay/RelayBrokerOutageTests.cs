@@ -9,35 +9,20 @@ public sealed class BrokerOutage;
 
 /// <summary>Stops the RabbitMQ application mid-drain; runs alone so no other test sees the outage.</summary>
 [Collection(nameof(BrokerOutage))]
-public sealed class RelayBrokerOutageTests : IAsyncLifetime
+public sealed class RelayBrokerOutageTests : ServerTest
 {
-    private readonly PostgresSchema _schema = new();
-    private readonly RabbitBroker _broker = new();
-
-    public async Task InitializeAsync()
-    {
-        await _schema.InitializeAsync();
-        await _broker.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        await _schema.DisposeAsync();
-    }
-
     [Fact]
     public async Task Relay_WhenBrokerStopsAndReturns_RecordsTheFailures_AndDeliversEverythingAfterwards()
     {
-        await _broker.ConsumeAsync("orders");
-        using var relay = PostboxHost.Build(_schema, b => _broker.UseIn(b), o =>
+        await Broker.ConsumeAsync("orders");
+        using var relay = PostboxHost.Build(Schema, b => Broker.UseIn(b), o =>
         {
             o.Relay.MaxAttempts = 1000;
             o.Relay.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(500));
         });
         await relay.StartAsync();
-        await _schema.EnqueueAsync([.. Enumerable.Range(0, 100).Select(_ => PostgresSchema.Message("orders"))]);
-        await _broker.WaitForAsync(100, TimeSpan.FromSeconds(30));
+        await Schema.EnqueueAsync([.. Enumerable.Range(0, 100).Select(_ => PostgresSchema.Message("orders"))]);
+        await Broker.WaitForAsync(100, TimeSpan.FromSeconds(30));
 
         List<Guid> duringOutage;
         string? errors;
@@ -45,10 +30,10 @@ public sealed class RelayBrokerOutageTests : IAsyncLifetime
         {
             await Rabbitmqctl("stop_app");
             duringOutage = [.. Enumerable.Range(0, 100).Select(_ => Guid.CreateVersion7())];
-            await _schema.EnqueueAsync([.. duringOutage.Select(id => new OutboxMessage("orders", "{}"u8.ToArray()) { Id = id })]);
-            await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE attempts > 0 AND state = 4") > 0,
+            await Schema.EnqueueAsync([.. duringOutage.Select(id => new OutboxMessage("orders", "{}"u8.ToArray()) { Id = id })]);
+            await Eventually.HoldsAsync(async () => await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE attempts > 0 AND state = 4") > 0,
                 TimeSpan.FromSeconds(20), "failed attempts are recorded while the broker is down");
-            errors = await _schema.ScalarAsync<string>("SELECT string_agg(DISTINCT last_error, ' | ') FROM {schema}.outbox WHERE last_error IS NOT NULL");
+            errors = await Schema.ScalarAsync<string>("SELECT string_agg(DISTINCT last_error, ' | ') FROM {schema}.outbox WHERE last_error IS NOT NULL");
         }
         finally
         {
@@ -58,10 +43,10 @@ public sealed class RelayBrokerOutageTests : IAsyncLifetime
 
         Assert.False(string.IsNullOrEmpty(errors));
         // The test consumer reconnects by itself (automatic recovery); everything enqueued during the outage arrives.
-        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 1") == 200,
+        await Eventually.HoldsAsync(async () => await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 1") == 200,
             TimeSpan.FromSeconds(90), "every message is delivered after the broker returns");
         await relay.StopAsync();
-        Assert.Equal(0L, await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state <> 1"));
+        Assert.Equal(0L, await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state <> 1"));
     }
 
     private static async Task Rabbitmqctl(string command)

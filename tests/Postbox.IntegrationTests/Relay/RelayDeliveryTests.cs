@@ -4,23 +4,8 @@ using Postbox.IntegrationTests.Infrastructure;
 
 namespace Postbox.IntegrationTests.Relay;
 
-public sealed class RelayDeliveryTests : IAsyncLifetime
+public sealed class RelayDeliveryTests : ServerTest
 {
-    private readonly PostgresSchema _schema = new();
-    private readonly RabbitBroker _broker = new();
-
-    public async Task InitializeAsync()
-    {
-        await _schema.InitializeAsync();
-        await _broker.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        await _schema.DisposeAsync();
-    }
-
     private async Task EnqueueManyAsync(int count, Func<int, string?>? key = null, string topic = "orders")
     {
         for (var start = 0; start < count; start += 10_000)
@@ -28,24 +13,24 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
             var batch = Enumerable.Range(start, Math.Min(10_000, count - start))
                 .Select(i => PostgresSchema.Message(topic, key?.Invoke(i), body: i.ToString(CultureInfo.InvariantCulture)))
                 .ToList();
-            await _schema.EnqueueAsync(batch);
+            await Schema.EnqueueAsync(batch);
         }
     }
 
     [Fact]
     public async Task Relay_Delivers20000Messages_EveryIdArrivesExactlyOnce()
     {
-        await _broker.ConsumeAsync("orders");
+        await Broker.ConsumeAsync("orders");
         await EnqueueManyAsync(20_000);
-        using var relay = PostboxHost.Build(_schema, b => _broker.UseIn(b));
+        using var relay = PostboxHost.Build(Schema, b => Broker.UseIn(b));
 
         await relay.StartAsync();
-        await _broker.WaitForAsync(20_000, TimeSpan.FromMinutes(2));
-        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 1") == 20_000,
+        await Broker.WaitForAsync(20_000, TimeSpan.FromMinutes(2));
+        await Eventually.HoldsAsync(async () => await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 1") == 20_000,
             TimeSpan.FromSeconds(30), "every message is marked delivered");
         await relay.StopAsync();
 
-        var ids = _broker.Received.Select(r => r.Id).ToList();
+        var ids = Broker.Received.Select(r => r.Id).ToList();
         Assert.Equal(20_000, ids.Count);
         Assert.Equal(20_000, ids.Distinct().Count());
     }
@@ -53,19 +38,19 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
     [Fact]
     public async Task ThreeRelays_Deliver20000Messages_NoneTwice_NoneLost()
     {
-        await _broker.ConsumeAsync("orders");
+        await Broker.ConsumeAsync("orders");
         await EnqueueManyAsync(20_000);
-        var relays = Enumerable.Range(0, 3).Select(_ => PostboxHost.Build(_schema, b => _broker.UseIn(b), o => o.Relay.BatchSize = 200)).ToList();
+        var relays = Enumerable.Range(0, 3).Select(_ => PostboxHost.Build(Schema, b => Broker.UseIn(b), o => o.Relay.BatchSize = 200)).ToList();
 
         await Task.WhenAll(relays.Select(r => r.StartAsync()));
-        await _broker.WaitForAsync(20_000, TimeSpan.FromMinutes(2));
-        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 1") == 20_000,
+        await Broker.WaitForAsync(20_000, TimeSpan.FromMinutes(2));
+        await Eventually.HoldsAsync(async () => await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 1") == 20_000,
             TimeSpan.FromSeconds(30), "every message is marked delivered");
         await Task.Delay(500); // let a duplicate, if any, arrive
         await Task.WhenAll(relays.Select(r => r.StopAsync()));
         relays.ForEach(r => r.Dispose());
 
-        var ids = _broker.Received.Select(r => r.Id).ToList();
+        var ids = Broker.Received.Select(r => r.Id).ToList();
         Assert.Equal(20_000, ids.Distinct().Count());
         Assert.Equal(20_000, ids.Count);
     }
@@ -73,17 +58,17 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
     [Fact]
     public async Task PerKeyOrdering_50KeysOf200Messages_UnderThreeRelays_ArriveInOrderPerKey()
     {
-        await _broker.ConsumeAsync("orders");
+        await Broker.ConsumeAsync("orders");
         // Keys interleaved: message i belongs to key i % 50 and is number i / 50 of its key.
         await EnqueueManyAsync(10_000, i => "key-" + (i % 50).ToString(CultureInfo.InvariantCulture));
-        var relays = Enumerable.Range(0, 3).Select(_ => PostboxHost.Build(_schema, b => _broker.UseIn(b), o => o.Relay.BatchSize = 300)).ToList();
+        var relays = Enumerable.Range(0, 3).Select(_ => PostboxHost.Build(Schema, b => Broker.UseIn(b), o => o.Relay.BatchSize = 300)).ToList();
 
         await Task.WhenAll(relays.Select(r => r.StartAsync()));
-        await _broker.WaitForAsync(10_000, TimeSpan.FromMinutes(2));
+        await Broker.WaitForAsync(10_000, TimeSpan.FromMinutes(2));
         await Task.WhenAll(relays.Select(r => r.StopAsync()));
         relays.ForEach(r => r.Dispose());
 
-        var byKey = _broker.Received.GroupBy(r => r.Key!).ToList();
+        var byKey = Broker.Received.GroupBy(r => r.Key!).ToList();
         Assert.Equal(50, byKey.Count);
         foreach (var key in byKey)
         {
