@@ -1,0 +1,73 @@
+using System.CommandLine;
+using Microsoft.Extensions.Options;
+using Postbox.Service.Hosting;
+
+namespace Postbox.Service.Cli;
+
+/// <summary>
+/// The executable's subcommands. Named options cover what one changes most; any other setting is given as
+/// <c>--Section:Key=value</c> (or an environment variable <c>Section__Key</c>, or <c>appsettings.json</c>). Named options
+/// win over every other source.
+/// </summary>
+internal static class ServiceCommandLine
+{
+    private static readonly (string Name, ServiceRoles Roles, string Description)[] Commands =
+    [
+        ("all", ServiceRoles.All, "Everything in one process: API, relay, worker and dashboard. Out of the box: SQLite file, in-process transport, .eml files."),
+        ("api", ServiceRoles.Api, "The HTTP API: writes business rows and outbox messages in one transaction."),
+        ("relay", ServiceRoles.Relay, "The outbox relay: publishes committed messages to RabbitMQ."),
+        ("worker", ServiceRoles.Worker, "A worker: sends mail over SMTP, handles customer events. Run as many as wanted. SIGTSTP pauses it, SIGCONT resumes."),
+        ("migrate", ServiceRoles.None, "Applies the database migrations (Postbox's and the service's), then exits."),
+        ("dashboard", ServiceRoles.Dashboard, "The monitoring pages (a placeholder until the dashboard lands)."),
+    ];
+
+    public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("Postbox reference service: mail delivery, user registration and customer events over a transactional outbox.");
+        var options = new ServiceOptions();
+        foreach (var option in options.All)
+        {
+            root.Options.Add(option);
+        }
+
+        foreach (var (name, roles, description) in Commands)
+        {
+            var command = new Command(name, description) { TreatUnmatchedTokensAsErrors = false };
+            command.SetAction((result, token) => RunAsync(result, roles, options, output ?? Console.Out, token));
+            root.Subcommands.Add(command);
+        }
+
+        // The host owns SIGINT/SIGTERM (graceful shutdown); System.CommandLine must not kill the process after 2 s.
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<int> RunAsync(ParseResult result, ServiceRoles roles, ServiceOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        var overrides = options.ToConfiguration(result);
+        var args = result.UnmatchedTokens.ToArray();
+        try
+        {
+            using var host = ServiceApp.Build(roles == ServiceRoles.None ? ServiceRoles.None : roles, args, overrides, roles == ServiceRoles.None ? null : output);
+            if (roles == ServiceRoles.None)
+            {
+                var applied = await Migrations.ApplyAsync(host.Services, cancellationToken).ConfigureAwait(false);
+                await output.WriteLineAsync($"Migrations applied: {(applied.Count == 0 ? "none (the schema is current)" : string.Join(", ", applied))}").ConfigureAwait(false);
+                return 0;
+            }
+
+            await host.RunAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+        catch (ServiceConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 2;
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync("The configuration is invalid:" + string.Concat(ex.Failures.Select(f => Environment.NewLine + "  - " + f)))
+                .ConfigureAwait(false);
+            return 2;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using System.Data.Common;
+using Postbox.Service.Data;
+
+namespace Postbox.Service.Customers;
+
+/// <summary>The <c>customers</c> table.</summary>
+internal sealed class CustomerStore(AppDatabase database)
+{
+    private readonly string _customers = database.Table("customers");
+
+    /// <summary>Inserts a customer; <see langword="false"/> when the address is taken.</summary>
+    public async Task<bool> InsertAsync(DbTransaction transaction, CustomerCreated customer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(customer);
+        await using var command = AppDatabase.Command(transaction.Connection!, transaction, $"""
+            INSERT INTO {_customers} (id, email, name, created_at) VALUES (@id, @email, @name, @now) ON CONFLICT (email) DO NOTHING
+            """, ("id", database.Id(customer.Id)), ("email", customer.Email), ("name", customer.Name), ("now", customer.CreatedAt));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<CustomerView?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null,
+            $"SELECT id, email, name, created_at, event_handled_count, event_handled_at FROM {_customers} WHERE id = @id", ("id", database.Id(id)));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new CustomerView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetInt32(4),
+                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5))
+            : null;
+    }
+
+    /// <summary>The handler's effect, through the inbox transaction: it commits with the inbox row, so it happens once.</summary>
+    public async Task RecordEventHandledAsync(DbTransaction transaction, Guid id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        await using var command = AppDatabase.Command(transaction.Connection!, transaction, $"""
+            UPDATE {_customers} SET event_handled_count = event_handled_count + 1, event_handled_at = COALESCE(event_handled_at, @now) WHERE id = @id
+            """, ("id", database.Id(id)), ("now", now));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,49 @@
+using System.Data.Common;
+
+namespace Postbox.Service.Data;
+
+/// <summary>
+/// The service's own tables on SQLite or PostgreSQL. The SQL is shared (named <c>@parameters</c>, <c>RETURNING</c>,
+/// <c>ON CONFLICT</c> exist in both); only connection handling, table qualification and id binding differ.
+/// </summary>
+internal abstract class AppDatabase
+{
+    /// <summary>Table name as used in SQL: schema-qualified on PostgreSQL, plain on SQLite.</summary>
+    public abstract string Table(string name);
+
+    /// <summary>Opens a connection with the settings every statement relies on.</summary>
+    public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Begins a write transaction. On SQLite it takes the write lock at once (<c>BEGIN IMMEDIATE</c>): a deferred
+    /// transaction that read first cannot upgrade once another connection wrote, and would fail instead of waiting.
+    /// </summary>
+    public abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>How a <see cref="Guid"/> is bound: <c>uuid</c> on PostgreSQL, canonical text on SQLite (readable with the sqlite3 shell).</summary>
+    public abstract object Id(Guid id);
+
+    /// <summary>Whether <paramref name="exception"/> is a unique-constraint violation.</summary>
+    public abstract bool IsUniqueViolation(DbException exception);
+
+    /// <summary>Creates a command with named parameters (<see langword="null"/> becomes <c>NULL</c>).</summary>
+    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+#pragma warning disable CA2100 // The SQL is built from constants and configured, validated table names; values are parameters.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+}

@@ -1,0 +1,104 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Json;
+using Postbox.Service.Customers;
+using Postbox.Service.Mail;
+using Postbox.Service.Users;
+
+namespace Postbox.Service.Hosting;
+
+/// <summary>Builds the host of one process: a web application for <c>api</c>, <c>dashboard</c> and <c>all</c>, a plain host otherwise.</summary>
+internal static class ServiceApp
+{
+    /// <summary>Builds the host; throws <see cref="ServiceConfigurationException"/> listing every configuration problem.</summary>
+    /// <param name="roles">What the process runs.</param>
+    /// <param name="args">Configuration arguments (<c>--Section:Key=value</c>).</param>
+    /// <param name="overrides">Values from the command line's named options; they win over every other source.</param>
+    /// <param name="output">Where the start-up banner goes (<see langword="null"/>: none).</param>
+    public static IHost Build(ServiceRoles roles, string[] args, IReadOnlyDictionary<string, string?> overrides, TextWriter? output)
+    {
+        ArgumentNullException.ThrowIfNull(overrides);
+        // appsettings.json ships next to the binary; data/ (SQLite file, .eml files) stays relative to the current directory.
+        if ((roles & (ServiceRoles.Api | ServiceRoles.Dashboard)) == 0)
+        {
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+            builder.Configuration.AddInMemoryCollection(overrides);
+            var settings = Configure(builder, roles);
+            var host = builder.Build();
+            host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => Announce(host, settings, [], output));
+            return host;
+        }
+
+        return BuildWeb(roles, args, overrides, output);
+    }
+
+    private static WebApplication BuildWeb(ServiceRoles roles, string[] args, IReadOnlyDictionary<string, string?> overrides, TextWriter? output)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(overrides);
+        var settings = Configure(builder, roles);
+        if (builder.Configuration["urls"] is not { Length: > 0 } && roles == ServiceRoles.Dashboard)
+        {
+            // Alone, the dashboard takes its own port so it can run next to the API's.
+            builder.WebHost.UseUrls(builder.Configuration["Dashboard:Urls"] ?? "http://localhost:3081");
+        }
+
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.Api.MaxRequestBytes);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.WriteIndented = true);
+        // Malformed input is answered (400/413/415), never thrown, even if ASPNETCORE_ENVIRONMENT says Development.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        if ((roles & ServiceRoles.Api) != 0)
+        {
+            app.MapOpenApi();
+            app.UseSwaggerUI(o =>
+            {
+                o.SwaggerEndpoint("/openapi/v1.json", "Postbox service");
+                o.RoutePrefix = "swagger";
+                o.DocumentTitle = "Postbox service API";
+            });
+            app.MapMailEndpoints();
+            app.MapUserEndpoints();
+            app.MapCustomerEndpoints();
+            app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+        }
+
+        if ((roles & ServiceRoles.Dashboard) != 0)
+        {
+            app.MapDashboardPlaceholder(rootPage: (roles & ServiceRoles.Api) == 0);
+        }
+
+        app.MapGet("/health", () => TypedResults.Text("ok")).ExcludeFromDescription();
+        app.Lifetime.ApplicationStarted.Register(() =>
+            Announce(app, settings, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [], output));
+        return app;
+    }
+
+    private static ServiceConfiguration Configure(IHostApplicationBuilder builder, ServiceRoles roles)
+    {
+        var settings = ServiceConfiguration.Read(builder.Configuration, roles);
+        var errors = settings.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ServiceConfigurationException(errors);
+        }
+
+        builder.Services.AddPostboxService(builder.Configuration, settings);
+        return settings;
+    }
+
+    private static void Announce(IHost host, ServiceConfiguration settings, ICollection<string> addresses, TextWriter? output)
+    {
+        ServiceLog.Started(host.Services.GetRequiredService<ILogger<ServiceConfiguration>>(), settings.Roles, settings.Storage.Provider,
+            settings.Transport.Provider, settings.Mail.Delivery);
+        if (output is not null)
+        {
+            StartupBanner.Write(output, settings, addresses);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Postbox.Consumers;
+using Postbox.Hosting;
+using Postbox.Retry;
+using Postbox.Service.Customers;
+using Postbox.Service.Data;
+using Postbox.Service.Data.Sqlite;
+using Postbox.Service.Mail;
+using Postbox.Service.Users;
+
+namespace Postbox.Service.Hosting;
+
+/// <summary>Registers what one process needs for its roles: the database, Postbox (store, relay, transport, consumers) and the features.</summary>
+internal static class ServiceComposition
+{
+    public static void AddPostboxService(this IServiceCollection services, IConfiguration configuration, ServiceConfiguration settings)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(settings);
+        var roles = settings.Roles;
+        services.AddSingleton(Options.Create(settings.Storage));
+        services.AddSingleton(Options.Create(settings.Transport));
+        services.AddSingleton(Options.Create(settings.Mail));
+        services.AddSingleton(Options.Create(settings.Worker));
+        services.AddSingleton(Options.Create(settings.Api));
+        services.AddSingleton(settings);
+        services.TryAddSingleton(TimeProvider.System);
+
+        var storage = settings.Storage;
+        if (storage.Provider == StorageProvider.Sqlite)
+        {
+            var database = new SqliteAppDatabase(storage.Sqlite);
+            services.AddSingleton(database);
+            services.AddSingleton<AppDatabase>(database);
+        }
+        else
+        {
+            // Owned by the container, which disposes it (and its connection pool) when the host stops.
+            services.AddSingleton(_ => new PostgreSqlAppDatabase(NpgsqlDataSource.Create(storage.PostgreSql!), storage.Schema));
+            services.AddSingleton<AppDatabase>(sp => sp.GetRequiredService<PostgreSqlAppDatabase>());
+        }
+
+        services.AddSingleton<ServiceMigrator>();
+        services.AddSingleton<MailDeliveryStore>();
+        services.AddSingleton<MailService>();
+        services.AddSingleton<UserStore>();
+        services.AddSingleton<UserService>();
+        services.AddSingleton<CustomerStore>();
+
+        // Configuration first, then what the role decides (whether this process relays).
+        services.Configure<PostboxOptions>(configuration.GetSection("Postbox"));
+        var inMemory = settings.Transport.Provider == TransportProvider.InMemory;
+        var postbox = services.AddPostbox(o =>
+        {
+            o.MigrateOnStart = storage.MigrateOnStart;
+            o.Relay.Enabled = (roles & ServiceRoles.Relay) != 0;
+            if (inMemory)
+            {
+                // In one process the only publish failure is the relay starting before the consumers subscribed:
+                // retry in seconds, not asynq's minutes.
+                o.Relay.RetryPolicy = RetryPolicy.Exponential(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5));
+            }
+        });
+        // After AddPostbox: hosted services start in registration order, and Postbox's migrations create the schema.
+        services.AddHostedService<ServiceMigrationHostedService>();
+
+        var worker = (roles & ServiceRoles.Worker) != 0;
+        if (storage.Provider == StorageProvider.Sqlite)
+        {
+            postbox.UseSqlite(storage.Sqlite);
+            if (worker)
+            {
+                // Postbox.Sqlite has no inbox yet; the service brings one with the PostgreSQL inbox's semantics.
+                services.AddSingleton<IInboxStore>(sp => new SqliteInboxStore(sp.GetRequiredService<SqliteAppDatabase>()));
+            }
+        }
+        else
+        {
+            postbox.UsePostgreSql(storage.PostgreSql!, o =>
+            {
+                o.Schema = storage.Schema;
+                o.ListenForNotifications = (roles & ServiceRoles.Relay) != 0;
+            });
+            if (worker)
+            {
+                postbox.UsePostgreSqlInbox();
+            }
+        }
+
+        var transport = settings.Transport;
+        if ((roles & ServiceRoles.Relay) != 0)
+        {
+            if (inMemory)
+            {
+                postbox.UseInMemoryTransport();
+            }
+            else
+            {
+                postbox.UseRabbitMQ(o =>
+                {
+                    o.ConnectionString = transport.RabbitMQ;
+                    o.ExchangeName = transport.Exchange;
+                    o.QueuePrefix = transport.QueuePrefix;
+                });
+            }
+        }
+
+        if (worker)
+        {
+            AddWorker(services, configuration, settings, postbox);
+        }
+    }
+
+    private static void AddWorker(IServiceCollection services, IConfiguration configuration, ServiceConfiguration settings, PostboxBuilder postbox)
+    {
+        services.AddSingleton<MailSender>();
+        if (settings.Transport.Provider == TransportProvider.InMemory)
+        {
+            postbox.UseInMemoryConsumerSource();
+        }
+        else
+        {
+            postbox.UseRabbitMQConsumers(o =>
+            {
+                o.ConnectionString = settings.Transport.RabbitMQ;
+                o.ExchangeName = settings.Transport.Exchange;
+                o.QueuePrefix = settings.Transport.QueuePrefix;
+            });
+        }
+
+        var worker = settings.Worker;
+        void Handler(HandlerOptions o, string consumer)
+        {
+            o.ConsumerName = consumer;
+            o.MaxRetries = worker.MaxRetries;
+            o.Concurrency = worker.Concurrency;
+            o.Timeout = worker.Timeout;
+            o.RetryPolicy = worker.RetryDelay is { } delay ? RetryPolicy.Fixed(delay) : RetryPolicy.Asynq;
+        }
+
+        postbox
+            .ConfigureConsumers(o => configuration.GetSection("Postbox:Consumers").Bind(o))
+            .AddHandler<SendMailCommand, SendMailHandler>(Topics.MailSend, o => Handler(o, Topics.MailSender))
+            .AddHandler<WelcomeMailCommand, WelcomeMailHandler>(Topics.UserWelcome, o => Handler(o, Topics.WelcomeSender))
+            .AddHandler<CustomerCreated, CustomerCreatedHandler>(Topics.CustomerCreated, o => Handler(o, Topics.CustomerLogger));
+    }
+}

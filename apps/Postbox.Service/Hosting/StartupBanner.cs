@@ -1,0 +1,49 @@
+using Microsoft.Data.Sqlite;
+
+namespace Postbox.Service.Hosting;
+
+/// <summary>What the operator sees at start: where things are, how to try it, how to stop it.</summary>
+internal static class StartupBanner
+{
+    public static void Write(TextWriter output, ServiceConfiguration settings, ICollection<string> addresses)
+    {
+        var roles = settings.Roles == ServiceRoles.All ? "all" : settings.Roles.ToString().ToLowerInvariant();
+        var storage = settings.Storage.Provider == StorageProvider.Sqlite
+            ? $"SQLite {Path.GetFullPath(new SqliteConnectionStringBuilder(settings.Storage.Sqlite).DataSource)}"
+            : $"PostgreSQL (schema {settings.Storage.Schema})";
+        var transport = settings.Transport.Provider == TransportProvider.InMemory ? "in-process transport" : $"RabbitMQ (exchange {settings.Transport.Exchange})";
+        var mail = settings.Mail.Delivery == MailDelivery.Pickup
+            ? $".eml files in {Path.GetFullPath(settings.Mail.PickupDirectory)}"
+            : $"SMTP {settings.Mail.Smtp.Host}:{settings.Mail.Smtp.Port}";
+
+        var lines = new List<string> { $"Postbox service ({roles}, pid {Environment.ProcessId}) is running: {storage}, {transport}" };
+        if ((settings.Roles & ServiceRoles.Worker) != 0)
+        {
+            lines.Add($"  Mail goes to:   {mail}");
+        }
+
+        var url = addresses.FirstOrDefault()?.TrimEnd('/');
+        if (url is not null && (settings.Roles & ServiceRoles.Api) != 0)
+        {
+            lines.Add($"  API:            {url}/api/mail/send   {url}/api/v1/users   {url}/customers");
+            lines.Add($"  API page:       {url}/swagger   (OpenAPI document: {url}/openapi/v1.json)");
+            lines.Add("  Send a mail:");
+            lines.Add($"    curl -i {url}/api/mail/send -H 'Content-Type: application/json' -d '{{\"from\":\"from@example.com\",\"to\":[\"to@example.com\"],\"subject\":\"Test Subject\",\"content\":\"some content\"}}'");
+            lines.Add($"  Read its status: curl {url}/api/mail/<id>");
+        }
+
+        if (url is not null && (settings.Roles & ServiceRoles.Dashboard) != 0)
+        {
+            lines.Add($"  Dashboard:      {url}/dashboard (placeholder)");
+        }
+
+        lines.Add("  Stop: Ctrl+C or kill -TERM <pid> (in-flight work finishes first)"
+            + ((settings.Roles & ServiceRoles.Worker) != 0 ? "; kill -TSTP <pid> pauses the worker, kill -CONT resumes it." : "."));
+        foreach (var line in lines)
+        {
+            output.WriteLine(line);
+        }
+
+        output.Flush();
+    }
+}

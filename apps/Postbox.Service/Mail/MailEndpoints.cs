@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Options;
+using Postbox.Service.Hosting;
+using Postbox.Service.Http;
+
+namespace Postbox.Service.Mail;
+
+/// <summary><c>POST /api/mail/send</c> and <c>GET /api/mail/{id}</c>.</summary>
+internal static class MailEndpoints
+{
+    public static void MapMailEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/mail").WithTags("Mail");
+        group.MapPost("/send", SendAsync)
+            .WithName("SendMail")
+            .WithSummary("Queues a mail: the delivery and its outbox message are written in one transaction.")
+            .Accepts<SendMailRequest>("application/json")
+            .Produces<MailAccepted>(StatusCodes.Status202Accepted)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/{id:guid}", GetAsync)
+            .WithName("GetMail")
+            .WithSummary("Status of a delivery: queued, sending, sent or failed, with attempts and error history.")
+            .Produces<MailDeliveryView>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    private static async Task<IResult> SendAsync(HttpRequest request, MailService mail, IOptions<ApiSettings> api, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<SendMailRequest>(request, api.Value.MaxRequestBytes, cancellationToken).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var (valid, errors) = MailRequestValidator.Validate(body!);
+        if (valid is null)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary(), title: "The mail is invalid.");
+        }
+
+        var id = await mail.QueueAsync(valid, cancellationToken).ConfigureAwait(false);
+        var url = $"/api/mail/{id}";
+        return TypedResults.Accepted(url, new MailAccepted(id, "queued", url));
+    }
+
+    private static async Task<IResult> GetAsync(Guid id, MailDeliveryStore deliveries, CancellationToken cancellationToken) =>
+        await deliveries.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } view
+            ? TypedResults.Ok(view)
+            : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such delivery.", detail: $"There is no mail delivery {id}.");
+}

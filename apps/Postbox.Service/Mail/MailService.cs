@@ -1,0 +1,25 @@
+using Postbox.Service.Data;
+using Postbox.Service.Hosting;
+
+namespace Postbox.Service.Mail;
+
+/// <summary>Accepts a mail: the delivery row and its outbox message commit in one transaction, or neither does.</summary>
+internal sealed class MailService(AppDatabase database, MailDeliveryStore deliveries, IOutbox outbox, TimeProvider timeProvider, ILogger<MailService> logger)
+{
+    public async Task<Guid> QueueAsync(ValidMail mail, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mail);
+        var id = Guid.CreateVersion7();
+        // The delivery id is the ordering key: every message about one delivery stays in order.
+        var message = OutboxMessage.FromJson(Topics.MailSend, new SendMailCommand(id), key: id.ToString("D"), type: "SendMail");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await deliveries.InsertAsync(transaction, id, message.Id, mail.From, mail.To, mail.Subject, mail.Content, timeProvider.GetUtcNow(), cancellationToken)
+            .ConfigureAwait(false);
+        await outbox.EnqueueAsync(transaction, message, cancellationToken).ConfigureAwait(false);
+        // Not the request's token: once committing starts, the client is answered only after the outcome is known.
+        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        ServiceLog.MailQueued(logger, id, message.Id);
+        return id;
+    }
+}

@@ -1,0 +1,3 @@
+using Postbox.Service.Cli;
+
+return await ServiceCommandLine.InvokeAsync(args).ConfigureAwait(false);

@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Options;
+using Postbox.Service.Hosting;
+using Postbox.Service.Http;
+
+namespace Postbox.Service.Users;
+
+/// <summary><c>POST /api/v1/users</c> and <c>GET /api/v1/users/{id}</c>.</summary>
+internal static class UserEndpoints
+{
+    public static void MapUserEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/users").WithTags("Users");
+        group.MapPost("/", RegisterAsync)
+            .WithName("RegisterUser")
+            .WithSummary("Registers a user (salted PBKDF2 hash) and queues the welcome mail in the same transaction.")
+            .Accepts<RegisterUserRequest>("application/json")
+            .Produces<UserView>(StatusCodes.Status201Created)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/{id:guid}", GetAsync)
+            .WithName("GetUser")
+            .WithSummary("A user and the status of its welcome mail.")
+            .Produces<UserView>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    private static async Task<IResult> RegisterAsync(HttpRequest request, UserService service, UserStore users, IOptions<ApiSettings> api,
+        CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<RegisterUserRequest>(request, api.Value.MaxRequestBytes, cancellationToken).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var errors = new FieldErrors();
+        var email = errors.Address("email", body!.Email, plain: true)?.ToLowerInvariant();
+        if (body.Password is null)
+        {
+            errors.Add("password", "is required.");
+        }
+        else if (body.Password.Length is < 8 or > 128)
+        {
+            errors.Add("password", "must be 8 to 128 characters.");
+        }
+
+        if (!errors.IsEmpty)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary(), title: "The registration is invalid.");
+        }
+
+        if (await service.RegisterAsync(email!, body.Password!, cancellationToken).ConfigureAwait(false) is not { } id)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "E-mail address already registered.",
+                detail: "A user with this e-mail address exists.");
+        }
+
+        var view = await users.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Created($"/api/v1/users/{id}", view);
+    }
+
+    private static async Task<IResult> GetAsync(Guid id, UserStore users, CancellationToken cancellationToken) =>
+        await users.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } view
+            ? TypedResults.Ok(view)
+            : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such user.", detail: $"There is no user {id}.");
+}

@@ -1,0 +1,87 @@
+using System.Data.Common;
+using Postbox.Service.Data;
+
+namespace Postbox.Service.Users;
+
+/// <summary>The <c>users</c> and <c>notifications</c> tables.</summary>
+internal sealed class UserStore(AppDatabase database)
+{
+    private readonly string _users = database.Table("users");
+    private readonly string _notifications = database.Table("notifications");
+
+    /// <summary>Inserts the user and its welcome notification; <see langword="false"/> when the address is taken.</summary>
+    public async Task<bool> InsertAsync(DbTransaction transaction, Guid userId, string email, string passwordHash, Guid notificationId, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        // ON CONFLICT DO NOTHING rather than catching the violation: a failed statement aborts a PostgreSQL transaction.
+        await using (var insert = AppDatabase.Command(transaction.Connection!, transaction, $"""
+            INSERT INTO {_users} (id, email, password_hash, created_at) VALUES (@id, @email, @hash, @now) ON CONFLICT (email) DO NOTHING
+            """, ("id", database.Id(userId)), ("email", email), ("hash", passwordHash), ("now", now)))
+        {
+            if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                return false;
+            }
+        }
+
+        await using var notification = AppDatabase.Command(transaction.Connection!, transaction, $"""
+            INSERT INTO {_notifications} (id, user_id, kind, recipient, status, attempts, created_at) VALUES (@id, @user, 'welcome', @email, 'pending', 0, @now)
+            """, ("id", database.Id(notificationId)), ("user", database.Id(userId)), ("email", email), ("now", now));
+        await notification.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    public async Task<UserView?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null, $"""
+            SELECT u.id, u.email, u.created_at, n.status, n.attempts, n.last_error
+            FROM {_users} u JOIN {_notifications} n ON n.user_id = u.id AND n.kind = 'welcome'
+            WHERE u.id = @id
+            """, ("id", database.Id(id)));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new UserView(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3), reader.GetInt32(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5))
+            : null;
+    }
+
+    /// <summary>For tests and operators: the stored hash (never exposed by the API).</summary>
+    public async Task<string?> GetPasswordHashAsync(string email, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null, $"SELECT password_hash FROM {_users} WHERE email = @email", ("email", email));
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+    }
+
+    /// <summary>Check-and-set: counts an attempt unless the notification was already sent (then <see langword="null"/>).</summary>
+    public async Task<WelcomeToSend?> TryStartSendingAsync(Guid notificationId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null, $"""
+            UPDATE {_notifications} SET attempts = attempts + 1 WHERE id = @id AND status <> 'sent' RETURNING recipient, attempts
+            """, ("id", database.Id(notificationId)));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? new WelcomeToSend(notificationId, reader.GetString(0), reader.GetInt32(1)) : null;
+    }
+
+    /// <summary>Saves a failed attempt in its own transaction (the handler's is rolled back).</summary>
+    public async Task RecordFailureAsync(Guid notificationId, string error, bool final, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null,
+            $"UPDATE {_notifications} SET last_error = @error, status = @status WHERE id = @id AND status <> 'sent'",
+            ("id", database.Id(notificationId)), ("error", error), ("status", final ? "failed" : "pending"));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Marks the notification sent through the inbox transaction.</summary>
+    public async Task MarkSentAsync(DbTransaction transaction, Guid notificationId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        await using var command = AppDatabase.Command(transaction.Connection!, transaction,
+            $"UPDATE {_notifications} SET status = 'sent', last_error = NULL, sent_at = @now WHERE id = @id", ("id", database.Id(notificationId)), ("now", now));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Postbox.Service.Tests.Infrastructure;
+
+/// <summary>One role of the service as a separate process: <c>dotnet Postbox.Service.dll &lt;role&gt; ...</c>.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    private ServiceProcess(Process process, string role)
+    {
+        (_process, Role) = (process, role);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue("ERR " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Role { get; }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public string Output => string.Join('\n', _lines);
+
+    /// <summary>The app's own build output, next to this test assembly's (same configuration folder).</summary>
+    public static string Dll
+    {
+        get
+        {
+            var pivot = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name;
+            var dll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "Postbox.Service", pivot, "Postbox.Service.dll"));
+            return File.Exists(dll) ? dll : throw new FileNotFoundException("The service was not built.", dll);
+        }
+    }
+
+    public static ServiceProcess Start(string role, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Dll);
+        start.ArgumentList.Add(role);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        return new ServiceProcess(Process.Start(start)!, role);
+    }
+
+    public Task WaitForLineAsync(string fragment, TimeSpan timeout) =>
+        TestEnvironment.WaitUntilAsync(() =>
+        {
+            if (_lines.Any(l => l.Contains(fragment, StringComparison.Ordinal)))
+            {
+                return Task.FromResult(true);
+            }
+
+            return _process.HasExited
+                ? throw new InvalidOperationException($"{Role} exited with {_process.ExitCode} before printing '{fragment}':\n{Output}")
+                : Task.FromResult(false);
+        }, timeout, $"{Role} output '{fragment}'. Output so far:\n{Output}");
+
+    public int CountLines(string fragment) => _lines.Count(l => l.Contains(fragment, StringComparison.Ordinal));
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM, as an operator would; the process shuts down gracefully.</summary>
+    public async Task TerminateAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using var kill = Process.Start("kill", $"-TERM {_process.Id}")!;
+        await kill.WaitForExitAsync();
+        await WaitForExitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await TerminateAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,33 @@
+"""aiosmtpd handler for the service tests: saves each mail as a .eml file in $MAIL_SINK_DIR, or answers the SMTP reply
+written on the first line of $MAIL_SINK_DIR/reply (e.g. "451 4.3.0 Try again later") to DATA while that file exists.
+An optional second line counts how many times to answer it; the file is removed when the count is used up."""
+import os
+import uuid
+
+
+class Handler:
+    def __init__(self):
+        self.folder = os.environ["MAIL_SINK_DIR"]
+
+    async def handle_DATA(self, server, session, envelope):
+        reply_file = os.path.join(self.folder, "reply")
+        if os.path.exists(reply_file):
+            with open(reply_file) as f:
+                lines = f.read().split("\n")
+            reply = lines[0].strip()
+            if len(lines) > 1 and lines[1].strip():
+                remaining = int(lines[1]) - 1
+                if remaining <= 0:
+                    os.remove(reply_file)
+                else:
+                    with open(reply_file, "w") as f:
+                        f.write(reply + "\n" + str(remaining))
+            if reply:
+                return reply
+        name = uuid.uuid4().hex
+        temporary = os.path.join(self.folder, name + ".tmp")
+        with open(temporary, "wb") as f:
+            f.write(envelope.original_content)
+        # Renamed once complete, so the tests never read a half-written mail.
+        os.rename(temporary, os.path.join(self.folder, name + ".eml"))
+        return "250 Message accepted for delivery"
