@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Postbox.Hosting;
+using Postbox.Consumers;
 using Postbox.Sqlite;
+using Postbox.Sqlite.Consumers;
 using Postbox.Storage;
 
 #pragma warning disable IDE0130 // Extension methods live in the DI namespace so they are found without a using.
@@ -12,7 +14,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class SqlitePostboxBuilderExtensions
 {
     /// <summary>
-    /// Stores the outbox in SQLite. Relays wake in-process after a local enqueue and otherwise poll; SQLite
+    /// Stores the outbox (and the consumers' inbox) in SQLite. Relays wake in-process after a local enqueue and otherwise poll; SQLite
     /// has no cross-process notification, so keep producers and the relay in one process or accept the poll interval.
     /// </summary>
     /// <param name="builder">The Postbox builder.</param>
@@ -34,6 +36,11 @@ public static class SqlitePostboxBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp => new SqliteOutboxStore(Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new SqliteOutboxMonitor(Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp => new SqliteMigrator(Options(sp))));
+
+        // The consumers' inbox lives in the same database file.
+        services.TryAddSingleton(sp => new SqliteInboxStore(Options(sp), sp.GetService<TimeProvider>()));
+        services.Replace(ServiceDescriptor.Singleton<IInboxStore>(sp => sp.GetRequiredService<SqliteInboxStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IInboxAdmin>(sp => sp.GetRequiredService<SqliteInboxStore>()));
         return builder;
     }
 }

@@ -14,12 +14,15 @@ internal sealed partial class SqliteTables
 
         Prefix = prefix;
         Outbox = prefix + "outbox";
+        Inbox = prefix + "inbox";
         Migrations = prefix + "schema_migrations";
     }
 
     public string Prefix { get; }
 
     public string Outbox { get; }
+
+    public string Inbox { get; }
 
     public string Migrations { get; }
 

@@ -6,7 +6,6 @@ using Postbox.Hosting;
 using Postbox.Retry;
 using Postbox.Service.Customers;
 using Postbox.Service.Data;
-using Postbox.Service.Data.Sqlite;
 using Postbox.Service.Mail;
 using Postbox.Service.Users;
 
@@ -69,12 +68,8 @@ internal static class ServiceComposition
         var worker = (roles & ServiceRoles.Worker) != 0;
         if (storage.Provider == StorageProvider.Sqlite)
         {
+            // Brings the consumers' inbox too, in the same file.
             postbox.UseSqlite(storage.Sqlite);
-            if (worker)
-            {
-                // Postbox.Sqlite has no inbox yet; the service brings one with the PostgreSQL inbox's semantics.
-                services.AddSingleton<IInboxStore>(sp => new SqliteInboxStore(sp.GetRequiredService<SqliteAppDatabase>()));
-            }
         }
         else
         {
@@ -83,10 +78,6 @@ internal static class ServiceComposition
                 o.Schema = storage.Schema;
                 o.ListenForNotifications = (roles & ServiceRoles.Relay) != 0;
             });
-            if (worker)
-            {
-                postbox.UsePostgreSqlInbox();
-            }
         }
 
         var transport = settings.Transport;

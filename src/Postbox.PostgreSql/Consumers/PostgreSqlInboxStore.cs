@@ -217,7 +217,7 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
                 Type: reader.IsDBNull(3) ? null : reader.GetString(3),
                 State: (InboxState)reader.GetInt16(4),
                 Attempts: reader.GetInt32(5),
-                Errors: ParseErrors(reader.GetString(6)),
+                Errors: InboxErrorSerializer.Parse(reader.GetString(6)),
                 ReceivedAt: reader.GetFieldValue<DateTimeOffset>(7),
                 ProcessedAt: reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
                 NextAttemptAt: reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
@@ -226,20 +226,5 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
         }
 
         return result;
-    }
-
-    private static List<InboxError> ParseErrors(string json)
-    {
-        using var document = JsonDocument.Parse(json);
-        var errors = new List<InboxError>(document.RootElement.GetArrayLength());
-        foreach (var element in document.RootElement.EnumerateArray())
-        {
-            errors.Add(new InboxError(
-                element.GetProperty("attempt").GetInt32(),
-                element.GetProperty("at").GetDateTimeOffset(),
-                element.GetProperty("error").GetString() ?? string.Empty));
-        }
-
-        return errors;
     }
 }

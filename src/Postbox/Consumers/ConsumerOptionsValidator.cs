@@ -75,7 +75,7 @@ internal sealed class ConsumerOptionsValidator(IEnumerable<HandlerRegistration> 
 
         if (!services.IsService(typeof(IInboxStore)))
         {
-            errors.Add("Handlers are registered but no inbox store is configured: call UsePostgreSqlInbox() (after UsePostgreSql(...)) on the Postbox builder.");
+            errors.Add("Handlers are registered but no inbox store is configured: call UsePostgreSql(...) or UseSqlite(...) on the Postbox builder (both bring the inbox).");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

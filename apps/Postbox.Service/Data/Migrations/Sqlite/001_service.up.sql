@@ -54,26 +54,3 @@ CREATE TABLE customers (
     event_handled_count INTEGER NOT NULL DEFAULT 0,
     event_handled_at    TEXT    NULL
 );
-
--- The consumers' inbox on SQLite (PostgreSQL uses Postbox.PostgreSql's): dedupe record, durable retry schedule and
--- dead letters. Same states as the PostgreSQL inbox: 1 processed, 2 retrying, 3 dead. Times are UTC ticks.
-CREATE TABLE service_inbox (
-    message_id      TEXT    NOT NULL,
-    consumer        TEXT    NOT NULL,
-    state           INTEGER NOT NULL CHECK (state BETWEEN 1 AND 3),
-    topic           TEXT    NOT NULL,
-    key             TEXT    NULL,
-    type            TEXT    NULL,
-    payload         BLOB    NULL,
-    headers         TEXT    NULL,
-    attempts        INTEGER NOT NULL DEFAULT 1,
-    errors          TEXT    NOT NULL DEFAULT '[]',
-    received_at     INTEGER NOT NULL,
-    processed_at    INTEGER NULL,
-    next_attempt_at INTEGER NULL,
-    lease_owner     TEXT    NULL,
-    dead_at         INTEGER NULL,
-    PRIMARY KEY (message_id, consumer)
-);
-CREATE INDEX service_inbox_due_idx ON service_inbox (next_attempt_at) WHERE state = 2;
-CREATE INDEX service_inbox_processed_idx ON service_inbox (processed_at) WHERE state = 1;

@@ -2,7 +2,7 @@ using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Postbox.Consumers;
 
-namespace Postbox.Service.Data.Sqlite;
+namespace Postbox.Sqlite.Consumers;
 
 /// <summary>
 /// A deferred SQLite transaction for one handling attempt. The inbox row is written at commit, not at begin: SQLite has

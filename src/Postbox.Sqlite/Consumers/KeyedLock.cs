@@ -1,4 +1,4 @@
-namespace Postbox.Service.Data.Sqlite;
+namespace Postbox.Sqlite.Consumers;
 
 /// <summary>An async lock per key, removed when nobody holds or waits for it.</summary>
 internal sealed class KeyedLock<TKey>
