@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Postbox.Transport;
+using Postbox.Transport.InMemory;
 
 namespace Postbox.Consumers;
 
@@ -8,14 +11,15 @@ namespace Postbox.Consumers;
 /// </summary>
 internal sealed class InMemorySubscription : IConsumerSubscription
 {
-    private readonly ChannelReader<OutboxEnvelope> _source;
+    private readonly ChannelReader<InMemoryDelivery> _source;
+    private readonly ConcurrentDictionary<InMemoryDelivery, bool> _unsettled = new();
     private readonly Channel<IncomingMessage> _buffer = Channel.CreateUnbounded<IncomingMessage>();
     private readonly SemaphoreSlim _credits;
     private readonly CancellationTokenSource _disposed = new();
     private readonly Task _pump;
     private TaskCompletionSource _resumed = CreateGate(open: true);
 
-    public InMemorySubscription(ChannelReader<OutboxEnvelope> source, int prefetch)
+    public InMemorySubscription(ChannelReader<InMemoryDelivery> source, int prefetch)
     {
         _source = source;
         _credits = new SemaphoreSlim(prefetch, prefetch);
@@ -52,6 +56,14 @@ internal sealed class InMemorySubscription : IConsumerSubscription
         await _disposed.CancelAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _buffer.Writer.TryComplete();
+
+        // Whatever was taken but not settled goes back to its publisher as a failure, so the relay republishes it
+        // (to this process's next start, or to another consumer) instead of counting it delivered.
+        foreach (var delivery in _unsettled.Keys)
+        {
+            delivery.Fail(new TransportException($"The consumer of topic '{delivery.Message.Topic}' stopped before settling message {delivery.Message.Id}."));
+        }
+
         _disposed.Dispose();
         _credits.Dispose();
     }
@@ -81,16 +93,21 @@ internal sealed class InMemorySubscription : IConsumerSubscription
             }
 
             await gate.WaitAsync(token).ConfigureAwait(false);
-            var envelope = await _source.ReadAsync(token).ConfigureAwait(false);
-            _buffer.Writer.TryWrite(new Message(this, envelope));
+            var delivery = await _source.ReadAsync(token).ConfigureAwait(false);
+            _unsettled[delivery] = true;
+            _buffer.Writer.TryWrite(new Message(this, delivery));
         }
     }
 
-    private sealed class Message(InMemorySubscription owner, OutboxEnvelope envelope)
-        : IncomingMessage(envelope.Id, envelope.Topic, envelope.Key, envelope.Type, envelope.Payload, envelope.Headers, redelivered: false)
+    private sealed class Message(InMemorySubscription owner, InMemoryDelivery delivery)
+        : IncomingMessage(delivery.Message.Id, delivery.Message.Topic, delivery.Message.Key, delivery.Message.Type, delivery.Message.Payload,
+            delivery.Message.Headers, redelivered: false)
     {
         public override ValueTask AckAsync(CancellationToken cancellationToken)
         {
+            // The outcome is committed: now the publisher may count the message delivered.
+            owner._unsettled.TryRemove(delivery, out _);
+            delivery.Complete();
             owner.ReleaseCredit();
             return ValueTask.CompletedTask;
         }
