@@ -9,13 +9,14 @@ namespace Postbox.Relay;
 
 /// <summary>
 /// The relay: claims due messages in batches under a lease, publishes them with broker confirms and
-/// records the outcome. Up to <see cref="RelayOptions.MaxInFlightBatches"/> batches overlap, so the
+/// records the outcome. Batches overlap up to <see cref="RelayOptions.BatchSize"/> ×
+/// <see cref="RelayOptions.MaxInFlightBatches"/> unsettled messages (see <see cref="InFlightBudget"/>), so the
 /// database round trips hide behind publishing.
 /// </summary>
 internal sealed class OutboxRelay : BackgroundService
 {
-    // After a wake-up whose claim found nothing (the enqueuing transaction had not committed yet), look
-    // again after these short delays before falling back to the poll interval.
+    // After a wake-up, look again after short, doubling delays for this long before falling back to the poll
+    // interval (see the claim loop for why).
     private static readonly TimeSpan WakeupWindow = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan FirstRecheck = TimeSpan.FromMilliseconds(1);
 
@@ -70,10 +71,10 @@ internal sealed class OutboxRelay : BackgroundService
         }
 
         var batches = new List<Task>();
-        using var slots = new SemaphoreSlim(_options.MaxInFlightBatches, _options.MaxInFlightBatches);
+        using var budget = new InFlightBudget(_options.BatchSize * _options.MaxInFlightBatches);
         try
         {
-            await ClaimLoopAsync(slots, batches, stoppingToken).ConfigureAwait(false);
+            await ClaimLoopAsync(budget, batches, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -96,72 +97,67 @@ internal sealed class OutboxRelay : BackgroundService
         Log.RelayStopped(_logger, _owner);
     }
 
-    private async Task ClaimLoopAsync(SemaphoreSlim slots, List<Task> batches, CancellationToken stoppingToken)
+    private async Task ClaimLoopAsync(InFlightBudget budget, List<Task> batches, CancellationToken stoppingToken)
     {
         var storeFailures = 0;
         var recheck = FirstRecheck;
         while (!stoppingToken.IsCancellationRequested)
         {
-            await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
+            var size = Math.Min(_options.BatchSize, await budget.WaitAvailableAsync(stoppingToken).ConfigureAwait(false));
             IReadOnlyList<OutboxEnvelope> batch;
             try
             {
                 var now = _timeProvider.GetUtcNow();
                 batch = await _store.ClaimAsync(
-                    new ClaimRequest(_owner, _options.BatchSize, now, now + _options.LeaseDuration, _options.DeadKeyPolicy == DeadKeyPolicy.Block),
+                    new ClaimRequest(_owner, size, now, now + _options.LeaseDuration, _options.DeadKeyPolicy == DeadKeyPolicy.Block),
                     stoppingToken).ConfigureAwait(false);
                 storeFailures = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                slots.Release();
                 var delay = TimeSpan.FromMilliseconds(Math.Min(100 * Math.Pow(2, storeFailures++), 5000));
                 Log.ClaimFailed(_logger, ex, delay);
                 await Task.Delay(delay, _timeProvider, stoppingToken).ConfigureAwait(false);
                 continue;
             }
-            catch
-            {
-                slots.Release();
-                throw;
-            }
-
             if (batch.Count > 0)
             {
                 Interlocked.Increment(ref _inFlight);
-                var task = ProcessBatchAsync(batch, slots);
+                budget.Take(batch.Count);
+                var task = ProcessBatchAsync(batch, budget);
                 lock (batches)
                 {
                     batches.RemoveAll(static t => t.IsCompleted);
                     batches.Add(task);
                 }
 
-                recheck = FirstRecheck;
-            }
-            else
-            {
-                slots.Release();
             }
 
-            if (batch.Count >= _options.BatchSize)
+            if (batch.Count >= size)
             {
                 continue; // More is probably waiting: claim again as soon as a slot frees.
             }
 
-            // Drained for now. Right after a local wake-up the enqueuing transaction may not have committed
-            // yet, so look again shortly; otherwise wait for the next signal or the poll interval.
+            // Drained for now. Shortly after a wake-up, look again at growing intervals (1, 2, 4 ... ms) even when
+            // the claim found something: a local signal fires before the enqueuing transaction commits, and
+            // producers coalesce NOTIFYs (at most one notifying transaction per few milliseconds), so messages
+            // committed just after the wake-up carry no signal of their own. Each signal restarts the sequence;
+            // without signals the relay waits for the poll interval (an idle relay costs one claim per interval).
             var wait = _options.PollInterval;
-            if (batch.Count == 0 && _signal.SinceLastSignal < WakeupWindow)
+            if (_signal.SinceLastSignal < WakeupWindow)
             {
                 wait = recheck < wait ? recheck : wait;
                 recheck *= 2;
             }
 
-            await _signal.WaitAsync(wait, stoppingToken).ConfigureAwait(false);
+            if (await _signal.WaitAsync(wait, stoppingToken).ConfigureAwait(false))
+            {
+                recheck = FirstRecheck;
+            }
         }
     }
 
-    private async Task ProcessBatchAsync(IReadOnlyList<OutboxEnvelope> batch, SemaphoreSlim slots)
+    private async Task ProcessBatchAsync(IReadOnlyList<OutboxEnvelope> batch, InFlightBudget budget)
     {
         var started = _timeProvider.GetTimestamp();
         try
@@ -174,7 +170,7 @@ internal sealed class OutboxRelay : BackgroundService
         finally
         {
             Interlocked.Decrement(ref _inFlight);
-            slots.Release();
+            budget.Return(batch.Count);
             _maintenance.Metrics.BatchCompleted(_timeProvider.GetElapsedTime(started));
         }
     }

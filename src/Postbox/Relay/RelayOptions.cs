@@ -12,8 +12,9 @@ public sealed class RelayOptions
     public int BatchSize { get; set; } = 500;
 
     /// <summary>
-    /// Batches being published at the same time, so claiming, publishing and settling overlap.
-    /// Default 4; 1 to 64.
+    /// Full batches being published at the same time, so claiming, publishing and settling overlap: the relay holds
+    /// at most <see cref="BatchSize"/> × this many claimed, unsettled messages, in as many (smaller) batches as
+    /// arrive. Default 4; 1 to 64.
     /// </summary>
     public int MaxInFlightBatches { get; set; } = 4;
 

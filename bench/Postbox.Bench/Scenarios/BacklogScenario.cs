@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Postbox.Transport;
+
+namespace Postbox.Bench.Scenarios;
+
+/// <summary>
+/// 5. Backlog scale: the drain rate of a small vs. a large backlog. The relay publishes to a sink that confirms at once,
+/// so the figure is the store's claim/settle rate, which is what could degrade with table size. Table size and dead
+/// tuples (pgstattuple, exact) before and after.
+/// </summary>
+internal sealed class BacklogScenario(BenchContext context)
+{
+    private const string Topic = "bench.backlog";
+
+    public async Task RunAsync()
+    {
+        var o = context.Options;
+        Progress.Say($"5. Backlog scale: {o.BacklogSmall:N0} vs. {o.BacklogLarge:N0} pending messages (sink transport)");
+        var small = new List<double>();
+        for (var i = 0; i < 3; i++)
+        {
+            small.Add((await DrainAsync(o.BacklogSmall, $"backlog_s{i}")).Rate);
+        }
+
+        var large = await DrainAsync(o.BacklogLarge, "backlog_l");
+        var smallRate = Stats.Median(small);
+        var ratio = large.Rate / smallRate;
+        context.Report.Add("5", $"drain msg/s: {o.BacklogLarge:N0} backlog vs. {o.BacklogSmall:N0} (median of 3)", Report.F(large.Rate, "N0"), Report.F(smallRate, "N0"), ratio,
+            "same (≥ 0.90)", ratio >= 0.90);
+        context.Report.Note("5. Backlog", $"{o.BacklogLarge:N0} backlog: table+indexes {large.Before} before → {large.After} after the drain " +
+            "(delivered rows are kept for the 1 h retention window and purged by cleanup afterwards).");
+        context.Report.Note("5. Backlog", $"{o.BacklogSmall:N0} backlog rates: {string.Join(", ", small.Select(r => r.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)))} msg/s.");
+    }
+
+    private async Task<(double Rate, string Before, string After)> DrainAsync(int count, string suffix)
+    {
+        var schema = await context.NewSchemaAsync(suffix);
+        await schema.GenerateAsync(count, Topic, context.Options.PayloadBytes, context.Options.Keys, progress: true);
+        await schema.ExecAsync($"CREATE EXTENSION IF NOT EXISTS pgstattuple SCHEMA \"{schema.Name}\"");
+        var extension = await schema.ScalarAsync<string>(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgstattuple'");
+        var before = await FiguresAsync(schema, extension);
+
+        var sink = new SinkTransport();
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole(l => l.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddPostbox(p =>
+            {
+                p.Relay.BatchSize = context.Options.BatchSize;
+                p.Relay.MaxInFlightBatches = context.Options.InFlightBatches;
+            })
+            .UsePostgreSql(schema.DataSource, p => p.Schema = schema.Name);
+        builder.Services.Replace(ServiceDescriptor.Singleton<IOutboxTransport>(sink));
+        using var host = builder.Build();
+
+        var start = (long)Math.Ceiling(count * 0.05);
+        await host.StartAsync();
+        var watch = Stopwatch.StartNew();
+        double? t0 = null;
+        long n0 = 0;
+        var lastReport = TimeSpan.Zero;
+        while (sink.Count < count)
+        {
+            var n = sink.Count;
+            if (t0 is null && n >= start)
+            {
+                (t0, n0) = (watch.Elapsed.TotalSeconds, n);
+            }
+
+            if (watch.Elapsed - lastReport > TimeSpan.FromSeconds(5))
+            {
+                lastReport = watch.Elapsed;
+                Progress.Say($"  {n,9:N0} / {count:N0} drained");
+            }
+
+            if (watch.Elapsed > TimeSpan.FromSeconds(60 + count / 1000.0))
+            {
+                throw new TimeoutException($"Backlog of {count:N0} not drained: {n:N0} published.");
+            }
+
+            await Task.Delay(2);
+        }
+
+        var rate = (count - n0) / Math.Max(watch.Elapsed.TotalSeconds - (t0 ?? 0), 1e-3);
+        // Wait for the last settles before stopping and measuring.
+        while (await schema.ScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM {schema.Outbox} WHERE state IN (0, 3))") && watch.Elapsed < TimeSpan.FromSeconds(600))
+        {
+            await Task.Delay(20);
+        }
+
+        await host.StopAsync();
+        var after = await FiguresAsync(schema, extension);
+        Progress.Say($"  backlog {count:N0}: {rate:N0} msg/s; before {before}; after {after}");
+        return (rate, before, after);
+    }
+
+    private static async Task<string> FiguresAsync(BenchSchema schema, string extension)
+    {
+        var total = await schema.ScalarAsync<long>($"SELECT pg_total_relation_size('{schema.Outbox}')");
+        var dead = await schema.ScalarAsync<long>($"SELECT dead_tuple_count FROM \"{extension}\".pgstattuple('{schema.Outbox}')");
+        var live = await schema.ScalarAsync<long>($"SELECT tuple_count FROM \"{extension}\".pgstattuple('{schema.Outbox}')");
+        return $"{total / 1048576.0:0.0} MiB, {live:N0} live / {dead:N0} dead tuples";
+    }
+}

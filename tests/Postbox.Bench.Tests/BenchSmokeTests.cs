@@ -1,0 +1,55 @@
+namespace Postbox.Bench.Tests;
+
+/// <summary>
+/// Keeps the benchmark harness from rotting: every scenario runs with tiny sizes against the real servers (a few
+/// seconds in all) and must produce a table row with both the Postbox figure and its raw limit. Timings are not
+/// checked: they mean nothing at these sizes.
+/// </summary>
+public sealed class BenchSmokeTests
+{
+    [Fact]
+    public async Task SmokeRun_EveryScenario_ProducesATableWithBothFigures()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "postbox-bench-smoke-" + Guid.NewGuid().ToString("N")[..8]);
+        var args = new List<string> { "--smoke", "--out", output };
+        if (Environment.GetEnvironmentVariable("POSTBOX_TEST_POSTGRES") is { Length: > 0 } pg)
+        {
+            args.AddRange(["--postgres", pg]);
+        }
+
+        if (Environment.GetEnvironmentVariable("POSTBOX_TEST_RABBITMQ") is { Length: > 0 } rabbit)
+        {
+            args.AddRange(["--rabbitmq", rabbit]);
+        }
+
+        try
+        {
+            var (markdown, path) = await BenchRunner.RunAsync(BenchOptions.Parse(args));
+
+            Assert.NotNull(path);
+            Assert.Equal(markdown, await File.ReadAllTextAsync(path));
+            var rows = markdown.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| # ", StringComparison.Ordinal))
+                .Select(l => l.Split('|').Select(c => c.Trim()).ToArray())
+                .ToList();
+            foreach (var scenario in new[] { "1", "2", "3", "4", "5", "6" })
+            {
+                Assert.Contains(rows, r => r[1] == scenario);
+            }
+
+            // Columns: scenario, measure, Postbox, raw limit, ratio, target, met. Every row has a Postbox figure; every
+            // scenario that has a raw limit shows it next to the Postbox figure, with the ratio.
+            Assert.All(rows, r => Assert.False(string.IsNullOrEmpty(r[3]) || r[3] == "—", $"no Postbox figure: {string.Join('|', r)}"));
+            foreach (var scenario in new[] { "1", "2", "3", "5", "6" })
+            {
+                Assert.Contains(rows, r => r[1] == scenario && r[4] != "—" && r[4].Length > 0 && r[5] != "—");
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
+    }
+}
