@@ -6,11 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readme=apps/Postbox.Service/README.md
+# Checked in both READMEs: the top-level one is what a new user reads first.
+readmes=(README.md apps/Postbox.Service/README.md)
 run_cmd="dotnet run --project apps/Postbox.Service -- all"
 send_cmd="curl -i http://localhost:3080/api/mail/send -H 'Content-Type: application/json' -d '{\"from\":\"from@example.com\",\"to\":[\"to@example.com\"],\"subject\":\"Test Subject\",\"content\":\"some content\"}'"
-for cmd in "$run_cmd" "$send_cmd"; do
-  grep -qxF "$cmd" "$readme" || { echo "readme-smoke: the README no longer shows: $cmd" >&2; exit 1; }
+for readme in "${readmes[@]}"; do
+  for cmd in "$run_cmd" "$send_cmd"; do
+    grep -qxF "$cmd" "$readme" || { echo "readme-smoke: $readme no longer shows: $cmd" >&2; exit 1; }
+  done
 done
 
 # Build output goes to a private folder: MSBuild takes ArtifactsPath from the environment, so the command stays verbatim.

@@ -52,7 +52,7 @@ internal sealed class BenchContext : IAsyncDisposable
                 o.ListenForNotifications = false;
             });
         var provider = services.BuildServiceProvider();
-        return new ProducerOutbox(provider, provider.GetRequiredService<IOutbox>());
+        return new ProducerOutbox(provider, provider.GetRequiredService<IOutbox>(), provider.GetRequiredService<Postbox.PostgreSql.PostgreSqlOutbox>());
     }
 
     /// <summary>Arguments of a <c>relay</c> child process against <paramref name="schema"/>.</summary>
@@ -78,9 +78,12 @@ internal sealed class BenchContext : IAsyncDisposable
 }
 
 /// <summary>The producer's outbox and the service provider that owns it.</summary>
-internal sealed class ProducerOutbox(ServiceProvider provider, IOutbox outbox) : IAsyncDisposable
+internal sealed class ProducerOutbox(ServiceProvider provider, IOutbox outbox, Postbox.PostgreSql.PostgreSqlOutbox batched) : IAsyncDisposable
 {
     public IOutbox Outbox => outbox;
+
+    /// <summary>The enqueue path that rides in the caller's own batch.</summary>
+    public Postbox.PostgreSql.PostgreSqlOutbox Batched => batched;
 
     public ValueTask DisposeAsync() => provider.DisposeAsync();
 }

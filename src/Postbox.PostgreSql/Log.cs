@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(4002, LogLevel.Information, "Listening on {Channel} again.")]
     public static partial void ListenResumed(ILogger logger, string channel);
+
+    [LoggerMessage(4003, LogLevel.Debug, "UNLISTEN on {Channel} failed; the connection is discarded.")]
+    public static partial void UnlistenFailed(ILogger logger, Exception exception, string channel);
 }

@@ -47,13 +47,22 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
             ?? throw new ArgumentException("The transaction is no longer usable (committed, rolled back or disposed).", nameof(transaction));
 
         await using var batch = new NpgsqlBatch(connection, npgsqlTransaction);
-        batch.BatchCommands.Add(messages.Count == 1 ? InsertOne(messages[0], now) : InsertMany(messages, now));
-        if (_notify && ShouldNotify())
+        foreach (var command in CreateCommands(messages, now))
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.Notify));
+            batch.BatchCommands.Add(command);
         }
 
+        // Prepared once per physical connection (Npgsql keeps explicitly prepared statements across pooled reuse, and
+        // this is a no-op when already prepared): the insert then skips parsing and planning in the caller's transaction.
+        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The insert (and, when due, the NOTIFY) for <paramref name="messages"/>, to run in one batch.</summary>
+    internal IReadOnlyList<NpgsqlBatchCommand> CreateCommands(IReadOnlyList<OutboxMessage> messages, DateTimeOffset now)
+    {
+        var insert = messages.Count == 1 ? InsertOne(messages[0], now) : InsertMany(messages, now);
+        return _notify && ShouldNotify() ? [insert, new NpgsqlBatchCommand(_commands.Notify)] : [insert];
     }
 
     // One caller per interval wins the compare-exchange; the others skip the NOTIFY.

@@ -48,12 +48,14 @@ public static class PostgreSqlPostboxBuilderExtensions
         services.AddOptions<PostgreSqlOptions>().Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOptions>>(new PostgreSqlOptionsValidator(dataSource is not null)));
         services.TryAddSingleton(sp => new PostgreSqlDataSourceHolder(
-            dataSource, () => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value.ConnectionString!)));
+            dataSource, () => CreateDataSource(sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value.ConnectionString!)));
 
         static PostgreSqlOptions Options(IServiceProvider sp) => sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value;
         static NpgsqlDataSource Source(IServiceProvider sp) => sp.GetRequiredService<PostgreSqlDataSourceHolder>().DataSource;
 
-        services.Replace(ServiceDescriptor.Singleton<IOutboxWriter>(sp => new PostgreSqlOutboxWriter(Options(sp))));
+        services.TryAddSingleton(sp => new PostgreSqlOutboxWriter(Options(sp)));
+        services.Replace(ServiceDescriptor.Singleton<IOutboxWriter>(sp => sp.GetRequiredService<PostgreSqlOutboxWriter>()));
+        services.TryAddSingleton<PostgreSqlOutbox>();
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp => new PostgreSqlOutboxStore(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new PostgreSqlOutboxMonitor(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp =>
@@ -69,6 +71,12 @@ public static class PostgreSqlPostboxBuilderExtensions
         // handler is added.
         return builder.UsePostgreSqlInbox();
     }
+
+    // Postbox's own statements leave no session state behind (locks are transaction-scoped, the LISTEN connection is
+    // never returned to the pool while listening), so the pool's reset on reuse (DISCARD ALL, a transaction of its own
+    // on the server) is skipped: it would double the statements an idle relay issues.
+    private static NpgsqlDataSource CreateDataSource(string connectionString) =>
+        new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ConnectionString).Build();
 
     private sealed class NoWakeups : IRelayWakeupSource
     {

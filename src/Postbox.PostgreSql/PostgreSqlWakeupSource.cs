@@ -54,9 +54,16 @@ public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
                 }
 
                 failures = 0;
-                while (true)
+                try
                 {
-                    await connection.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    while (true)
+                    {
+                        await connection.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    await UnlistenAsync(connection).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -69,6 +76,27 @@ public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
                 Log.ListenFailed(_logger, ex, _schema.Channel, delay);
                 await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    // The pool does not reset Postbox's connections (NoResetOnClose), so the connection goes back to it no longer
+    // listening. A broken connection is discarded by the pool anyway, hence the swallowed failure.
+    private async Task UnlistenAsync(NpgsqlConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var unlisten = new NpgsqlCommand("UNLISTEN *", connection);
+            unlisten.CommandTimeout = 5;
+            await unlisten.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException or InvalidOperationException)
+        {
+            Log.UnlistenFailed(_logger, ex, _schema.Channel);
         }
     }
 }

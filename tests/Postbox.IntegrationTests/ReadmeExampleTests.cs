@@ -40,11 +40,8 @@ public sealed class ReadmeExampleTests : ServerTest
     [Fact]
     public void Readme_ShowsTheExampleExactlyAsCompiled()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Postbox.slnx")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("Repository root not found.");
-        }
+        // Found from this source file, so it works wherever the build output goes.
+        var root = RepositoryRoot();
 
         var readme = Normalize(File.ReadAllText(Path.Combine(root, "README.md")));
         var source = File.ReadAllText(Path.Combine(root, "tests", "Postbox.IntegrationTests", "ReadmeExample.cs"));
@@ -55,6 +52,17 @@ public sealed class ReadmeExampleTests : ServerTest
             var snippet = Normalize(source[(source.IndexOf('\n', begin) + 1)..end]);
             Assert.Contains(snippet, readme, StringComparison.Ordinal);
         }
+    }
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    {
+        var root = Path.GetDirectoryName(source);
+        while (root is not null && !File.Exists(Path.Combine(root, "Postbox.slnx")))
+        {
+            root = Path.GetDirectoryName(root);
+        }
+
+        return root ?? throw new InvalidOperationException($"Repository root not found above {source}.");
     }
 
     private static string Normalize(string text) =>

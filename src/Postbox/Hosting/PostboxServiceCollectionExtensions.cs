@@ -38,7 +38,9 @@ public static class PostboxServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<PostboxMetrics>();
         services.TryAddSingleton<RelaySignal>();
-        services.TryAddSingleton<Postbox.IOutbox, Outbox>();
+        services.TryAddSingleton<Outbox>();
+        services.TryAddSingleton<Postbox.IOutbox>(sp => sp.GetRequiredService<Outbox>());
+        services.TryAddSingleton<IOutboxPreparer>(sp => sp.GetRequiredService<Outbox>());
 
         // Migrations first (hosted services start in registration order), then the relay.
         services.AddHostedService<MigrationHostedService>();

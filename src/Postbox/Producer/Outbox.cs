@@ -8,7 +8,7 @@ using Postbox.Storage;
 namespace Postbox.Producer;
 
 /// <summary>Validates messages, stamps trace context and hands them to the store's writer.</summary>
-internal sealed class Outbox : IOutbox
+internal sealed class Outbox : IOutbox, IOutboxPreparer
 {
     private readonly IOutboxWriter _writer;
     private readonly RelaySignal _signal;
@@ -41,6 +41,16 @@ internal sealed class Outbox : IOutbox
             return;
         }
 
+        var now = Prepare(messages);
+        await _writer.WriteAsync(transaction, messages, now, cancellationToken).ConfigureAwait(false);
+
+        // The caller has not committed yet; the relay re-checks briefly after a wake-up that finds nothing.
+        Enqueued();
+    }
+
+    public DateTimeOffset Prepare(IReadOnlyList<OutboxMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
         var current = Activity.Current;
         for (var i = 0; i < messages.Count; i++)
         {
@@ -56,9 +66,8 @@ internal sealed class Outbox : IOutbox
             }
         }
 
-        await _writer.WriteAsync(transaction, messages, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-
-        // The caller has not committed yet; the relay re-checks briefly after a wake-up that finds nothing.
-        _signal.Notify();
+        return _timeProvider.GetUtcNow();
     }
+
+    public void Enqueued() => _signal.Notify();
 }

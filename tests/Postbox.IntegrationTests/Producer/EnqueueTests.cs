@@ -121,4 +121,40 @@ public sealed class EnqueueTests : IAsyncLifetime
 
         Assert.Equal(0L, await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox"));
     }
+
+    [Fact]
+    public async Task CreateEnqueueCommands_RideInTheCallersBatch_CommitTogether_AndRollBackTogether()
+    {
+        using var host = BuildProducer();
+        var outbox = host.Services.GetRequiredService<Postbox.PostgreSql.PostgreSqlOutbox>();
+        await _schema.ExecuteAsync("CREATE TABLE {schema}.orders (id uuid PRIMARY KEY)");
+        async Task PlaceOrderAsync(OutboxMessage message, bool commit)
+        {
+            await using var connection = await _schema.DataSource.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using var batch = new Npgsql.NpgsqlBatch(connection, transaction);
+            batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand($"INSERT INTO \"{_schema.Name}\".orders VALUES (gen_random_uuid())"));
+            foreach (var command in outbox.CreateEnqueueCommands([message]))
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync();
+            if (commit)
+            {
+                await transaction.CommitAsync();
+            }
+        }
+
+        var kept = PostgresSchema.Message("orders", key: "o-1");
+        await PlaceOrderAsync(kept, commit: true);
+        await PlaceOrderAsync(PostgresSchema.Message("orders"), commit: false);
+
+        var now = DateTimeOffset.UtcNow;
+        var claimed = Assert.Single(await _schema.Store.ClaimAsync(new ClaimRequest("relay", 10, now, now.AddSeconds(30), true), default));
+        Assert.Equal((kept.Id, "o-1"), (claimed.Id, claimed.Key));
+        Assert.Equal(1L, await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.orders"));
+        Assert.Throws<ArgumentException>(() => outbox.CreateEnqueueCommands([new OutboxMessage("t", new byte[1]) { MaxAttempts = 0 }]));
+        Assert.Throws<ArgumentException>(() => outbox.CreateEnqueueCommands([]));
+    }
 }

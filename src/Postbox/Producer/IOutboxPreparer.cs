@@ -1,0 +1,18 @@
+namespace Postbox.Producer;
+
+/// <summary>
+/// The steps <see cref="IOutbox.EnqueueAsync(System.Data.Common.DbTransaction, IReadOnlyList{OutboxMessage}, CancellationToken)"/>
+/// performs around the store's write, for store-specific enqueue paths that write differently — such as adding the
+/// outbox insert to the caller's own command batch, so it costs no round trip of its own.
+/// </summary>
+public interface IOutboxPreparer
+{
+    /// <summary>Validates <paramref name="messages"/> and stamps the current trace context into their headers.</summary>
+    /// <param name="messages">The messages to enqueue.</param>
+    /// <returns>The enqueue time to store with them.</returns>
+    /// <exception cref="ArgumentException">A message is invalid (the exception names it and the field).</exception>
+    DateTimeOffset Prepare(IReadOnlyList<OutboxMessage> messages);
+
+    /// <summary>Wakes this process's relay; call it once the write was sent (the relay re-checks until the commit shows).</summary>
+    void Enqueued();
+}
