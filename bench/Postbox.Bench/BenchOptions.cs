@@ -34,7 +34,7 @@ internal sealed class BenchOptions
     // 3. Latency.
     public double LatencySeconds { get; set; } = 30;
     public double WarmupSeconds { get; set; } = 3;
-    public int[] Rates { get; set; } = [1000, 5000];
+    public int[] Rates { get; set; } = [100, 1000, 5000];
     public int PollMilliseconds { get; set; } = 1000;
 
     // 4. Idle.

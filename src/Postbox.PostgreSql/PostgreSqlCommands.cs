@@ -16,6 +16,7 @@ internal sealed class PostgreSqlCommands
             """;
         Notify = $"SELECT pg_notify('{schema.Channel}', '')";
         ClaimLock = $"SELECT pg_advisory_xact_lock({schema.ClaimLockKey})";
+        RelayCommit = "SELECT set_config('synchronous_commit', 'off', true)";
         ClaimBlockingDead = Claim(t, "2, 3, 4");
         ClaimSkippingDead = Claim(t, "3, 4");
         CompleteKeep = $"""
@@ -49,6 +50,15 @@ internal sealed class PostgreSqlCommands
     public string Notify { get; }
 
     public string ClaimLock { get; }
+
+    /// <summary>
+    /// Makes the relay's own transaction (claim, settle) commit without waiting for its WAL flush. Losing such a
+    /// commit in a server crash only means the message is published again (consumers deduplicate by id), and the WAL
+    /// is replayed in order, so a later claim is never kept while an earlier settle is lost. The business
+    /// transactions (enqueue, inbox) keep the server's synchronous commit. Transaction-local, so pooled connections
+    /// are unaffected.
+    /// </summary>
+    public string RelayCommit { get; }
 
     public string ClaimBlockingDead { get; }
 

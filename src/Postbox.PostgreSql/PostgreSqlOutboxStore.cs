@@ -27,9 +27,10 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
     public async Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        // Both statements run in one implicit transaction (one Sync), so the advisory lock is held until the
-        // claim commits; the claim statement takes its snapshot after the lock is granted.
+        // All statements run in one implicit transaction (one Sync), so the advisory lock is held until the claim
+        // commits; the claim statement takes its snapshot after the lock is granted.
         await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.RelayCommit));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.ClaimLock));
         var claim = new NpgsqlBatchCommand(request.DeadMessagesBlockKey ? _commands.ClaimBlockingDead : _commands.ClaimSkippingDead);
         claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Owner });
@@ -41,7 +42,9 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
         var result = new List<OutboxEnvelope>(Math.Min(request.BatchSize, 1024));
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lock's result
+            // Past the results of set_config and of the lock.
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 result.Add(new OutboxEnvelope(
@@ -115,7 +118,17 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
             return 0;
         }
 
-        return await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(_commands.RelayCommit));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+        // Rows changed by the writes only (not set_config's one row): fewer than submitted means lost leases.
+        var changed = 0;
+        for (var i = 1; i < batch.BatchCommands.Count; i++)
+        {
+            changed += batch.BatchCommands[i].RecordsAffected;
+        }
+
+        return changed;
     }
 
     /// <inheritdoc />
