@@ -14,12 +14,9 @@ internal static class CustomerEndpoints
         group.MapPost("/", CreateAsync)
             .WithName("CreateCustomer")
             .WithSummary("Creates a customer and publishes CustomerCreated through the outbox, in one transaction.")
-            .Accepts<CreateCustomerRequest>("application/json")
+            .AcceptsJson<CreateCustomerRequest>()
             .Produces<CustomerView>(StatusCodes.Status201Created)
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/{id:guid}", GetAsync)
             .WithName("GetCustomer")
             .WithSummary("A customer, with how many times its CustomerCreated event took effect (1).")

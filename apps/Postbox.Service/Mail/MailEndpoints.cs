@@ -13,11 +13,8 @@ internal static class MailEndpoints
         group.MapPost("/send", SendAsync)
             .WithName("SendMail")
             .WithSummary("Queues a mail: the delivery and its outbox message are written in one transaction.")
-            .Accepts<SendMailRequest>("application/json")
-            .Produces<MailAccepted>(StatusCodes.Status202Accepted)
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .AcceptsJson<SendMailRequest>()
+            .Produces<MailAccepted>(StatusCodes.Status202Accepted);
         group.MapGet("/{id:guid}", GetAsync)
             .WithName("GetMail")
             .WithSummary("Status of a delivery: queued, sending, sent or failed, with attempts and error history.")

@@ -13,12 +13,9 @@ internal static class UserEndpoints
         group.MapPost("/", RegisterAsync)
             .WithName("RegisterUser")
             .WithSummary("Registers a user (salted PBKDF2 hash) and queues the welcome mail in the same transaction.")
-            .Accepts<RegisterUserRequest>("application/json")
+            .AcceptsJson<RegisterUserRequest>()
             .Produces<UserView>(StatusCodes.Status201Created)
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/{id:guid}", GetAsync)
             .WithName("GetUser")
             .WithSummary("A user and the status of its welcome mail.")
