@@ -54,7 +54,7 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
                     Key: reader.IsDBNull(3) ? null : reader.GetString(3),
                     Type: reader.IsDBNull(4) ? null : reader.GetString(4),
                     Payload: reader.GetFieldValue<byte[]>(5),
-                    Headers: HeaderJson.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                    Headers: HeaderSerializer.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
                     CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
                     Attempts: reader.GetInt32(8),
                     MaxAttempts: reader.IsDBNull(9) ? null : reader.GetInt32(9)));

@@ -84,7 +84,7 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
         p.Add(new NpgsqlParameter { Value = (object?)m.Key ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         p.Add(new NpgsqlParameter { Value = (object?)m.Type ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         p.Add(new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = m.Payload, NpgsqlDbType = NpgsqlDbType.Bytea });
-        p.Add(new NpgsqlParameter { Value = (object?)HeaderJson.Serialize(m.Headers) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        p.Add(new NpgsqlParameter { Value = (object?)HeaderSerializer.Serialize(m.Headers) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
         p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
         p.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = availableAt });
         p.Add(new NpgsqlParameter { Value = (object?)m.MaxAttempts ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
@@ -113,7 +113,7 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
             keys[i] = m.Key;
             types[i] = m.Type;
             payloads[i] = m.Payload.ToArray();
-            headers[i] = HeaderJson.Serialize(m.Headers);
+            headers[i] = HeaderSerializer.Serialize(m.Headers);
             created[i] = now;
             maxAttempts[i] = m.MaxAttempts;
         }

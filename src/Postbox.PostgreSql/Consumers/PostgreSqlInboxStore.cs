@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using Postbox.Storage;
 using NpgsqlTypes;
 using Postbox.Consumers;
 
@@ -129,7 +130,7 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
                 Key: reader.IsDBNull(3) ? null : reader.GetString(3),
                 Type: reader.IsDBNull(4) ? null : reader.GetString(4),
                 Payload: reader.IsDBNull(5) ? ReadOnlyMemory<byte>.Empty : reader.GetFieldValue<byte[]>(5),
-                Headers: HeaderJson.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                Headers: HeaderSerializer.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
                 Attempts: reader.GetInt32(7)));
         }
 

@@ -27,17 +27,7 @@ internal sealed class BrokerConnection : IAsyncDisposable
     public BrokerConnection(RabbitMQTransportOptions options, TimeProvider timeProvider, ILogger logger)
     {
         (_options, _timeProvider, _logger) = (options, timeProvider, logger);
-        _factory = new ConnectionFactory
-        {
-            Uri = new Uri(options.ConnectionString),
-            ClientProvidedName = options.ClientProvidedName,
-            AutomaticRecoveryEnabled = true,
-            TopologyRecoveryEnabled = true,
-            NetworkRecoveryInterval = options.ReconnectDelay,
-            RequestedConnectionTimeout = options.ConnectionTimeout,
-            HandshakeContinuationTimeout = options.ConnectionTimeout,
-            ContinuationTimeout = options.ConnectionTimeout,
-        };
+        _factory = ConnectionFactories.Create(options.ConnectionString, options.ClientProvidedName, options.ReconnectDelay, options.ConnectionTimeout);
 
         // Never the URI itself: it may carry a password.
         Endpoint = $"{_factory.HostName}:{_factory.Port}{(_factory.VirtualHost == "/" ? "/" : "/" + _factory.VirtualHost)}";

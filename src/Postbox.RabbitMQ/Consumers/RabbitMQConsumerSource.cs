@@ -1,3 +1,4 @@
+using Postbox.RabbitMQ.Connection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Postbox.Consumers;
@@ -22,18 +23,7 @@ internal sealed class RabbitMQConsumerSource : IConsumerSource, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         (_options, _logger) = (options.Value, logger);
-        _factory = new ConnectionFactory
-        {
-            Uri = new Uri(_options.ConnectionString),
-            ClientProvidedName = _options.ClientProvidedName,
-            AutomaticRecoveryEnabled = true,
-            // Recovery re-declares the queue and binding and re-registers the consumers (with their prefetch).
-            TopologyRecoveryEnabled = true,
-            NetworkRecoveryInterval = _options.ReconnectDelay,
-            RequestedConnectionTimeout = _options.ConnectionTimeout,
-            HandshakeContinuationTimeout = _options.ConnectionTimeout,
-            ContinuationTimeout = _options.ConnectionTimeout,
-        };
+        _factory = ConnectionFactories.Create(_options.ConnectionString, _options.ClientProvidedName, _options.ReconnectDelay, _options.ConnectionTimeout);
         Endpoint = $"{_factory.HostName}:{_factory.Port}";
     }
 

@@ -87,12 +87,19 @@ internal sealed class OutboxRelay : BackgroundService
             pending = [.. batches];
         }
 
-        if (Volatile.Read(ref _inFlight) > 0 && !_abort.IsCancellationRequested)
+        // The abort fires ShutdownTimeout after StopAsync; only then, if batches are still in flight, are their
+        // unconfirmed messages handed back.
+        using (_abort.Token.Register(() =>
         {
-            Log.ShutdownTimedOut(_logger, Volatile.Read(ref _inFlight));
+            var inFlight = Volatile.Read(ref _inFlight);
+            if (inFlight > 0)
+            {
+                Log.ShutdownTimedOut(_logger, inFlight);
+            }
+        }))
+        {
+            await Task.WhenAll(pending).ConfigureAwait(false);
         }
-
-        await Task.WhenAll(pending).ConfigureAwait(false);
         await Task.WhenAll(background).ConfigureAwait(false);
         Log.RelayStopped(_logger, _owner);
     }

@@ -52,7 +52,6 @@ public sealed class RelayFailureTests : ServerTest
         var held = await Schema.Store.ClaimAsync(new ClaimRequest("crashed-relay", 100, now, now + lease, true), default);
         Assert.Equal(50, held.Count);
         using var relay = PostboxHost.Build(Schema, b => Broker.UseIn(b));
-        var clock = Stopwatch.StartNew();
 
         await relay.StartAsync();
         await Task.Delay(lease / 2);
@@ -62,7 +61,6 @@ public sealed class RelayFailureTests : ServerTest
             TimeSpan.FromSeconds(10), "the taken-over messages are marked delivered");
         await relay.StopAsync();
 
-        Assert.True(clock.Elapsed >= lease / 2);
         Assert.Equal(messages.Select(m => m.Id.ToString()).Order(), Broker.Received.Select(r => r.Id).Order());
         Assert.Equal(0L, await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE lease_owner = 'crashed-relay'"));
     }
