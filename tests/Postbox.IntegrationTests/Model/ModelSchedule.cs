@@ -4,7 +4,7 @@ using Postbox.Storage;
 namespace Postbox.IntegrationTests.Model;
 
 /// <summary>One seeded schedule: random steps against the store, each checked against the model.</summary>
-internal sealed class ModelSchedule
+internal sealed class ModelSchedule : IAsyncDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
@@ -48,6 +48,17 @@ internal sealed class ModelSchedule
     }
 
     public int Step { get; private set; }
+
+    /// <summary>Rolls back transactions a failed schedule left open, so the store can be dropped.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (_, open) in _open)
+        {
+            await open.DisposeAsync();
+        }
+
+        _open.Clear();
+    }
 
     public string Describe() =>
         $"policy {(_block ? "Block" : "Skip")}, batch {_batch}, max attempts {_maxAttempts}, {_relays.Count} relays, {_keys.Length} keys, " +

@@ -44,7 +44,7 @@ public abstract class OutboxModelTests
         foreach (var seed in seeds)
         {
             await using var store = await CreateStoreAsync();
-            var schedule = new ModelSchedule(seed, store);
+            await using var schedule = new ModelSchedule(seed, store);
             try
             {
                 steps += await schedule.RunAsync();
