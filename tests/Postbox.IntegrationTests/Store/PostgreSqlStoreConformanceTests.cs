@@ -1,3 +1,6 @@
+using System.Data.Common;
+using Microsoft.Extensions.DependencyInjection;
+using Postbox.Hosting;
 using Postbox.IntegrationTests.Infrastructure;
 using Postbox.Storage;
 
@@ -26,4 +29,10 @@ public sealed class PostgreSqlStoreConformanceTests : OutboxStoreConformanceTest
     }
 
     protected override Task<long> CountAsync() => _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox");
+
+    protected override void UseStore(PostboxBuilder postbox) => postbox.UsePostgreSql(_schema.DataSource, o => o.Schema = _schema.Name);
+
+    protected override async Task<DbConnection> OpenConnectionAsync() => await _schema.DataSource.OpenConnectionAsync();
+
+    protected override string BusinessTable => $"\"{_schema.Name}\".business";
 }
