@@ -342,7 +342,7 @@ public abstract class OutboxStoreConformanceTests
         await using var provider = CreatePostbox();
         var outbox = provider.GetRequiredService<IOutbox>();
         var fine = M();
-        var valid = M("k");
+        var valid = M();
         var (before, after) = ($"before-{valid.Id:N}", $"after-{valid.Id:N}");
         var stored = await CountAsync();
         await using (var connection = await OpenBusinessConnectionAsync())
