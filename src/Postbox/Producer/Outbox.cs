@@ -56,7 +56,6 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i] ?? throw new ArgumentException($"Message #{i} is null.", nameof(messages));
-            MessageValidator.Validate(message, i, _options.MaxPayloadBytes);
             if (current is not null && !message.Headers.ContainsKey(OutboxHeaders.TraceParent))
             {
                 message.Headers[OutboxHeaders.TraceParent] = current.Id!;
@@ -65,6 +64,9 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
                     message.Headers[OutboxHeaders.TraceState] = current.TraceStateString;
                 }
             }
+
+            // Validated after stamping: a trace state is any string some code set, and it is stored too.
+            MessageValidator.Validate(message, i, _options.MaxPayloadBytes);
         }
 
         MessageIds.EnsureDistinct(messages);
