@@ -38,10 +38,13 @@ public sealed class PostgreSqlOutbox
     /// <summary>
     /// Validates <paramref name="messages"/>, stamps the trace context, and returns the commands that insert them;
     /// add them to a batch bound to your transaction. Nothing is written until that batch runs, and nothing becomes
-    /// visible to a relay before your commit.
+    /// visible to a relay before your commit. The rules are those of <see cref="IOutbox"/>: an invalid message is refused
+    /// here, before your batch runs, and a message whose id is already in the outbox is skipped without an error. The
+    /// first command is the insert: after the batch ran, its <see cref="NpgsqlBatchCommand.RecordsAffected"/> is the
+    /// number of messages written.
     /// </summary>
     /// <param name="messages">The messages, at least one (kept in this order for ordering keys).</param>
-    /// <exception cref="ArgumentException">A message is invalid (the exception names it and the field).</exception>
+    /// <exception cref="ArgumentException">A message is invalid (the exception names it and the field), or two share an id.</exception>
     public IReadOnlyList<NpgsqlBatchCommand> CreateEnqueueCommands(IReadOnlyList<OutboxMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);

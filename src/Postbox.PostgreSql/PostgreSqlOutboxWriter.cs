@@ -19,9 +19,13 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
     /// <summary>Shortest time between two notifying transactions of one writer.</summary>
     internal static readonly TimeSpan NotifyInterval = TimeSpan.FromMilliseconds(5);
 
+    private const string OnConflictDoNothing = "\nON CONFLICT (id) DO NOTHING";
+
     private static readonly long NotifyIntervalTicks = (long)(NotifyInterval.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 
     private readonly PostgreSqlCommands _commands;
+    private readonly string _insert;
+    private readonly string _insertOne;
     private readonly bool _notify;
     private long _lastNotify = long.MinValue / 2;
 
@@ -31,11 +35,18 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
     {
         ArgumentNullException.ThrowIfNull(options);
         _commands = new PostgreSqlCommands(new PostgreSqlSchema(options.Schema));
+
+        // An id already in the outbox (an earlier transaction enqueued the same message) is skipped, not an error: a
+        // unique violation (23505) would abort the caller's whole transaction. The insert's RecordsAffected says how many
+        // were new. The clause is appended here rather than written into PostgreSqlCommands so that this writer's rule
+        // holds whatever shape the shared insert takes; both inserts are plain INSERT … VALUES / SELECT statements.
+        _insert = _commands.Insert + OnConflictDoNothing;
+        _insertOne = _commands.InsertOne + OnConflictDoNothing;
         _notify = options.NotifyOnEnqueue;
     }
 
     /// <inheritdoc />
-    public async Task WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<int> WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (transaction is not NpgsqlTransaction npgsqlTransaction)
@@ -56,11 +67,17 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
         // this is a no-op when already prepared): the insert then skips parsing and planning in the caller's transaction.
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return batch.BatchCommands[0].RecordsAffected;
     }
 
-    /// <summary>The insert (and, when due, the NOTIFY) for <paramref name="messages"/>, to run in one batch.</summary>
+    /// <summary>
+    /// The insert (first; its <see cref="NpgsqlBatchCommand.RecordsAffected"/> counts the new messages) and, when due,
+    /// the NOTIFY for <paramref name="messages"/>, to run in one batch.
+    /// </summary>
     internal IReadOnlyList<NpgsqlBatchCommand> CreateCommands(IReadOnlyList<OutboxMessage> messages, DateTimeOffset now)
     {
+        // The stores hold UTC; Npgsql refuses a timestamptz with another offset.
+        now = now.ToUniversalTime();
         var insert = messages.Count == 1 ? InsertOne(messages[0], now) : InsertMany(messages, now);
         return _notify && ShouldNotify() ? [insert, new NpgsqlBatchCommand(_commands.Notify)] : [insert];
     }
@@ -76,7 +93,7 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
     private NpgsqlBatchCommand InsertOne(OutboxMessage m, DateTimeOffset now)
     {
         var (state, availableAt) = Schedule(m, now);
-        var command = new NpgsqlBatchCommand(_commands.InsertOne);
+        var command = new NpgsqlBatchCommand(_insertOne);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter<Guid> { TypedValue = m.Id });
         p.Add(new NpgsqlParameter<short> { TypedValue = state });
@@ -118,7 +135,7 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
             maxAttempts[i] = m.MaxAttempts;
         }
 
-        var command = new NpgsqlBatchCommand(_commands.Insert);
+        var command = new NpgsqlBatchCommand(_insert);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids });
         p.Add(new NpgsqlParameter<short[]> { TypedValue = states });

@@ -18,11 +18,16 @@ public sealed class SqliteOutboxWriter : IOutboxWriter
         _insert = $"""
             INSERT INTO {tables.Outbox} (id, state, topic, key, type, payload, headers, created_at, available_at, max_attempts)
             VALUES ($id, $state, $topic, $key, $type, $payload, $headers, $created, $available, $max)
+            ON CONFLICT (id) DO NOTHING
             """;
     }
 
     /// <inheritdoc />
-    public async Task WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <remarks>
+    /// An id already stored is skipped (<c>ON CONFLICT (id) DO NOTHING</c> — not <c>INSERT OR IGNORE</c>, which would
+    /// also swallow NOT NULL and CHECK violations).
+    /// </remarks>
+    public async Task<int> WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (transaction is not SqliteTransaction sqliteTransaction)
@@ -45,6 +50,7 @@ public sealed class SqliteOutboxWriter : IOutboxWriter
         var created = command.Parameters.Add("$created", SqliteType.Integer);
         var available = command.Parameters.Add("$available", SqliteType.Integer);
         var max = command.Parameters.Add("$max", SqliteType.Integer);
+        var written = 0;
         foreach (var m in messages)
         {
             var delayed = m.AvailableAt is { } at && at > now;
@@ -58,7 +64,9 @@ public sealed class SqliteOutboxWriter : IOutboxWriter
             created.Value = SqliteTime.ToTicks(now);
             available.Value = SqliteTime.ToTicks(delayed ? m.AvailableAt!.Value : now);
             max.Value = (object?)m.MaxAttempts ?? DBNull.Value;
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            written += await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        return written;
     }
 }

@@ -46,14 +46,35 @@ public sealed class OutboxMessage
     /// </summary>
     public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
-    /// <summary>Earliest time the relay may publish the message; <see langword="null"/> means at once.</summary>
-    public DateTimeOffset? AvailableAt { get; init; }
+    /// <summary>
+    /// Earliest time the relay may publish the message; <see langword="null"/> (or any time not after the enqueue
+    /// time) means at once. Any offset is accepted and kept as the same instant in UTC, truncated to whole
+    /// microseconds (what PostgreSQL and MySQL hold), so every store keeps the same value. A <see cref="DateTime"/>
+    /// converts by .NET's rule: <see cref="DateTimeKind.Utc"/> as is, <see cref="DateTimeKind.Local"/> and
+    /// <see cref="DateTimeKind.Unspecified"/> as the host's local time — pass a <see cref="DateTimeOffset"/> or a UTC
+    /// <see cref="DateTime"/>. Enqueue refuses times from 9999-12-31T00:00Z on (a message that would never be published).
+    /// </summary>
+    public DateTimeOffset? AvailableAt
+    {
+        get => _availableAt;
+        init => _availableAt = value is { } at ? ToStoredTime(at) : null;
+    }
+
+    private readonly DateTimeOffset? _availableAt;
 
     /// <summary>
     /// Maximum publish attempts for this message before it is marked dead; <see langword="null"/> uses the
     /// relay's retry policy.
     /// </summary>
     public int? MaxAttempts { get; init; }
+
+    // Npgsql refuses a DateTimeOffset with a non-zero offset for timestamptz, MySQL's DATETIME keeps no offset at all,
+    // and the stores differ below a microsecond: one UTC, microsecond value for all of them.
+    private static DateTimeOffset ToStoredTime(DateTimeOffset value)
+    {
+        var ticks = value.UtcTicks;
+        return new DateTimeOffset(ticks - (ticks % TimeSpan.TicksPerMicrosecond), TimeSpan.Zero);
+    }
 
     /// <summary>
     /// Creates a message whose payload is <paramref name="value"/> serialized as UTF-8 JSON, with

@@ -6,19 +6,37 @@ namespace Postbox;
 /// Writes messages to the outbox inside the caller's database transaction. The messages become visible
 /// to the relay when the transaction commits; a rollback discards them.
 /// </summary>
+/// <remarks>
+/// Every message is validated before any statement runs, so a refused message (an <see cref="ArgumentException"/>)
+/// leaves the caller's transaction usable: nothing of that call was written, and the caller may commit the rest of
+/// its work. A message whose <see cref="OutboxMessage.Id"/> is already in the outbox (enqueued by an earlier call or
+/// transaction, and not yet removed by cleanup) is skipped — an idempotent no-op that never aborts the transaction —
+/// and the stored message is kept unchanged. See <c>docs/guarantees.md</c> for the full rules.
+/// </remarks>
 public interface IOutbox
 {
     /// <summary>Enqueues one message through <paramref name="transaction"/>.</summary>
     /// <param name="transaction">The caller's open transaction (Npgsql, SQLite, ...); its connection is used.</param>
     /// <param name="message">The message.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <exception cref="ArgumentException">The message is invalid (the exception names the field).</exception>
-    Task EnqueueAsync(DbTransaction transaction, OutboxMessage message, CancellationToken cancellationToken = default);
+    /// <returns>
+    /// <see langword="true"/> when the message was written; <see langword="false"/> when a message with its id was
+    /// already in the outbox, which is then left as it was.
+    /// </returns>
+    /// <exception cref="ArgumentException">The message is invalid (the exception names the field); nothing was written.</exception>
+    Task<bool> EnqueueAsync(DbTransaction transaction, OutboxMessage message, CancellationToken cancellationToken = default);
 
     /// <summary>Enqueues many messages through <paramref name="transaction"/> in one round trip.</summary>
     /// <param name="transaction">The caller's open transaction; its connection is used.</param>
     /// <param name="messages">The messages, kept in this order for ordering keys.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <exception cref="ArgumentException">A message is invalid (the exception names it and the field).</exception>
-    Task EnqueueAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default);
+    /// <returns>
+    /// How many messages were written: fewer than given when some ids were already in the outbox (those are left
+    /// as they were).
+    /// </returns>
+    /// <exception cref="ArgumentException">
+    /// A message is invalid (the exception names it and the field), or two messages share an id (the exception names
+    /// both indexes); nothing was written.
+    /// </exception>
+    Task<int> EnqueueAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default);
 }

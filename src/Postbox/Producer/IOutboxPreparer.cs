@@ -7,10 +7,14 @@ namespace Postbox.Producer;
 /// </summary>
 public interface IOutboxPreparer
 {
-    /// <summary>Validates <paramref name="messages"/> and stamps the current trace context into their headers.</summary>
+    /// <summary>
+    /// Validates <paramref name="messages"/> (each message, and that no id appears twice) and stamps the current trace
+    /// context into their headers. Call it before anything is sent in the caller's transaction: it throws instead of
+    /// letting the database refuse a value, which would abort that transaction.
+    /// </summary>
     /// <param name="messages">The messages to enqueue.</param>
     /// <returns>The enqueue time to store with them.</returns>
-    /// <exception cref="ArgumentException">A message is invalid (the exception names it and the field).</exception>
+    /// <exception cref="ArgumentException">A message is invalid (the exception names it and the field), or two share an id.</exception>
     DateTimeOffset Prepare(IReadOnlyList<OutboxMessage> messages);
 
     /// <summary>Wakes this process's relay; call it once the write was sent (the relay re-checks until the commit shows).</summary>

@@ -21,13 +21,13 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
         (_writer, _signal, _timeProvider, _options) = (writer, signal, timeProvider, options.Value);
     }
 
-    public Task EnqueueAsync(DbTransaction transaction, OutboxMessage message, CancellationToken cancellationToken = default)
+    public async Task<bool> EnqueueAsync(DbTransaction transaction, OutboxMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return EnqueueAsync(transaction, [message], cancellationToken);
+        return await EnqueueAsync(transaction, [message], cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    public async Task EnqueueAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default)
+    public async Task<int> EnqueueAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(messages);
@@ -38,14 +38,15 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
 
         if (messages.Count == 0)
         {
-            return;
+            return 0;
         }
 
         var now = Prepare(messages);
-        await _writer.WriteAsync(transaction, messages, now, cancellationToken).ConfigureAwait(false);
+        var written = await _writer.WriteAsync(transaction, messages, now, cancellationToken).ConfigureAwait(false);
 
         // The caller has not committed yet; the relay re-checks briefly after a wake-up that finds nothing.
         Enqueued();
+        return written;
     }
 
     public DateTimeOffset Prepare(IReadOnlyList<OutboxMessage> messages)
@@ -55,7 +56,6 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i] ?? throw new ArgumentException($"Message #{i} is null.", nameof(messages));
-            MessageValidator.Validate(message, i, _options.MaxPayloadBytes);
             if (current is not null && !message.Headers.ContainsKey(OutboxHeaders.TraceParent))
             {
                 message.Headers[OutboxHeaders.TraceParent] = current.Id!;
@@ -64,9 +64,15 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
                     message.Headers[OutboxHeaders.TraceState] = current.TraceStateString;
                 }
             }
+
+            // Validated after stamping: a trace state is any string some code set, and it is stored too.
+            MessageValidator.Validate(message, i, _options.MaxPayloadBytes);
         }
 
-        return _timeProvider.GetUtcNow();
+        MessageIds.EnsureDistinct(messages);
+
+        // A TimeProvider may answer with any offset; the stores hold UTC.
+        return _timeProvider.GetUtcNow().ToUniversalTime();
     }
 
     public void Enqueued() => _signal.Notify();

@@ -1,4 +1,7 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Postbox.Hosting;
 using Postbox.Sqlite;
 using Postbox.Storage;
 
@@ -49,6 +52,17 @@ public sealed class SqliteStoreConformanceTests : OutboxStoreConformanceTests, I
         await using var reader = await command.ExecuteReaderAsync();
         return await reader.ReadAsync() ? (reader.GetInt32(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2)) : null;
     }
+
+    protected override void UseStore(PostboxBuilder postbox) => postbox.UseSqlite(_options.ConnectionString!);
+
+    protected override async Task<DbConnection> OpenConnectionAsync()
+    {
+        var connection = new SqliteConnection(_options.ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
+    protected override string BusinessTable => "business";
 
     protected override async Task<long> CountAsync()
     {
