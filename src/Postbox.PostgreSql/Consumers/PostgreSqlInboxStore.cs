@@ -76,7 +76,7 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
             if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
             {
-                return new PostgreSqlInboxTransaction(connection, transaction);
+                return new PostgreSqlInboxTransaction(connection, transaction, _dataSource, _timeProvider);
             }
         }
         catch

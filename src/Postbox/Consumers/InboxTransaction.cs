@@ -15,6 +15,15 @@ public abstract class InboxTransaction : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the commit.</param>
     public abstract Task CommitAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Turns an error of the attempt (thrown by the handler or by <see cref="CommitAsync"/>) into the one recorded for it,
+    /// adding what the store knows: e.g. that the server ended the transaction because it stayed open longer than a
+    /// server-side timeout allows. Returns <paramref name="failure"/> itself when there is nothing to add (the default).
+    /// </summary>
+    /// <param name="failure">The attempt's error.</param>
+    /// <param name="cancellationToken">Cancels a look-up the explanation needs.</param>
+    public virtual ValueTask<Exception> ExplainAsync(Exception failure, CancellationToken cancellationToken) => ValueTask.FromResult(failure);
+
     /// <summary>Rolls back unless committed, and releases the connection.</summary>
     public abstract ValueTask DisposeAsync();
 }
