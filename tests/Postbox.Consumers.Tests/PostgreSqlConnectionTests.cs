@@ -193,7 +193,7 @@ public sealed class PostgreSqlConnectionTests : ServerTest
     [Fact]
     public async Task Relay_WithSmallestPoolAllowedAndListening_Delivers()
     {
-        using var host = Build(async (item, context, _) => await WriteEffectAsync(context, item.Body), ConnectionString("Maximum Pool Size=4;Timeout=5"),
+        using var host = Build(async (item, context, _) => await WriteEffectAsync(context, item.Body), ConnectionString("Maximum Pool Size=6;Timeout=5"),
             o => { o.Relay.MaxInFlightBatches = 1; o.Relay.PollInterval = TimeSpan.FromSeconds(30); }, listen: true);
         await host.StartAsync();
         await TestEnvironment.WaitUntilAsync(async () => await ScalarAsync<long>(
@@ -201,7 +201,8 @@ public sealed class PostgreSqlConnectionTests : ServerTest
 
         await EnqueueAsync(host, "one");
 
-        // Woken by the notification (the poll interval is 30 s), on a pool of exactly what the relay and the handler need.
+        // Woken by the notification (the poll interval is 30 s), on pools of exactly what the relay and the inbox (6) and
+        // the handler (1) need: the LISTEN connection is not one of them.
         await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync() == 1, TimeSpan.FromSeconds(15), "the message was handled");
         await host.StopAsync();
     }
@@ -209,13 +210,15 @@ public sealed class PostgreSqlConnectionTests : ServerTest
     [Fact]
     public async Task Relay_PoolExhaustedForAWhile_LogsItOnceAndRecovers()
     {
-        await using var dataSource = NpgsqlDataSource.Create(ConnectionString("Maximum Pool Size=4;Timeout=1"));
-        using var host = Build(null, "", o => { o.Relay.MaxInFlightBatches = 1; }, dataSource: dataSource);
+        // Exactly what the relay (4), the inbox (2) and one handler (1) need.
+        await using var dataSource = NpgsqlDataSource.Create(ConnectionString("Maximum Pool Size=7;Timeout=1"));
+        using var host = Build(async (item, context, _) => await WriteEffectAsync(context, item.Body), "", o => { o.Relay.MaxInFlightBatches = 1; },
+            dataSource: dataSource);
         await host.StartAsync();
 
         // The application shares the data source and takes every connection for a while.
         var held = new List<NpgsqlConnection>();
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < 7; i++)
         {
             held.Add(await dataSource.OpenConnectionAsync());
         }
@@ -237,8 +240,7 @@ public sealed class PostgreSqlConnectionTests : ServerTest
             await connection.DisposeAsync();
         }
 
-        await TestEnvironment.WaitUntilAsync(async () => await ScalarAsync<long>($"SELECT count(*) FROM {{schema}}.outbox WHERE id = '{id}' AND state = 1") == 1,
-            TimeSpan.FromSeconds(20), "the message was delivered after the pool freed up");
+        await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync(id) == 1, TimeSpan.FromSeconds(20), "the message was handled after the pool freed up");
         await host.StopAsync();
 
         var warning = Assert.Single(_logs.Entries, e => e.EventId == 1002);

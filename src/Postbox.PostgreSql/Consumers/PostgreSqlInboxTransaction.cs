@@ -16,6 +16,22 @@ internal sealed class PostgreSqlInboxTransaction(NpgsqlConnection connection, Np
     public override Task CommitAsync(CancellationToken cancellationToken) => transaction.CommitAsync(cancellationToken);
 
     /// <summary>
+    /// Npgsql keeps <see cref="NpgsqlTransaction.Connection"/> set after a commit or rollback, so ask the server: the
+    /// inbox statement gave the transaction an id, and a session with none has no transaction of ours open any more.
+    /// A broken connection (a server timeout, a lost server) is not the handler's doing.
+    /// </summary>
+    public override async ValueTask<bool> IsEndedAsync(CancellationToken cancellationToken)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return false;
+        }
+
+        await using var command = new NpgsqlCommand("SELECT pg_current_xact_id_if_assigned() IS NULL", connection);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+    }
+
+    /// <summary>
     /// Names the server setting that ended the transaction: the inbox transaction stays open while the handler runs, so
     /// a handler that spends longer outside the database than <c>idle_in_transaction_session_timeout</c> (25P03), or a
     /// whole attempt longer than <c>transaction_timeout</c> (25P04), loses its transaction and its connection; a

@@ -68,11 +68,6 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
                     await handler.Handle(scope.ServiceProvider, message, context, linked.Token).ConfigureAwait(false);
                 }
 
-                if (CompletedByHandler(inbox))
-                {
-                    throw HandlerCompletedTransaction(handler, null);
-                }
-
                 // Not the abort token: once the handler is done, committing is quick and an interrupted commit
                 // would leave the outcome unknown.
                 await inbox.CommitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -89,19 +84,14 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
             {
                 failure = new TimeoutException($"The handler did not finish within its timeout of {handler.Options.Timeout}.", ex);
             }
-            catch (HandlerMisuseException ex)
-            {
-                failure = ex;
-                retryable = false;
-            }
 #pragma warning disable CA1031 // Any handler failure becomes a recorded, retried attempt.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                if (CompletedByHandler(inbox))
+                if (await EndedByHandlerAsync(inbox).ConfigureAwait(false))
                 {
-                    // It threw after ending the transaction itself (often because of that: a statement on a completed
-                    // transaction); the mistake is the thing to report.
+                    // The handler ended the transaction itself: the commit (or the handler's next statement) failed
+                    // because of that, and the mistake is the thing to report.
                     failure = HandlerCompletedTransaction(handler, ex);
                     retryable = false;
                 }
@@ -115,16 +105,18 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
         return await FailAsync(handler, delivery, activity, started, failure, retryable).ConfigureAwait(false);
     }
 
-    private static bool CompletedByHandler(InboxTransaction inbox)
+    private async Task<bool> EndedByHandlerAsync(InboxTransaction inbox)
     {
         try
         {
-            // ADO.NET transactions drop their connection once committed or rolled back.
-            return inbox.Transaction.Connection is null;
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), timeProvider);
+            return await inbox.IsEndedAsync(timeout.Token).ConfigureAwait(false);
         }
-        catch (ObjectDisposedException)
+#pragma warning disable CA1031 // Only a diagnosis: when it cannot be made, the original error is recorded as it is.
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            return true; // The handler disposed it: rolled back.
+            return false;
         }
     }
 
