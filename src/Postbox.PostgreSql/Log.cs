@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(4003, LogLevel.Debug, "UNLISTEN on {Channel} failed; the connection is discarded.")]
     public static partial void UnlistenFailed(ILogger logger, Exception exception, string channel);
+
+    [LoggerMessage(4004, LogLevel.Information, "Moved Postbox's migration bookkeeping in schema {Schema} from {From} to {To} ({Count} rows), written there by an earlier Postbox build.")]
+    public static partial void BookkeepingMoved(ILogger logger, string schema, string from, string to, int count);
 }

@@ -46,9 +46,10 @@ public static class PostgreSqlPostboxBuilderExtensions
         ArgumentNullException.ThrowIfNull(configure);
         var services = builder.Services;
         services.AddOptions<PostgreSqlOptions>().Configure(configure).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOptions>>(new PostgreSqlOptionsValidator(dataSource is not null)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOptions>, PostgreSqlOptionsValidator>(
+            sp => new PostgreSqlOptionsValidator(dataSource, sp)));
         services.TryAddSingleton(sp => new PostgreSqlDataSourceHolder(
-            dataSource, () => CreateDataSource(sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value.ConnectionString!)));
+            dataSource, () => sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value.ConnectionString!));
 
         static PostgreSqlOptions Options(IServiceProvider sp) => sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value;
         static NpgsqlDataSource Source(IServiceProvider sp) => sp.GetRequiredService<PostgreSqlDataSourceHolder>().DataSource;
@@ -71,12 +72,6 @@ public static class PostgreSqlPostboxBuilderExtensions
         // handler is added.
         return builder.UsePostgreSqlInbox();
     }
-
-    // Postbox's own statements leave no session state behind (locks are transaction-scoped, the LISTEN connection is
-    // never returned to the pool while listening), so the pool's reset on reuse (DISCARD ALL, a transaction of its own
-    // on the server) is skipped: it would double the statements an idle relay issues.
-    private static NpgsqlDataSource CreateDataSource(string connectionString) =>
-        new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ConnectionString).Build();
 
     private sealed class NoWakeups : IRelayWakeupSource
     {

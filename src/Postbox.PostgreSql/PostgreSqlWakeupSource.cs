@@ -10,6 +10,11 @@ namespace Postbox.PostgreSql;
 /// Waiting costs no query; after a lost connection it reconnects with back-off and wakes the relay once,
 /// since notifications sent meanwhile were lost.
 /// </summary>
+/// <remarks>
+/// The listening connection is held for the life of the process, so it is opened outside the data source's pool
+/// (same server, credentials and TLS settings, <c>Pooling=false</c>): taken from the pool it would leave the claims,
+/// settles and handlers one connection fewer, and with <c>Maximum Pool Size=1</c> none at all.
+/// </remarks>
 public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
 {
     private readonly NpgsqlDataSource _dataSource;
@@ -40,7 +45,8 @@ public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
         {
             try
             {
-                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                await using var connection = CreateUnpooledConnection(_dataSource);
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
                 connection.Notification += (_, _) => wake();
                 await using (var listen = new NpgsqlCommand($"LISTEN \"{_schema.Channel}\"", connection))
                 {
@@ -79,8 +85,18 @@ public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
         }
     }
 
-    // The pool does not reset Postbox's connections (NoResetOnClose), so the connection goes back to it no longer
-    // listening. A broken connection is discarded by the pool anyway, hence the swallowed failure.
+    /// <summary>A connection to the data source's server that does not come from (nor go back to) its pool.</summary>
+    internal static NpgsqlConnection CreateUnpooledConnection(NpgsqlDataSource dataSource)
+    {
+        // CloneWith keeps the data source's password (or password provider) and certificate callbacks, which the
+        // connection string it shows leaves out.
+        using var template = dataSource.CreateConnection();
+        var unpooled = new NpgsqlConnectionStringBuilder(template.ConnectionString) { Pooling = false };
+        return template.CloneWith(unpooled.ConnectionString);
+    }
+
+    // The connection is unpooled and closing it ends the session, so this is only a courtesy to the server; a failure
+    // (a broken connection) changes nothing, hence swallowed.
     private async Task UnlistenAsync(NpgsqlConnection connection)
     {
         if (connection.State != System.Data.ConnectionState.Open)

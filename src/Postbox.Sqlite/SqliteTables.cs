@@ -15,7 +15,10 @@ internal sealed partial class SqliteTables
         Prefix = prefix;
         Outbox = prefix + "outbox";
         Inbox = prefix + "inbox";
-        Migrations = prefix + "schema_migrations";
+        // Always ends in "postbox_migrations" (a name no other tool uses, unlike "schema_migrations"), without doubling
+        // the default prefix: postbox_migrations, app_postbox_migrations.
+        Migrations = prefix.EndsWith("postbox_", StringComparison.Ordinal) ? prefix + "migrations" : prefix + "postbox_migrations";
+        LegacyMigrations = prefix + "schema_migrations";
     }
 
     public string Prefix { get; }
@@ -25,6 +28,9 @@ internal sealed partial class SqliteTables
     public string Inbox { get; }
 
     public string Migrations { get; }
+
+    /// <summary>Where builds before the rename kept the bookkeeping; Postbox's only if its shape and content say so.</summary>
+    public string LegacyMigrations { get; }
 
     public static bool IsValid(string? prefix) => prefix is not null && PrefixPattern().IsMatch(prefix);
 

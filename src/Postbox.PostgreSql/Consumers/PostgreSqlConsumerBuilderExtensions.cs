@@ -23,6 +23,7 @@ public static class PostgreSqlConsumerBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton(sp => new PostgreSqlInboxStore(
             sp.GetRequiredService<PostgreSqlDataSourceHolder>().DataSource,
+            sp.GetRequiredService<PostgreSqlDataSourceHolder>().HandlerDataSource,
             sp.GetRequiredService<IOptions<PostgreSqlOptions>>().Value,
             sp.GetService<TimeProvider>(),
             sp.GetService<ILogger<PostgreSqlInboxStore>>()));

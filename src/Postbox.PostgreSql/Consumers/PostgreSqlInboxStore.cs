@@ -15,19 +15,40 @@ namespace Postbox.PostgreSql.Consumers;
 public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
 {
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _handlerDataSource;
     private readonly InboxCommands _commands;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
 
     /// <summary>Creates the inbox over <paramref name="dataSource"/> in the schema of <paramref name="options"/>.</summary>
-    /// <param name="dataSource">Connection source (pooled). Each message in flight holds one connection.</param>
+    /// <param name="dataSource">Connection source (pooled) for the inbox's statements and the handlers' transactions.
+    /// Each message in flight holds one connection. Handler code runs on its connections: keep the pool's reset on
+    /// return (the default; not <c>No Reset On Close</c>) so one handler's session state cannot reach another.</param>
     /// <param name="options">Store options (the schema).</param>
     /// <param name="timeProvider">Clock for replays; <see cref="TimeProvider.System"/> when omitted.</param>
     /// <param name="logger">Logger; optional.</param>
     public PostgreSqlInboxStore(NpgsqlDataSource dataSource, PostgreSqlOptions options, TimeProvider? timeProvider = null, ILogger<PostgreSqlInboxStore>? logger = null)
+        : this(dataSource, dataSource, options, timeProvider, logger)
+    {
+    }
+
+    /// <summary>
+    /// Creates the inbox with the handlers' transactions on <paramref name="handlerDataSource"/> and the inbox's own
+    /// statements (failures, retry claims, cleanup, admin) on <paramref name="dataSource"/>.
+    /// </summary>
+    /// <param name="dataSource">Connection source for the inbox's own statements; may skip the reset on return.</param>
+    /// <param name="handlerDataSource">Connection source of the inbox transactions handler code runs in: one connection
+    /// per message in flight. Must reset connections on return (the default) so one handler's session state
+    /// (<c>SET</c>, temp tables, session advisory locks) cannot reach another.</param>
+    /// <param name="options">Store options (the schema).</param>
+    /// <param name="timeProvider">Clock for replays; <see cref="TimeProvider.System"/> when omitted.</param>
+    /// <param name="logger">Logger; optional.</param>
+    public PostgreSqlInboxStore(NpgsqlDataSource dataSource, NpgsqlDataSource handlerDataSource, PostgreSqlOptions options, TimeProvider? timeProvider = null,
+        ILogger<PostgreSqlInboxStore>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _handlerDataSource = handlerDataSource ?? throw new ArgumentNullException(nameof(handlerDataSource));
         _commands = new InboxCommands(new PostgreSqlSchema(options.Schema));
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -43,7 +64,7 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
 
     private async Task<InboxTransaction?> BeginAsync(string sql, Guid messageId, string consumer, string third, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _handlerDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         NpgsqlTransaction? transaction = null;
         try
         {
@@ -55,7 +76,7 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
             if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
             {
-                return new PostgreSqlInboxTransaction(connection, transaction);
+                return new PostgreSqlInboxTransaction(connection, transaction, _dataSource, _timeProvider);
             }
         }
         catch

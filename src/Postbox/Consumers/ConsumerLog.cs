@@ -64,4 +64,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(5019, LogLevel.Warning, "Pausing or resuming a subscription of {Consumer} failed.")]
     public static partial void IntakeControlFailed(ILogger logger, Exception exception, string consumer);
+
+    [LoggerMessage(5090, LogLevel.Warning, "Handling message {MessageId} by {Consumer} failed (attempt {Attempt}), and the failure was not recorded: the inbox already holds the message as processed (its transaction was committed, e.g. by the handler itself) or another instance owns its retry. No further attempt is scheduled here.")]
+    public static partial void FailureNotRecorded(ILogger logger, Exception exception, Guid messageId, string consumer, int attempt);
 }

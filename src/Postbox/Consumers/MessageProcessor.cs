@@ -53,6 +53,7 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
         }
 
         Exception failure;
+        var retryable = true;
         await using (inbox.ConfigureAwait(false))
         {
             using var timeout = new CancellationTokenSource(handler.Options.Timeout, timeProvider);
@@ -87,11 +88,57 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                failure = ex;
+                if (await EndedByHandlerAsync(inbox).ConfigureAwait(false))
+                {
+                    // The handler ended the transaction itself: the commit (or the handler's next statement) failed
+                    // because of that, and the mistake is the thing to report.
+                    failure = HandlerCompletedTransaction(handler, ex);
+                    retryable = false;
+                }
+                else
+                {
+                    failure = await ExplainAsync(inbox, ex).ConfigureAwait(false);
+                }
             }
         }
 
-        return await FailAsync(handler, delivery, activity, started, failure, retryable: true).ConfigureAwait(false);
+        return await FailAsync(handler, delivery, activity, started, failure, retryable).ConfigureAwait(false);
+    }
+
+    private async Task<bool> EndedByHandlerAsync(InboxTransaction inbox)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), timeProvider);
+            return await inbox.IsEndedAsync(timeout.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Only a diagnosis: when it cannot be made, the original error is recorded as it is.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
+        }
+    }
+
+    private static HandlerMisuseException HandlerCompletedTransaction(HandlerRegistration handler, Exception? inner) => new(
+        $"Handler {handler.HandlerType.Name} committed, rolled back or disposed the inbox transaction (MessageContext.Transaction) itself. The runtime "
+        + "commits it after the handler returns, together with the inbox row that makes the message processed exactly once; a handler must "
+        + "not end it (throw to fail the attempt). Not retried: fix the handler, then replay the dead letter.", inner);
+
+    // What the store can add about the failure (e.g. a server timeout that ended the transaction); never fails itself.
+    private async Task<Exception> ExplainAsync(InboxTransaction inbox, Exception error)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), timeProvider);
+            return await inbox.ExplainAsync(error, timeout.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The explanation is a courtesy: the original error is recorded whatever happens to it.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return error;
+        }
     }
 
     /// <summary>Records a failed attempt: the next one, or the dead letter when retries are exhausted or cannot help.</summary>
@@ -101,12 +148,21 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
         var now = timeProvider.GetUtcNow();
         DateTimeOffset? next = dead ? null : now + handler.Options.RetryPolicy.GetDelay(delivery.Attempt);
         using var timeout = new CancellationTokenSource(RecordTimeout, timeProvider);
-        await store.RecordFailureAsync(new InboxFailure(delivery.MessageId, handler.ConsumerName, delivery.Topic, delivery.Key, delivery.Type,
+        var recorded = await store.RecordFailureAsync(new InboxFailure(delivery.MessageId, handler.ConsumerName, delivery.Topic, delivery.Key, delivery.Type,
             delivery.Payload, delivery.Headers, delivery.Attempt, $"{error.GetType().FullName}: {error.Message}", now, next, delivery.Owner),
             timeout.Token).ConfigureAwait(false);
 
         metrics.Failed(handler, timeProvider.GetElapsedTime(started), dead);
         activity?.SetStatus(ActivityStatusCode.Error, error.Message);
+        if (!recorded)
+        {
+            // The inbox already holds the message as processed (e.g. the handler committed the inbox transaction
+            // itself), or another instance took its retry over: no next attempt was scheduled here, so say that
+            // instead of "next attempt at".
+            ConsumerLog.FailureNotRecorded(logger, error, delivery.MessageId, handler.ConsumerName, delivery.Attempt);
+            return AttemptOutcome.Duplicate;
+        }
+
         if (dead)
         {
             ConsumerLog.DeadLettered(logger, error, delivery.MessageId, handler.ConsumerName, delivery.Attempt);

@@ -46,4 +46,11 @@ internal static partial class Log
 
     [LoggerMessage(1013, LogLevel.Information, "Applying Postbox migrations on start-up.")]
     public static partial void MigratingOnStart(ILogger logger);
+
+    // 1090–1099: the store as a whole (kept apart from the ids the transport-outage work adds).
+    [LoggerMessage(1090, LogLevel.Debug, "Claiming messages failed again ({Failures} in a row); retrying in {Delay}.")]
+    public static partial void ClaimFailedAgain(ILogger logger, Exception exception, int failures, TimeSpan delay);
+
+    [LoggerMessage(1091, LogLevel.Information, "Claiming messages works again after {Failures} failed tries over {Duration}.")]
+    public static partial void ClaimRecovered(ILogger logger, int failures, TimeSpan duration);
 }

@@ -38,6 +38,7 @@ public static class PostboxServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<PostboxMetrics>();
         services.TryAddSingleton<RelaySignal>();
+        services.TryAddSingleton(ConnectionDemand.Create);
         services.TryAddSingleton<Outbox>();
         services.TryAddSingleton<Postbox.IOutbox>(sp => sp.GetRequiredService<Outbox>());
         services.TryAddSingleton<IOutboxPreparer>(sp => sp.GetRequiredService<Outbox>());

@@ -108,6 +108,7 @@ internal sealed class OutboxRelay : BackgroundService
     private async Task ClaimLoopAsync(InFlightBudget budget, List<Task> batches, CancellationToken stoppingToken)
     {
         var storeFailures = 0;
+        var failingSince = 0L;
         var recheck = FirstRecheck;
         string? keyCursor = null;
         var emptyScans = 0;
@@ -123,12 +124,28 @@ internal sealed class OutboxRelay : BackgroundService
                     new ClaimRequest(_owner, size, now, now + _options.LeaseDuration, _options.DeadKeyPolicy == DeadKeyPolicy.Block, keyCursor),
                     stoppingToken).ConfigureAwait(false);
                 (batch, keyCursor, mayHaveMore) = (claim.Messages, claim.NextKeyCursor, claim.MayHaveMore);
+                if (storeFailures > 0)
+                {
+                    Log.ClaimRecovered(_logger, storeFailures, _timeProvider.GetElapsedTime(failingSince));
+                }
+
                 storeFailures = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                // One warning per outage (database down, connection pool exhausted), with the first error, and one
+                // line when claiming works again; the failures in between only at debug level.
                 var delay = TimeSpan.FromMilliseconds(Math.Min(100 * Math.Pow(2, storeFailures++), 5000));
-                Log.ClaimFailed(_logger, ex, delay);
+                if (storeFailures == 1)
+                {
+                    failingSince = _timeProvider.GetTimestamp();
+                    Log.ClaimFailed(_logger, ex, delay);
+                }
+                else
+                {
+                    Log.ClaimFailedAgain(_logger, ex, storeFailures, delay);
+                }
+
                 await Task.Delay(delay, _timeProvider, stoppingToken).ConfigureAwait(false);
                 continue;
             }

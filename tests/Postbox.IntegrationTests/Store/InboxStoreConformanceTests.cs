@@ -47,6 +47,29 @@ public abstract class InboxStoreConformanceTests
         Assert.Equal((InboxState.Processed, 1), (entry!.State, entry.Attempts));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task IsEnded_TellsWhetherTheHandlerEndedTheTransactionItself(bool commit)
+    {
+        var id = Guid.CreateVersion7();
+        await using var inbox = await Store.BeginAsync(id, Consumer, "mail", T0, CancellationToken.None);
+        await WriteEffectAsync(inbox!.Transaction, id);
+        Assert.False(await inbox.IsEndedAsync(CancellationToken.None)); // a handler's failure with the transaction still open
+
+        if (commit)
+        {
+            await inbox.Transaction.CommitAsync();
+        }
+        else
+        {
+            await inbox.Transaction.RollbackAsync();
+        }
+
+        Assert.True(await inbox.IsEndedAsync(CancellationToken.None));
+        await Assert.ThrowsAnyAsync<Exception>(() => inbox.CommitAsync(CancellationToken.None)); // the runtime's commit cannot succeed
+    }
+
     [Fact]
     public async Task Begin_WithoutCommit_LeavesNeitherTheEffectNorTheInboxRow()
     {

@@ -43,7 +43,7 @@ public sealed class PostgreSqlMigratorTests : IAsyncLifetime
             var results = await Task.WhenAll(sources.Select(s => new PostgreSqlMigrator(s, new PostgreSqlOptions { Schema = _schema }).MigrateAsync()));
 
             Assert.Equal(PostgreSqlMigrator.Migrations.Select(m => m.Version), results.SelectMany(r => r).Order());
-            await using var count = _dataSource.CreateCommand($"SELECT count(*) FROM \"{_schema}\".schema_migrations");
+            await using var count = _dataSource.CreateCommand($"SELECT count(*) FROM \"{_schema}\".postbox_migrations");
             Assert.Equal((long)PostgreSqlMigrator.Migrations.Count, (long)(await count.ExecuteScalarAsync())!);
         }
         finally
