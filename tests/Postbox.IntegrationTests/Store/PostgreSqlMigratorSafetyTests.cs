@@ -79,7 +79,7 @@ public sealed class PostgreSqlMigratorSafetyTests : IAsyncLifetime
 
         var now = DateTimeOffset.UtcNow;
         var claimed = await new PostgreSqlOutboxStore(_dataSource, options).ClaimAsync(new ClaimRequest("r", 10, now, now.AddMinutes(1), true), CancellationToken.None);
-        Assert.Single(claimed);
+        Assert.Single(claimed.Messages);
         Assert.Empty(await Migrator().MigrateAsync());
     }
 
