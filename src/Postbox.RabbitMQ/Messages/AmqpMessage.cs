@@ -44,6 +44,13 @@ internal static class AmqpMessage
     }
 
     /// <summary>
+    /// RabbitMQ.Client adds a header of its own to every publish on a channel with confirm tracking, to correlate a
+    /// <c>basic.return</c> with its publish: <c>x-dotnet-pub-seq-no</c> as a 64-bit integer (1 + 19 + 1 + 8 bytes).
+    /// Rounded up, so a message that passes the check always fits.
+    /// </summary>
+    private const int ClientHeaderBytes = 32;
+
+    /// <summary>
     /// Size in bytes of the content header frame that carries <paramref name="properties"/> (AMQP 0-9-1 §4.2.6):
     /// 7 bytes of frame header, class id, weight, body size and property flags (14), the properties the transport
     /// sets, and the frame end octet. RabbitMQ refuses a frame larger than the negotiated <c>frame_max</c> by closing
@@ -52,6 +59,7 @@ internal static class AmqpMessage
     public static long ContentHeaderFrameSize(BasicProperties properties)
     {
         long size = 7 + 14 + 1;
+        size += ClientHeaderBytes;
         size += ShortString(properties.ContentType);
         size += ShortString(properties.ContentEncoding);
         if (properties.Headers is { } headers)
