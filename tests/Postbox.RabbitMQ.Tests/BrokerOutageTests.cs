@@ -37,7 +37,7 @@ public sealed class BrokerOutageTests(ITestOutputHelper output)
             var stopwatch = Stopwatch.StartNew();
             using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             {
-                var error = await Assert.ThrowsAsync<TransportException>(
+                var error = await Assert.ThrowsAsync<TransportUnavailableException>(
                     () => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "during"), guard.Token).AsTask());
                 output.WriteLine($"During the outage after {stopwatch.ElapsedMilliseconds} ms: {error.Message}");
                 Assert.True(error.IsTransient);
