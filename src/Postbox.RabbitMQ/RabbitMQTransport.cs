@@ -72,6 +72,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         var messageId = message.Id.ToString("D");
         BrokerSession? session = null;
         var blockEpoch = 0;
+        var confirms = 0L;
         try
         {
             session = await _connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
@@ -79,6 +80,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
             // out there would be published again later (duplicates).
             session.ThrowIfUnavailable();
             blockEpoch = session.BlockEpoch;
+            confirms = session.Confirms;
             var properties = AmqpMessage.CreateProperties(message, messageId);
             if (!SkipEnvelopeChecks)
             {
@@ -94,6 +96,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
             var channel = await session.GetPublishChannelAsync(cancellationToken).ConfigureAwait(false);
             await channel.BasicPublishAsync(_options.ExchangeName, message.Topic, mandatory: true,
                 properties, message.Payload, cancellationToken).ConfigureAwait(false);
+            session.Confirmed();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -108,6 +111,17 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
             {
                 throw new TransportUnavailableException(
                     $"The connection to RabbitMQ at {_connection.Endpoint} went down before message {messageId} was confirmed.");
+            }
+
+            if (session is not null && session.Confirms == confirms)
+            {
+                // Not one confirm for any message on this connection while this one waited: the broker is not answering
+                // (e.g. it stopped reading the socket under an alarm before its connection.blocked arrived), so the
+                // silence is not this message's fault. A message that alone is never confirmed is still found: the
+                // relay publishes suspects of repeated outages alone and charges them.
+                throw new TransportUnavailableException(
+                    $"RabbitMQ at {_connection.Endpoint} confirmed no message at all while message {messageId} waited for its confirm: " +
+                    "the broker is not answering.");
             }
 
             throw;

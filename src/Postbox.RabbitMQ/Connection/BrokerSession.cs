@@ -49,6 +49,7 @@ internal sealed class BrokerSession : IAsyncDisposable
     private string? _blocked;
     private int _blockEpoch;
     private int _recoveryFailures;
+    private long _confirms;
 
     private BrokerSession(IConnection connection, RabbitMQTransportOptions options, string endpoint, TimeProvider timeProvider, ILogger logger)
     {
@@ -76,6 +77,12 @@ internal sealed class BrokerSession : IAsyncDisposable
 
     /// <summary>Counts the blocks of this connection so far.</summary>
     public int BlockEpoch => Volatile.Read(ref _blockEpoch);
+
+    /// <summary>Counts the publishes the broker confirmed on this connection so far: whether it is answering at all.</summary>
+    public long Confirms => Interlocked.Read(ref _confirms);
+
+    /// <summary>Records a confirm.</summary>
+    public void Confirmed() => Interlocked.Increment(ref _confirms);
 
     /// <summary>Opens a connection, declares the exchange and opens the publish channels.</summary>
     public static async Task<BrokerSession> OpenAsync(ConnectionFactory factory, RabbitMQTransportOptions options, string endpoint,

@@ -65,9 +65,9 @@ public sealed class RelayBrokerOutageTests(ITestOutputHelper output) : ServerTes
         await relay.StopAsync();
 
         output.WriteLine($"Delivered before the stop: {deliveredAtStop} of {total}; all {total} delivered {recovery.TotalSeconds:0.00} s after the broker returned.");
-        foreach (var entry in logs.Entries.Where(e => e.Level >= LogLevel.Warning).Take(20))
+        foreach (var line in logs.Lines())
         {
-            output.WriteLine($"{entry.EventId} {entry.Level}: {entry.Text}");
+            output.WriteLine(line);
         }
 
         // Nothing lost, nothing charged: each delivered row has exactly the attempt that delivered it and no error.
@@ -98,18 +98,24 @@ public sealed class RelayBrokerOutageTests(ITestOutputHelper output) : ServerTes
         });
 
         await Eventually.HoldsAsync(async () => await Delivered() >= 300, TimeSpan.FromSeconds(30), "the drain is under way");
-        long inFlightAtAlarm = 0;
+        // The messages the relay holds (claimed, unconfirmed), sampled throughout: those in flight between the moment
+        // the alarm is raised and the moment the relay learns of it are the most that may be published twice (the
+        // broker stores them once it reads its socket again).
+        var samples = new System.Collections.Concurrent.ConcurrentQueue<(DateTime At, long InFlight)>();
+        using var stopSampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stopSampling.IsCancellationRequested)
+            {
+                samples.Enqueue((DateTime.UtcNow, await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 3")));
+                await Task.Delay(20);
+            }
+        });
+        DateTime alarmRaised;
         try
         {
+            alarmRaised = DateTime.UtcNow;
             await Rabbitmqctl("set_vm_memory_high_watermark 0.000001");
-            // Messages the relay holds (claimed, unconfirmed) as the alarm takes effect: the most that may be
-            // published twice, because the broker stores them once it reads its socket again.
-            for (var i = 0; i < 10; i++)
-            {
-                inFlightAtAlarm = Math.Max(inFlightAtAlarm, await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE state = 3"));
-                await Task.Delay(50);
-            }
-
             // Longer than the publish timeout, so publishes time out under the alarm.
             await Task.Delay(TimeSpan.FromSeconds(8));
         }
@@ -118,19 +124,23 @@ public sealed class RelayBrokerOutageTests(ITestOutputHelper output) : ServerTes
             await Rabbitmqctl("set_vm_memory_high_watermark 0.4");
         }
 
+        await stopSampling.CancelAsync();
+        await sampler;
         await producer;
         await Eventually.HoldsAsync(async () => await Delivered() == total, TimeSpan.FromSeconds(60), "every message is delivered after the alarm clears");
         await Broker.WaitForAsync(total, TimeSpan.FromSeconds(30));
         await Task.Delay(TimeSpan.FromSeconds(2)); // late copies
         await relay.StopAsync();
 
+        var noticed = logs.Entries.Where(e => e.EventId is 3006 or TransportDownEvent).Select(e => e.At).DefaultIfEmpty(DateTime.MaxValue).Min();
+        var inFlightAtAlarm = samples.Where(x => x.At >= alarmRaised && x.At <= noticed.AddMilliseconds(100)).Select(x => x.InFlight).DefaultIfEmpty(0).Max();
         var received = Broker.Received.ToList();
         var distinct = received.Select(r => r.Id).Distinct().Count();
         var duplicates = received.Count - distinct;
-        output.WriteLine($"{received.Count} deliveries of {distinct} messages: {duplicates} duplicates; {inFlightAtAlarm} in flight when the alarm began.");
-        foreach (var entry in logs.Entries.Where(e => e.Level >= LogLevel.Warning).Take(20))
+        output.WriteLine($"{received.Count} deliveries of {distinct} messages: {duplicates} duplicates; {inFlightAtAlarm} in flight between raising the alarm ({alarmRaised:HH:mm:ss.fff}) and the relay noticing it ({noticed:HH:mm:ss.fff}).");
+        foreach (var line in logs.Lines())
         {
-            output.WriteLine($"{entry.EventId} {entry.Level}: {entry.Text}");
+            output.WriteLine(line);
         }
 
         Assert.Equal(total, distinct);
