@@ -72,7 +72,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         var messageId = message.Id.ToString("D");
         BrokerSession? session = null;
         var blockEpoch = 0;
-        var confirms = 0L;
+        var ticket = 0L;
         try
         {
             session = await _connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
@@ -80,7 +80,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
             // out there would be published again later (duplicates).
             session.ThrowIfUnavailable();
             blockEpoch = session.BlockEpoch;
-            confirms = session.Confirms;
+            ticket = session.NextTicket();
             var properties = AmqpMessage.CreateProperties(message, messageId);
             if (!SkipEnvelopeChecks)
             {
@@ -96,7 +96,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
             var channel = await session.GetPublishChannelAsync(cancellationToken).ConfigureAwait(false);
             await channel.BasicPublishAsync(_options.ExchangeName, message.Topic, mandatory: true,
                 properties, message.Payload, cancellationToken).ConfigureAwait(false);
-            session.Confirmed();
+            session.Confirmed(ticket);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -113,15 +113,16 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
                     $"The connection to RabbitMQ at {_connection.Endpoint} went down before message {messageId} was confirmed.");
             }
 
-            if (session is not null && session.Confirms == confirms)
+            if (session is not null && ticket > 0 && !session.ConfirmedAfter(ticket))
             {
-                // Not one confirm for any message on this connection while this one waited: the broker is not answering
-                // (e.g. it stopped reading the socket under an alarm before its connection.blocked arrived), so the
-                // silence is not this message's fault. A message that alone is never confirmed is still found: the
-                // relay publishes suspects of repeated outages alone and charges them.
+                // No publish that started after this one was confirmed either: the broker is not keeping up or not
+                // answering at all (e.g. it stopped reading the socket under an alarm before its connection.blocked
+                // arrived, or it works through a backlog after one), so the wait is not this message's fault. A
+                // message that alone is never confirmed is still found: the relay publishes suspects of repeated
+                // outages alone and charges them.
                 throw new TransportUnavailableException(
-                    $"RabbitMQ at {_connection.Endpoint} confirmed no message at all while message {messageId} waited for its confirm: " +
-                    "the broker is not answering.");
+                    $"RabbitMQ at {_connection.Endpoint} confirmed no later message either while message {messageId} waited for its confirm: " +
+                    "the broker is not keeping up.");
             }
 
             throw;

@@ -58,6 +58,16 @@ internal sealed class BrokerConnection : IAsyncDisposable
         }
 
         session.ThrowIfUnavailable();
+        try
+        {
+            await session.PingAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not TransportUnavailableException)
+        {
+            throw new TransportUnavailableException($"RabbitMQ at {Endpoint} does not answer on the connection (yet): {ex.Message}", ex);
+        }
+
+        session.ThrowIfUnavailable();
     }
 
     private async Task<BrokerSession> GetSessionSlowAsync(bool probe, CancellationToken cancellationToken)

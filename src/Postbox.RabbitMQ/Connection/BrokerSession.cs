@@ -49,7 +49,8 @@ internal sealed class BrokerSession : IAsyncDisposable
     private string? _blocked;
     private int _blockEpoch;
     private int _recoveryFailures;
-    private long _confirms;
+    private long _tickets;
+    private long _lastConfirmedTicket;
 
     private BrokerSession(IConnection connection, RabbitMQTransportOptions options, string endpoint, TimeProvider timeProvider, ILogger logger)
     {
@@ -78,11 +79,59 @@ internal sealed class BrokerSession : IAsyncDisposable
     /// <summary>Counts the blocks of this connection so far.</summary>
     public int BlockEpoch => Volatile.Read(ref _blockEpoch);
 
-    /// <summary>Counts the publishes the broker confirmed on this connection so far: whether it is answering at all.</summary>
-    public long Confirms => Interlocked.Read(ref _confirms);
+    /// <summary>Numbers a publish in the order publishes start on this connection.</summary>
+    public long NextTicket() => Interlocked.Increment(ref _tickets);
 
-    /// <summary>Records a confirm.</summary>
-    public void Confirmed() => Interlocked.Increment(ref _confirms);
+    /// <summary>
+    /// Whether the broker confirmed any publish that started after <paramref name="ticket"/>: if not, a publish that
+    /// timed out waited behind a broker that is not keeping up (or not answering) at all, which is not its own fault.
+    /// </summary>
+    public bool ConfirmedAfter(long ticket) => Interlocked.Read(ref _lastConfirmedTicket) > ticket;
+
+    /// <summary>Records the confirm of the publish numbered <paramref name="ticket"/>.</summary>
+    public void Confirmed(long ticket)
+    {
+        var last = Interlocked.Read(ref _lastConfirmedTicket);
+        while (ticket > last)
+        {
+            var seen = Interlocked.CompareExchange(ref _lastConfirmedTicket, ticket, last);
+            if (seen == last)
+            {
+                return;
+            }
+
+            last = seen;
+        }
+    }
+
+    /// <summary>
+    /// One round trip on the connection (a passive declaration of <c>amq.direct</c>, which every virtual host has).
+    /// The broker reads a connection's frames in order, so the answer also means it has read everything sent before:
+    /// a broker that still blocks the socket, or has not caught up with it, does not answer.
+    /// </summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await _topologyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        IChannel? channel = null;
+        try
+        {
+            channel = await GetTopologyChannelAsync(cancellationToken).ConfigureAwait(false);
+            await channel.ExchangeDeclarePassiveAsync("amq.direct", cancellationToken).ConfigureAwait(false);
+        }
+        catch when (channel is not null)
+        {
+            // An abandoned round trip would leave its answer to the channel's next one: drop the channel.
+            var abandoned = channel;
+            channel = null;
+            _ = DisposeQuietlyAsync(abandoned).AsTask();
+            throw;
+        }
+        finally
+        {
+            ReturnTopologyChannel(channel);
+            _topologyLock.Release();
+        }
+    }
 
     /// <summary>Opens a connection, declares the exchange and opens the publish channels.</summary>
     public static async Task<BrokerSession> OpenAsync(ConnectionFactory factory, RabbitMQTransportOptions options, string endpoint,
