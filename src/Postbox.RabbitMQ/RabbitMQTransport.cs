@@ -187,25 +187,8 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
                 return;
             }
 
-            List<Task>? pending = null;
-            foreach (var topic in topics)
-            {
-                if (string.IsNullOrEmpty(topic) || Encoding.UTF8.GetByteCount(_options.QueuePrefix + topic) > 255)
-                {
-                    continue; // Refused per message by CheckPublishable.
-                }
-
-                var task = session.EnsureQueueAsync(topic, cancellationToken);
-                if (!task.IsCompletedSuccessfully)
-                {
-                    (pending ??= []).Add(task);
-                }
-            }
-
-            if (pending is not null)
-            {
-                await Task.WhenAll(pending).ConfigureAwait(false);
-            }
+            var declarable = topics.Where(topic => !string.IsNullOrEmpty(topic) && Encoding.UTF8.GetByteCount(_options.QueuePrefix + topic) <= 255);
+            await session.EnsureQueuesAsync(declarable, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !session.IsUsable)
         {

@@ -25,6 +25,9 @@ internal sealed class BrokerSession : IAsyncDisposable
     /// </summary>
     private const int TopologyChannels = 8;
 
+    /// <summary>Queues declared without waiting, per round trip, when many topics are prepared at once.</summary>
+    private const int PipelinedDeclarations = 100;
+
     private readonly RabbitMQTransportOptions _options;
     private readonly string _endpoint;
     private readonly TimeProvider _timeProvider;
@@ -272,6 +275,88 @@ internal sealed class BrokerSession : IAsyncDisposable
         }
 
         return WaitSharedAsync(task, cancellationToken);
+    }
+
+    /// <summary>
+    /// Declares and binds the queues of <paramref name="topics"/> that are not declared yet, ahead of publishing:
+    /// pipelined (no wait for each answer) in chunks on up to <see cref="TopologyChannels"/> channels at once, each
+    /// chunk closed by one round trip, so many new topics cost a few round trips rather than two each in a row.
+    /// </summary>
+    public Task EnsureQueuesAsync(IEnumerable<string> topics, CancellationToken cancellationToken)
+    {
+        List<Task>? waits = null;
+        List<(string Topic, TaskCompletionSource Completion)>? owned = null;
+        foreach (var topic in topics)
+        {
+            if (_queues.TryGetValue(topic, out var existing) && existing.IsCompletedSuccessfully)
+            {
+                continue;
+            }
+
+            var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var task = _queues.GetOrAdd(topic, fresh.Task);
+            if (ReferenceEquals(task, fresh.Task))
+            {
+                (owned ??= []).Add((topic, fresh));
+            }
+            else if (!task.IsCompletedSuccessfully)
+            {
+                (waits ??= []).Add(task);
+            }
+        }
+
+        if (owned is not null)
+        {
+            foreach (var chunk in owned.Chunk(PipelinedDeclarations))
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _ = DeclareAsync(done, (channel, token) => DeclarePipelinedAsync(channel, chunk, token));
+                (waits ??= []).Add(done.Task);
+            }
+        }
+
+        return waits is null ? Task.CompletedTask : WaitSharedAsync(Task.WhenAll(waits), cancellationToken);
+    }
+
+    private async Task DeclarePipelinedAsync(IChannel channel, (string Topic, TaskCompletionSource Completion)[] chunk, CancellationToken cancellationToken)
+    {
+        var queueType = QueueTypes.Normalize(_options.QueueType);
+        try
+        {
+            foreach (var (topic, _) in chunk)
+            {
+                var queue = _options.QueuePrefix + topic;
+                await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                    arguments: new Dictionary<string, object?> { ["x-queue-type"] = queueType }, passive: false, noWait: true,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                await channel.QueueBindAsync(queue, _options.ExchangeName, topic, arguments: null, noWait: true,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            // A channel's methods are handled in order: the answer to this one means every declaration above succeeded
+            // (a failed one closes the channel instead).
+            await channel.ExchangeDeclarePassiveAsync("amq.direct", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Forget them all: each publish then declares its own queue and reports a failure for its own message.
+            var error = new TransportException(
+                $"Declaring {chunk.Length} queues ahead of publishing on exchange '{_options.ExchangeName}' failed: {ex.Message}", ex);
+            foreach (var (topic, completion) in chunk)
+            {
+                _queues.TryRemove(KeyValuePair.Create(topic, completion.Task));
+                completion.TrySetException(error);
+                _ = completion.Task.Exception; // observed: nobody else may wait for it
+            }
+
+            throw error;
+        }
+
+        foreach (var (topic, completion) in chunk)
+        {
+            Log.QueueDeclared(_logger, queueType, _options.QueuePrefix + topic, _options.ExchangeName, topic);
+            completion.TrySetResult();
+        }
     }
 
     /// <summary>Forgets what was declared for <paramref name="topic"/> (e.g. its queue was deleted), so it is declared again.</summary>

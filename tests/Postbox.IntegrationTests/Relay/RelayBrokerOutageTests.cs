@@ -44,6 +44,7 @@ public sealed class RelayBrokerOutageTests(ITestOutputHelper output) : ServerTes
 
         await Eventually.HoldsAsync(async () => await Delivered() >= 300, TimeSpan.FromSeconds(30), "the drain is under way");
         Stopwatch returned;
+        var startApp = Stopwatch.StartNew();
         long deliveredAtStop;
         try
         {
@@ -53,6 +54,7 @@ public sealed class RelayBrokerOutageTests(ITestOutputHelper output) : ServerTes
         }
         finally
         {
+            startApp = Stopwatch.StartNew();
             await Rabbitmqctl("start_app");
             await Rabbitmqctl("await_startup");
             returned = Stopwatch.StartNew();
@@ -62,9 +64,11 @@ public sealed class RelayBrokerOutageTests(ITestOutputHelper output) : ServerTes
         Assert.True(deliveredAtStop < total, "The broker stopped before the drain was over.");
         await Eventually.HoldsAsync(async () => await Delivered() == total, TimeSpan.FromSeconds(60), "every message is delivered after the broker returns");
         var recovery = returned.Elapsed;
+        var sinceStartApp = startApp.Elapsed;
         await relay.StopAsync();
 
-        output.WriteLine($"Delivered before the stop: {deliveredAtStop} of {total}; all {total} delivered {recovery.TotalSeconds:0.00} s after the broker returned.");
+        output.WriteLine($"Delivered before the stop: {deliveredAtStop} of {total}; all {total} delivered {recovery.TotalSeconds:0.00} s after the broker returned " +
+            $"(rabbitmqctl await_startup answered), {sinceStartApp.TotalSeconds:0.00} s after start_app was issued.");
         foreach (var line in logs.Lines())
         {
             output.WriteLine(line);
