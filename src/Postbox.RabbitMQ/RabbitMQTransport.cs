@@ -16,7 +16,10 @@ namespace Postbox.RabbitMQ;
 /// Publishes outbox messages to a durable RabbitMQ topic exchange (the topic is the routing key), as persistent,
 /// <c>mandatory</c> messages with publisher confirms: <see cref="PublishAsync"/> completes once the broker has
 /// taken responsibility for the message, and fails with a <see cref="TransportException"/> when it was nacked,
-/// returned as unroutable, or the channel or connection closed first.
+/// returned as unroutable, or cannot be carried (too large), and with a <see cref="TransportUnavailableException"/>
+/// when the transport as a whole cannot publish: the connection is down or cannot be made, the broker blocks it (a
+/// memory or disk alarm; nothing is published into a blocked connection), or the channel or connection closed
+/// before the confirm.
 /// </summary>
 /// <remarks>
 /// Many publishes may be in flight at once (the relay pipelines them); they are spread over
@@ -53,6 +56,12 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         _connection = new BrokerConnection(_options, timeProvider, logger);
     }
 
+    /// <summary>
+    /// Turns off the checks of a message's properties and headers against the connection's frame size, so that a
+    /// test can make a message break the connection as a limit Postbox does not know would.
+    /// </summary>
+    internal bool SkipEnvelopeChecks { get; set; }
+
     /// <inheritdoc />
     public async ValueTask PublishAsync(OutboxEnvelope message, CancellationToken cancellationToken)
     {
@@ -62,9 +71,22 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
 
         var messageId = message.Id.ToString("D");
         BrokerSession? session = null;
+        var blockEpoch = 0;
+        var ticket = 0L;
         try
         {
             session = await _connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+            // Nothing more goes into a blocked connection: the broker would not read it, and every publish that timed
+            // out there would be published again later (duplicates).
+            session.ThrowIfUnavailable();
+            blockEpoch = session.BlockEpoch;
+            ticket = session.NextTicket();
+            var properties = AmqpMessage.CreateProperties(message, messageId);
+            if (!SkipEnvelopeChecks)
+            {
+                CheckEnvelope(message, properties, session.Connection.FrameMax);
+            }
+
             await session.EnsureExchangeAsync(cancellationToken).ConfigureAwait(false);
             if (_options.DeclareQueues)
             {
@@ -73,11 +95,42 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
 
             var channel = await session.GetPublishChannelAsync(cancellationToken).ConfigureAwait(false);
             await channel.BasicPublishAsync(_options.ExchangeName, message.Topic, mandatory: true,
-                AmqpMessage.CreateProperties(message, messageId), message.Payload, cancellationToken).ConfigureAwait(false);
+                properties, message.Payload, cancellationToken).ConfigureAwait(false);
+            session.Confirmed(ticket);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // No confirm in time. If the broker was blocked (an alarm) or the connection went down meanwhile, that is
+            // why, and it is not the message's fault; otherwise the caller decides (a slow broker, or this message).
+            if (session is not null && (session.BlockedReason is not null || session.BlockEpoch != blockEpoch))
+            {
+                throw session.Blocked(session.BlockedReason ?? "blocked while the publish waited for its confirm");
+            }
+
+            if (session is not null && !session.IsUsable)
+            {
+                throw new TransportUnavailableException(
+                    $"The connection to RabbitMQ at {_connection.Endpoint} went down before message {messageId} was confirmed.");
+            }
+
+            if (session is not null && ticket > 0 && !session.ConfirmedAfter(ticket))
+            {
+                // No publish that started after this one was confirmed either: the broker is not keeping up or not
+                // answering at all (e.g. it stopped reading the socket under an alarm before its connection.blocked
+                // arrived, or it works through a backlog after one), so the wait is not this message's fault. A
+                // message that alone is never confirmed is still found: the relay publishes suspects of repeated
+                // outages alone and charges them.
+                throw new TransportUnavailableException(
+                    $"RabbitMQ at {_connection.Endpoint} confirmed no later message either while message {messageId} waited for its confirm: " +
+                    "the broker is not keeping up.");
+            }
+
             throw;
+        }
+        catch (TransportException ex) when (ex is not TransportUnavailableException && ex.IsTransient && session is { IsUsable: false })
+        {
+            // E.g. a declaration that failed because the connection dropped under it.
+            throw new TransportUnavailableException(ex.Message, ex);
         }
         catch (TransportException)
         {
@@ -99,9 +152,9 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         }
         catch (Exception ex) when (ex is not ObjectDisposedException)
         {
-            throw new TransportException(
-                $"Publishing message {messageId} for topic '{message.Topic}' to exchange '{_options.ExchangeName}' on RabbitMQ at " +
-                $"{_connection.Endpoint} failed: {ex.Message}", ex);
+            var text = $"Publishing message {messageId} for topic '{message.Topic}' to exchange '{_options.ExchangeName}' on RabbitMQ at " +
+                $"{_connection.Endpoint} failed: {ex.Message}";
+            throw session is { IsUsable: false } ? new TransportUnavailableException(text, ex) : new TransportException(text, ex);
         }
 
         // The client correlates a basic.return with its publish through a sequence-number header; should that fail,
@@ -110,6 +163,49 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         {
             throw Unroutable(session, message, messageId, null);
         }
+    }
+
+    /// <summary>
+    /// Declares the exchange and the queues of <paramref name="topics"/> not declared yet, concurrently, so that the
+    /// relay's publish timeout never includes topology set-up. Declaration failures other than an unavailable broker
+    /// are left to the publishes, which retry the declaration and report it for their message.
+    /// </summary>
+    /// <param name="topics">Distinct topics of the next batch.</param>
+    /// <param name="cancellationToken">Cancels waiting (declarations already sent complete in the background).</param>
+    /// <exception cref="TransportUnavailableException">The broker cannot be reached or blocks the connection.</exception>
+    public async ValueTask PrepareAsync(IReadOnlyCollection<string> topics, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var session = await _connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+        session.ThrowIfUnavailable();
+        try
+        {
+            await session.EnsureExchangeAsync(cancellationToken).ConfigureAwait(false);
+            if (!_options.DeclareQueues)
+            {
+                return;
+            }
+
+            var declarable = topics.Where(topic => !string.IsNullOrEmpty(topic) && Encoding.UTF8.GetByteCount(_options.QueuePrefix + topic) <= 255);
+            await session.EnsureQueuesAsync(declarable, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !session.IsUsable)
+        {
+            throw new TransportUnavailableException($"Declaring the topology on RabbitMQ at {_connection.Endpoint} failed: the connection is down.", ex);
+        }
+    }
+
+    /// <summary>
+    /// Completes when the transport can publish: a connection is open (a fresh one is tried at once if the current
+    /// one is recovering) and the broker does not block it.
+    /// </summary>
+    /// <param name="cancellationToken">Bounds the check.</param>
+    /// <exception cref="TransportUnavailableException">The broker cannot be reached or blocks the connection.</exception>
+    public ValueTask ProbeAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _connection.ProbeAsync(cancellationToken);
     }
 
     private void CheckPublishable(OutboxEnvelope message)
@@ -132,6 +228,33 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         if (max > 0 && message.Payload.Length > max)
         {
             throw TooLarge(message, max, null);
+        }
+    }
+
+    /// <summary>
+    /// Refuses, without touching the connection, a message whose properties and headers the broker would not accept:
+    /// a short string over 255 bytes, or a content header frame larger than the negotiated <c>frame_max</c>, which
+    /// makes RabbitMQ close the whole connection (<c>501 FRAME_ERROR</c>) and fail every publish in flight on it.
+    /// </summary>
+    private void CheckEnvelope(OutboxEnvelope message, BasicProperties properties, uint frameMax)
+    {
+        string? problem = null;
+        if (AmqpMessage.FirstOversizedShortString(properties) is { } field)
+        {
+            problem = $"its {field} is longer than 255 bytes in UTF-8 (an AMQP short string)";
+        }
+        else if (frameMax > 0 && AmqpMessage.ContentHeaderFrameSize(properties) is var size && size > frameMax)
+        {
+            problem = $"its properties and headers take {size} bytes in one frame ({message.Headers.Count} headers), more than the connection's " +
+                $"frame_max of {frameMax} bytes; RabbitMQ would close the connection (501 FRAME_ERROR). Put large data in the payload";
+        }
+
+        if (problem is not null)
+        {
+            var messageId = message.Id.ToString("D");
+            Log.MessageRefused(_logger, messageId, message.Topic, problem);
+            throw new TransportException(
+                $"RabbitMQ cannot carry message {messageId} for topic '{message.Topic}': {problem}. Retrying cannot help.", null, isTransient: false);
         }
     }
 
@@ -173,9 +296,9 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
                 return TooLarge(message, max, exception);
             }
 
-            return new TransportException(
+            return new TransportUnavailableException(
                 $"The channel carrying message {messageId} for topic '{message.Topic}' was closed by RabbitMQ because another message exceeded " +
-                $"max_message_size ({max} bytes). It will be retried.", exception);
+                $"max_message_size ({max} bytes). It is published again, without an attempt charged.", exception);
         }
 
         if (code == Constants.NotFound && text.Contains("exchange", StringComparison.OrdinalIgnoreCase))
@@ -186,9 +309,11 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
                 $"does not exist ({code} {text}); it is declared again on the next attempt.", exception);
         }
 
-        return new TransportException(
+        // The channel or the connection closed under the publish: not this message's fault as far as we know (one that
+        // breaks the connection by itself is found by the relay, see its SuspectMessages).
+        return new TransportUnavailableException(
             $"The channel or connection to RabbitMQ at {_connection.Endpoint} closed before message {messageId} for topic '{message.Topic}' " +
-            $"on exchange '{_options.ExchangeName}' was confirmed ({code} {text}). The broker may or may not have it; it will be retried.", exception);
+            $"on exchange '{_options.ExchangeName}' was confirmed ({code} {text}). The broker may or may not have it; it is published again.", exception);
     }
 
     private TransportException TooLarge(OutboxEnvelope message, long max, Exception? cause) =>

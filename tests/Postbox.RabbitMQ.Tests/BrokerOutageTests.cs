@@ -37,7 +37,7 @@ public sealed class BrokerOutageTests(ITestOutputHelper output)
             var stopwatch = Stopwatch.StartNew();
             using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             {
-                var error = await Assert.ThrowsAsync<TransportException>(
+                var error = await Assert.ThrowsAsync<TransportUnavailableException>(
                     () => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "during"), guard.Token).AsTask());
                 output.WriteLine($"During the outage after {stopwatch.ElapsedMilliseconds} ms: {error.Message}");
                 Assert.True(error.IsTransient);
@@ -79,6 +79,66 @@ public sealed class BrokerOutageTests(ITestOutputHelper output)
             {
                 await RabbitMQBroker.RabbitMQCtlAsync("start_app");
                 await RabbitMQBroker.RabbitMQCtlAsync("await_startup", "--timeout", "60");
+            }
+
+            await RabbitMQBroker.DeleteAsync(exchange, prefix + topic);
+        }
+    }
+
+    [Fact]
+    public async Task Publish_WhenTheBrokerBlocksTheConnection_IsUnavailable_ProbeFailsUntilUnblocked_ThenPublishingResumes()
+    {
+        var exchange = RabbitMQBroker.UniqueName("px");
+        var prefix = RabbitMQBroker.UniqueName("pq") + ".";
+        const string topic = "alarm";
+        var alarm = false;
+        try
+        {
+            await using var transport = RabbitMQBroker.CreateTransport(o => (o.ExchangeName, o.QueuePrefix) = (exchange, prefix));
+            await transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "before"), CancellationToken.None);
+
+            alarm = true;
+            await RabbitMQBroker.RabbitMQCtlAsync("set_vm_memory_high_watermark", "0.000001");
+            // The first publish under the alarm waits for a confirm that does not come (the broker stops reading), then
+            // times out: not the message's fault. Once the client knows, publishes fail at once without being sent.
+            for (var i = 0; i < 2; i++)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                var error = await Assert.ThrowsAsync<TransportUnavailableException>(
+                    () => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "during"), timeout.Token).AsTask());
+                output.WriteLine($"Publish {i + 1} under the alarm: {error.Message}");
+            }
+
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+            {
+                await Assert.ThrowsAsync<TransportUnavailableException>(() => transport.ProbeAsync(timeout.Token).AsTask());
+            }
+
+            await RabbitMQBroker.RabbitMQCtlAsync("set_vm_memory_high_watermark", "0.4");
+            alarm = false;
+            var stopwatch = Stopwatch.StartNew();
+            while (true)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    await transport.ProbeAsync(timeout.Token);
+                    break;
+                }
+                catch (TransportUnavailableException) when (stopwatch.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    await Task.Delay(100);
+                }
+            }
+
+            output.WriteLine($"The probe succeeded {stopwatch.ElapsedMilliseconds} ms after the alarm cleared.");
+            await transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "after"), CancellationToken.None);
+        }
+        finally
+        {
+            if (alarm)
+            {
+                await RabbitMQBroker.RabbitMQCtlAsync("set_vm_memory_high_watermark", "0.4");
             }
 
             await RabbitMQBroker.DeleteAsync(exchange, prefix + topic);

@@ -203,13 +203,13 @@ public sealed class RabbitMQTransportTests(ITestOutputHelper output)
         await using var transport = RabbitMQBroker.CreateTransport(o => (o.ConnectionString, o.ReconnectDelay) = (unreachable, TimeSpan.FromSeconds(30)));
 
         var stopwatch = Stopwatch.StartNew();
-        var first = await Assert.ThrowsAsync<TransportException>(() => transport.PublishAsync(RabbitMQBroker.Envelope("t"), CancellationToken.None).AsTask());
+        var first = await Assert.ThrowsAsync<TransportUnavailableException>(() => transport.PublishAsync(RabbitMQBroker.Envelope("t"), CancellationToken.None).AsTask());
         Assert.True(first.IsTransient);
         Assert.Contains("127.0.0.1:1", first.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("guest:guest", first.Message, StringComparison.Ordinal);
 
         // During the back-off, publishes fail at once without a new connection attempt.
-        var second = await Assert.ThrowsAsync<TransportException>(() => transport.PublishAsync(RabbitMQBroker.Envelope("t"), CancellationToken.None).AsTask());
+        var second = await Assert.ThrowsAsync<TransportUnavailableException>(() => transport.PublishAsync(RabbitMQBroker.Envelope("t"), CancellationToken.None).AsTask());
         Assert.Contains("Next connection attempt", second.Message, StringComparison.Ordinal);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"Took {stopwatch.Elapsed}.");
         output.WriteLine(first.Message);

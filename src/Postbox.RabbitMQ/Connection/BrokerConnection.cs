@@ -20,7 +20,8 @@ internal sealed class BrokerConnection : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     private BrokerSession? _session;
     private Task<BrokerSession>? _connecting;
-    private TransportException? _lastError;
+    private TransportUnavailableException? _lastError;
+    private int _failedAttempts;
     private DateTimeOffset _nextAttemptAt;
     private bool _isDisposed;
 
@@ -39,10 +40,37 @@ internal sealed class BrokerConnection : IAsyncDisposable
     public ValueTask<BrokerSession> GetSessionAsync(CancellationToken cancellationToken)
     {
         var session = Volatile.Read(ref _session);
-        return session is { IsUsable: true } ? ValueTask.FromResult(session) : new ValueTask<BrokerSession>(GetSessionSlowAsync(cancellationToken));
+        return session is { IsUsable: true } ? ValueTask.FromResult(session) : new ValueTask<BrokerSession>(GetSessionSlowAsync(probe: false, cancellationToken));
     }
 
-    private async Task<BrokerSession> GetSessionSlowAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Completes when a usable, unblocked connection exists, connecting now if there is none: while the client's
+    /// automatic recovery would wait out <see cref="RabbitMQTransportOptions.ReconnectDelay"/>, a probe opens a fresh
+    /// connection at once and replaces the recovering one, so the relay resumes as soon as the broker is back.
+    /// </summary>
+    /// <exception cref="TransportUnavailableException">No connection can be made, or the broker blocks it.</exception>
+    public async ValueTask ProbeAsync(CancellationToken cancellationToken)
+    {
+        var session = Volatile.Read(ref _session);
+        if (session is not { IsUsable: true })
+        {
+            session = await GetSessionSlowAsync(probe: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        session.ThrowIfUnavailable();
+        try
+        {
+            await session.PingAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not TransportUnavailableException)
+        {
+            throw new TransportUnavailableException($"RabbitMQ at {Endpoint} does not answer on the connection (yet): {ex.Message}", ex);
+        }
+
+        session.ThrowIfUnavailable();
+    }
+
+    private async Task<BrokerSession> GetSessionSlowAsync(bool probe, CancellationToken cancellationToken)
     {
         Task<BrokerSession> connecting;
         BrokerSession? abandoned = null;
@@ -59,12 +87,21 @@ internal sealed class BrokerConnection : IAsyncDisposable
 
                 if (!session.IsLost(out var reason))
                 {
-                    // Automatic recovery is at work: fail now (transient) rather than hold the relay's batch.
-                    session.ThrowIfDown();
-                    return session;
+                    if (!probe)
+                    {
+                        // Automatic recovery is at work: fail now rather than hold the relay's batch.
+                        session.ThrowIfDown();
+                        return session;
+                    }
+
+                    // A probe does not wait for the recovery interval: it tries a fresh connection now.
+                    Log.ConnectionProbing(_logger, Endpoint, reason);
+                }
+                else
+                {
+                    Log.ConnectionReplaced(_logger, Endpoint, reason);
                 }
 
-                Log.ConnectionReplaced(_logger, Endpoint, reason);
                 abandoned = session;
                 _session = null;
             }
@@ -72,9 +109,9 @@ internal sealed class BrokerConnection : IAsyncDisposable
             if (_connecting is null)
             {
                 var now = _timeProvider.GetUtcNow();
-                if (_lastError is not null && now < _nextAttemptAt)
+                if (_lastError is not null && now < _nextAttemptAt && !probe)
                 {
-                    throw new TransportException(
+                    throw new TransportUnavailableException(
                         $"{_lastError.Message} Next connection attempt in {(_nextAttemptAt - now).TotalSeconds:0.0} s.", _lastError.InnerException);
                 }
 
@@ -93,10 +130,10 @@ internal sealed class BrokerConnection : IAsyncDisposable
         {
             return await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (TransportException ex)
+        catch (TransportUnavailableException ex)
         {
             // The attempt is shared by every waiter: give each its own exception instance.
-            throw new TransportException(ex.Message, ex.InnerException, ex.IsTransient);
+            throw new TransportUnavailableException(ex.Message, ex.InnerException);
         }
     }
 
@@ -119,6 +156,7 @@ internal sealed class BrokerConnection : IAsyncDisposable
                     _session = session;
                     _connecting = null;
                     _lastError = null;
+                    _failedAttempts = 0;
                 }
             }
 
@@ -133,15 +171,26 @@ internal sealed class BrokerConnection : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not ObjectDisposedException)
         {
-            var error = new TransportException($"Could not connect to RabbitMQ at {Endpoint}: {Describe(ex)}", ex);
+            var error = new TransportUnavailableException($"Could not connect to RabbitMQ at {Endpoint}: {Describe(ex)}", ex);
+            int failures;
             lock (_gate)
             {
                 _connecting = null;
                 _lastError = error;
                 _nextAttemptAt = _timeProvider.GetUtcNow() + _options.ReconnectDelay;
+                failures = ++_failedAttempts;
             }
 
-            Log.ConnectFailed(_logger, ex, Endpoint, _options.ReconnectDelay);
+            // Once per outage as a warning (an expected failure: no stack trace); the relay probes twice a second.
+            if (failures == 1)
+            {
+                Log.ConnectFailed(_logger, Endpoint, Describe(ex), _options.ReconnectDelay);
+            }
+            else
+            {
+                Log.ConnectStillFailing(_logger, Endpoint, failures, Describe(ex));
+            }
+
             throw error;
         }
     }

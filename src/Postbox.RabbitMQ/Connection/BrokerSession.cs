@@ -19,16 +19,25 @@ internal sealed class BrokerSession : IAsyncDisposable
     /// </summary>
     private static readonly TimeSpan RecoveryGiveUp = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Declarations run concurrently on up to this many channels (an AMQP channel carries one synchronous method at
+    /// a time), so many new topics cost a few round trips each in parallel rather than all in a row.
+    /// </summary>
+    private const int TopologyChannels = 8;
+
+    /// <summary>Queues declared without waiting, per round trip, when many topics are prepared at once.</summary>
+    private const int PipelinedDeclarations = 100;
+
     private readonly RabbitMQTransportOptions _options;
     private readonly string _endpoint;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly PublishChannel[] _channels;
-    private readonly SemaphoreSlim _topologyLock = new(1, 1);
+    private readonly SemaphoreSlim _topologyLock = new(TopologyChannels, TopologyChannels);
+    private readonly ConcurrentBag<IChannel> _topologyChannels = [];
     private readonly ConcurrentDictionary<string, Task> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ReturnedMessage> _returns = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposed = new();
-    private IChannel? _topology;
     private Task? _exchange;
     private uint _nextChannel;
 
@@ -37,6 +46,14 @@ internal sealed class BrokerSession : IAsyncDisposable
     private ShutdownEventArgs? _shutdown;
     private long _downSince;
     private bool _recovering;
+
+    // Set by ConnectionBlockedAsync (a memory or disk alarm), cleared when unblocked; the epoch counts blocks, so a
+    // publish can tell whether the connection was blocked at any time while it waited for its confirm.
+    private string? _blocked;
+    private int _blockEpoch;
+    private int _recoveryFailures;
+    private long _tickets;
+    private long _lastConfirmedTicket;
 
     private BrokerSession(IConnection connection, RabbitMQTransportOptions options, string endpoint, TimeProvider timeProvider, ILogger logger)
     {
@@ -58,6 +75,66 @@ internal sealed class BrokerSession : IAsyncDisposable
 
     /// <summary>Whether publishes can go ahead now.</summary>
     public bool IsUsable => Volatile.Read(ref _shutdown) is null && Connection.IsOpen;
+
+    /// <summary>Why the broker blocks this connection (a resource alarm), or <see langword="null"/> when it does not.</summary>
+    public string? BlockedReason => Volatile.Read(ref _blocked);
+
+    /// <summary>Counts the blocks of this connection so far.</summary>
+    public int BlockEpoch => Volatile.Read(ref _blockEpoch);
+
+    /// <summary>Numbers a publish in the order publishes start on this connection.</summary>
+    public long NextTicket() => Interlocked.Increment(ref _tickets);
+
+    /// <summary>
+    /// Whether the broker confirmed any publish that started after <paramref name="ticket"/>: if not, a publish that
+    /// timed out waited behind a broker that is not keeping up (or not answering) at all, which is not its own fault.
+    /// </summary>
+    public bool ConfirmedAfter(long ticket) => Interlocked.Read(ref _lastConfirmedTicket) > ticket;
+
+    /// <summary>Records the confirm of the publish numbered <paramref name="ticket"/>.</summary>
+    public void Confirmed(long ticket)
+    {
+        var last = Interlocked.Read(ref _lastConfirmedTicket);
+        while (ticket > last)
+        {
+            var seen = Interlocked.CompareExchange(ref _lastConfirmedTicket, ticket, last);
+            if (seen == last)
+            {
+                return;
+            }
+
+            last = seen;
+        }
+    }
+
+    /// <summary>
+    /// One round trip on the connection (a passive declaration of <c>amq.direct</c>, which every virtual host has).
+    /// The broker reads a connection's frames in order, so the answer also means it has read everything sent before:
+    /// a broker that still blocks the socket, or has not caught up with it, does not answer.
+    /// </summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await _topologyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        IChannel? channel = null;
+        try
+        {
+            channel = await GetTopologyChannelAsync(cancellationToken).ConfigureAwait(false);
+            await channel.ExchangeDeclarePassiveAsync("amq.direct", cancellationToken).ConfigureAwait(false);
+        }
+        catch when (channel is not null)
+        {
+            // An abandoned round trip would leave its answer to the channel's next one: drop the channel.
+            var abandoned = channel;
+            channel = null;
+            _ = DisposeQuietlyAsync(abandoned).AsTask();
+            throw;
+        }
+        finally
+        {
+            ReturnTopologyChannel(channel);
+            _topologyLock.Release();
+        }
+    }
 
     /// <summary>Opens a connection, declares the exchange and opens the publish channels.</summary>
     public static async Task<BrokerSession> OpenAsync(ConnectionFactory factory, RabbitMQTransportOptions options, string endpoint,
@@ -101,21 +178,40 @@ internal sealed class BrokerSession : IAsyncDisposable
         return _timeProvider.GetElapsedTime(Interlocked.Read(ref _downSince)) > RecoveryGiveUp;
     }
 
-    /// <summary>Throws a transient <see cref="TransportException"/> when the connection is down.</summary>
+    /// <summary>Throws <see cref="TransportUnavailableException"/> when the connection is down.</summary>
     public void ThrowIfDown()
     {
         var shutdown = Volatile.Read(ref _shutdown);
         if (shutdown is not null)
         {
-            throw new TransportException(
+            throw new TransportUnavailableException(
                 $"The connection to RabbitMQ at {_endpoint} is down ({shutdown.ReplyCode} {shutdown.ReplyText}); automatic recovery retries every {_options.ReconnectDelay}.");
         }
 
         if (!Connection.IsOpen)
         {
-            throw new TransportException($"The connection to RabbitMQ at {_endpoint} is closed.");
+            throw new TransportUnavailableException($"The connection to RabbitMQ at {_endpoint} is closed.");
         }
     }
+
+    /// <summary>
+    /// Throws <see cref="TransportUnavailableException"/> when the connection is down or blocked: publishing into a
+    /// blocked connection only queues messages the broker does not read, whose publishes then time out and are
+    /// published again once it reads them (duplicates).
+    /// </summary>
+    public void ThrowIfUnavailable()
+    {
+        ThrowIfDown();
+        if (BlockedReason is { } reason)
+        {
+            throw Blocked(reason);
+        }
+    }
+
+    /// <summary>The exception for a connection that is blocked, or was blocked while a publish waited.</summary>
+    public TransportUnavailableException Blocked(string reason) =>
+        new($"RabbitMQ at {_endpoint} blocks publishing on this connection ({reason}): a resource alarm (memory or disk) is in effect. " +
+            "Publishing resumes when the broker unblocks the connection.");
 
     /// <summary>Picks a publish channel round robin. Publishes of one key are sequential, so spreading them keeps their order.</summary>
     public ValueTask<IChannel> GetPublishChannelAsync(CancellationToken cancellationToken)
@@ -163,11 +259,11 @@ internal sealed class BrokerSession : IAsyncDisposable
         task = _queues.GetOrAdd(topic, fresh.Task);
         if (ReferenceEquals(task, fresh.Task))
         {
-            _ = DeclareAsync(fresh, async token =>
+            _ = DeclareAsync(fresh, async (channel, token) =>
             {
                 try
                 {
-                    await DeclareQueueAsync(topic, token).ConfigureAwait(false);
+                    await DeclareQueueAsync(channel, topic, token).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -179,6 +275,88 @@ internal sealed class BrokerSession : IAsyncDisposable
         }
 
         return WaitSharedAsync(task, cancellationToken);
+    }
+
+    /// <summary>
+    /// Declares and binds the queues of <paramref name="topics"/> that are not declared yet, ahead of publishing:
+    /// pipelined (no wait for each answer) in chunks on up to <see cref="TopologyChannels"/> channels at once, each
+    /// chunk closed by one round trip, so many new topics cost a few round trips rather than two each in a row.
+    /// </summary>
+    public Task EnsureQueuesAsync(IEnumerable<string> topics, CancellationToken cancellationToken)
+    {
+        List<Task>? waits = null;
+        List<(string Topic, TaskCompletionSource Completion)>? owned = null;
+        foreach (var topic in topics)
+        {
+            if (_queues.TryGetValue(topic, out var existing) && existing.IsCompletedSuccessfully)
+            {
+                continue;
+            }
+
+            var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var task = _queues.GetOrAdd(topic, fresh.Task);
+            if (ReferenceEquals(task, fresh.Task))
+            {
+                (owned ??= []).Add((topic, fresh));
+            }
+            else if (!task.IsCompletedSuccessfully)
+            {
+                (waits ??= []).Add(task);
+            }
+        }
+
+        if (owned is not null)
+        {
+            foreach (var chunk in owned.Chunk(PipelinedDeclarations))
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _ = DeclareAsync(done, (channel, token) => DeclarePipelinedAsync(channel, chunk, token));
+                (waits ??= []).Add(done.Task);
+            }
+        }
+
+        return waits is null ? Task.CompletedTask : WaitSharedAsync(Task.WhenAll(waits), cancellationToken);
+    }
+
+    private async Task DeclarePipelinedAsync(IChannel channel, (string Topic, TaskCompletionSource Completion)[] chunk, CancellationToken cancellationToken)
+    {
+        var queueType = QueueTypes.Normalize(_options.QueueType);
+        try
+        {
+            foreach (var (topic, _) in chunk)
+            {
+                var queue = _options.QueuePrefix + topic;
+                await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                    arguments: new Dictionary<string, object?> { ["x-queue-type"] = queueType }, passive: false, noWait: true,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                await channel.QueueBindAsync(queue, _options.ExchangeName, topic, arguments: null, noWait: true,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            // A channel's methods are handled in order: the answer to this one means every declaration above succeeded
+            // (a failed one closes the channel instead).
+            await channel.ExchangeDeclarePassiveAsync("amq.direct", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Forget them all: each publish then declares its own queue and reports a failure for its own message.
+            var error = new TransportException(
+                $"Declaring {chunk.Length} queues ahead of publishing on exchange '{_options.ExchangeName}' failed: {ex.Message}", ex);
+            foreach (var (topic, completion) in chunk)
+            {
+                _queues.TryRemove(KeyValuePair.Create(topic, completion.Task));
+                completion.TrySetException(error);
+                _ = completion.Task.Exception; // observed: nobody else may wait for it
+            }
+
+            throw error;
+        }
+
+        foreach (var (topic, completion) in chunk)
+        {
+            Log.QueueDeclared(_logger, queueType, _options.QueuePrefix + topic, _options.ExchangeName, topic);
+            completion.TrySetResult();
+        }
     }
 
     /// <summary>Forgets what was declared for <paramref name="topic"/> (e.g. its queue was deleted), so it is declared again.</summary>
@@ -229,19 +407,22 @@ internal sealed class BrokerSession : IAsyncDisposable
         }
     }
 
-    private async Task DeclareAsync(TaskCompletionSource completion, Func<CancellationToken, Task> declare)
+    private async Task DeclareAsync(TaskCompletionSource completion, Func<IChannel, CancellationToken, Task> declare)
     {
         // A declaration is shared by every publish waiting for it, so no single caller's token may cancel it;
         // the protocol timeout (ContinuationTimeout) and disposal bound it.
         try
         {
             await _topologyLock.WaitAsync(_disposed.Token).ConfigureAwait(false);
+            IChannel? channel = null;
             try
             {
-                await declare(_disposed.Token).ConfigureAwait(false);
+                channel = await GetTopologyChannelAsync(_disposed.Token).ConfigureAwait(false);
+                await declare(channel, _disposed.Token).ConfigureAwait(false);
             }
             finally
             {
+                ReturnTopologyChannel(channel);
                 _topologyLock.Release();
             }
 
@@ -253,9 +434,8 @@ internal sealed class BrokerSession : IAsyncDisposable
         }
     }
 
-    private async Task DeclareExchangeAsync(CancellationToken cancellationToken)
+    private async Task DeclareExchangeAsync(IChannel channel, CancellationToken cancellationToken)
     {
-        var channel = await GetTopologyChannelAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await channel.ExchangeDeclareAsync(_options.ExchangeName, ExchangeType.Topic, durable: true, autoDelete: false,
@@ -268,11 +448,10 @@ internal sealed class BrokerSession : IAsyncDisposable
         }
     }
 
-    private async Task DeclareQueueAsync(string topic, CancellationToken cancellationToken)
+    private async Task DeclareQueueAsync(IChannel channel, string topic, CancellationToken cancellationToken)
     {
         var queue = _options.QueuePrefix + topic;
         var queueType = QueueTypes.Normalize(_options.QueueType);
-        var channel = await GetTopologyChannelAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
@@ -293,23 +472,37 @@ internal sealed class BrokerSession : IAsyncDisposable
 
     private async Task<IChannel> GetTopologyChannelAsync(CancellationToken cancellationToken)
     {
-        // Called under _topologyLock. A failed declaration closes the channel (channel-level error): reopen it.
-        var channel = _topology;
-        if (channel is { IsOpen: true })
+        // Called under _topologyLock (one of TopologyChannels permits). A failed declaration closes its channel
+        // (channel-level error): such a channel is dropped when returned, and a new one opened here.
+        while (_topologyChannels.TryTake(out var pooled))
         {
-            return channel;
+            if (pooled.IsOpen)
+            {
+                return pooled;
+            }
+
+            await DisposeQuietlyAsync(pooled).ConfigureAwait(false);
         }
 
         ThrowIfDown();
-        if (channel is not null)
+        return await Connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private void ReturnTopologyChannel(IChannel? channel)
+    {
+        if (channel is null)
         {
-            _topology = null;
-            await DisposeQuietlyAsync(channel).ConfigureAwait(false);
+            return;
         }
 
-        channel = await Connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        _topology = channel;
-        return channel;
+        if (channel.IsOpen && !_disposed.IsCancellationRequested)
+        {
+            _topologyChannels.Add(channel);
+        }
+        else
+        {
+            _ = DisposeQuietlyAsync(channel).AsTask();
+        }
     }
 
     private Task OnShutdownAsync(object sender, ShutdownEventArgs args)
@@ -329,6 +522,9 @@ internal sealed class BrokerSession : IAsyncDisposable
 
     private Task OnRecoveredAsync(object sender, AsyncEventArgs args)
     {
+        // A recovered connection starts unblocked; the broker blocks it again if the alarm is still in effect.
+        Volatile.Write(ref _blocked, null);
+        Volatile.Write(ref _recoveryFailures, 0);
         Volatile.Write(ref _shutdown, null);
         Log.ConnectionRecovered(_logger, _endpoint);
         return Task.CompletedTask;
@@ -336,18 +532,26 @@ internal sealed class BrokerSession : IAsyncDisposable
 
     private Task OnRecoveryErrorAsync(object sender, ConnectionRecoveryErrorEventArgs args)
     {
-        Log.ConnectionRecoveryFailed(_logger, args.Exception, _endpoint);
+        // Once per outage: the client retries every ReconnectDelay, and the relay's probes say when it is back.
+        if (Interlocked.Increment(ref _recoveryFailures) == 1)
+        {
+            Log.ConnectionRecoveryFailed(_logger, _endpoint, args.Exception.Message);
+        }
+
         return Task.CompletedTask;
     }
 
     private Task OnBlockedAsync(object sender, ConnectionBlockedEventArgs args)
     {
+        Interlocked.Increment(ref _blockEpoch);
+        Volatile.Write(ref _blocked, string.IsNullOrEmpty(args.Reason) ? "no reason given" : args.Reason);
         Log.ConnectionBlocked(_logger, _endpoint, args.Reason);
         return Task.CompletedTask;
     }
 
     private Task OnUnblockedAsync(object sender, AsyncEventArgs args)
     {
+        Volatile.Write(ref _blocked, null);
         Log.ConnectionUnblocked(_logger, _endpoint);
         return Task.CompletedTask;
     }
@@ -384,7 +588,7 @@ internal sealed class BrokerSession : IAsyncDisposable
             await channel.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_topology is { } topology)
+        while (_topologyChannels.TryTake(out var topology))
         {
             await DisposeQuietlyAsync(topology).ConfigureAwait(false);
         }

@@ -53,4 +53,19 @@ internal static partial class Log
 
     [LoggerMessage(1091, LogLevel.Information, "Claiming messages works again after {Failures} failed tries over {Duration}.")]
     public static partial void ClaimRecovered(ILogger logger, int failures, TimeSpan duration);
+
+    [LoggerMessage(1140, LogLevel.Warning, "The transport is unavailable ({Reason}); the relay stops claiming, hands back what it holds without charging an attempt, and probes until it is back.")]
+    public static partial void TransportDown(ILogger logger, string reason);
+
+    [LoggerMessage(1141, LogLevel.Information, "The transport is back after {Duration}; {HandedBack} messages were handed back without an attempt and are published again.")]
+    public static partial void TransportBack(ILogger logger, TimeSpan duration, int handedBack);
+
+    [LoggerMessage(1142, LogLevel.Debug, "The transport is still unavailable: {Reason}")]
+    public static partial void TransportProbeFailed(ILogger logger, string reason);
+
+    [LoggerMessage(1143, LogLevel.Warning, "The transport was reachable again at once after failing (a flap: the connection was closed, not lost); the {Count} messages in flight are suspected of breaking it, and one caught in two flaps is published alone.")]
+    public static partial void TransportFlapped(ILogger logger, int count);
+
+    [LoggerMessage(1144, LogLevel.Warning, "Preparing the topology of {Count} topics failed; their publishes retry it.")]
+    public static partial void PrepareFailed(ILogger logger, Exception exception, int count);
 }

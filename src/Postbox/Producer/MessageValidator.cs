@@ -99,5 +99,7 @@ internal static class MessageValidator
                 throw new ArgumentException(Where($"Header '{name}' has a null value."), nameof(message));
             }
         }
+
+        MessageLimits.Check(message, index);
     }
 }

@@ -21,6 +21,12 @@ internal sealed class OutboxRelay : BackgroundService
     private static readonly TimeSpan FirstRecheck = TimeSpan.FromMilliseconds(1);
     private const int MaxEmptyKeyScans = 16;
 
+    // While the transport is unavailable: the first probe soon (a flap is over at once), then twice a second, so
+    // the relay resumes within about half a second of the broker's return; each probe bounded.
+    private static readonly TimeSpan FirstProbeDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+
     private readonly IOutboxStore _store;
     private readonly RelaySignal _signal;
     private readonly IRelayWakeupSource? _wakeupSource;
@@ -29,6 +35,9 @@ internal sealed class OutboxRelay : BackgroundService
     private readonly ILogger<OutboxRelay> _logger;
     private readonly BatchPublisher _publisher;
     private readonly RelayMaintenance _maintenance;
+    private readonly IOutboxTransport _transport;
+    private readonly TransportOutage _outage;
+    private readonly SuspectMessages _suspects;
     private readonly string _owner;
     private readonly CancellationTokenSource _abort = new();
     private int _inFlight;
@@ -41,7 +50,10 @@ internal sealed class OutboxRelay : BackgroundService
         _options = options.Value;
         _wakeupSource = wakeupSources.FirstOrDefault();
         _owner = _options.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
-        _publisher = new BatchPublisher(transport, _options, timeProvider, metrics, logger);
+        _transport = transport;
+        _outage = new TransportOutage(timeProvider, logger);
+        _suspects = new SuspectMessages(timeProvider);
+        _publisher = new BatchPublisher(transport, _options, timeProvider, metrics, logger, _outage, _suspects);
         _maintenance = new RelayMaintenance(store, _options, timeProvider, metrics, logger);
     }
 
@@ -59,6 +71,7 @@ internal sealed class OutboxRelay : BackgroundService
     public override void Dispose()
     {
         _abort.Dispose();
+        _suspects.Dispose();
         base.Dispose();
     }
 
@@ -114,6 +127,12 @@ internal sealed class OutboxRelay : BackgroundService
         var emptyScans = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
+            if (_outage.IsDown)
+            {
+                // Claim nothing while the transport is down: what is claimed would only be handed back.
+                await WaitForTransportAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             var size = Math.Min(_options.BatchSize, await budget.WaitAvailableAsync(stoppingToken).ConfigureAwait(false));
             IReadOnlyList<OutboxEnvelope> batch;
             bool mayHaveMore;
@@ -198,6 +217,37 @@ internal sealed class OutboxRelay : BackgroundService
             {
                 recheck = FirstRecheck;
             }
+        }
+    }
+
+    /// <summary>Probes the transport until it answers, then ends the outage.</summary>
+    private async Task WaitForTransportAsync(CancellationToken stoppingToken)
+    {
+        for (var probe = 1; ; probe++)
+        {
+            await Task.Delay(probe == 1 ? FirstProbeDelay : ProbeInterval, _timeProvider, stoppingToken).ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(ProbeTimeout, _timeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
+            try
+            {
+                await _transport.ProbeAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                Log.TransportProbeFailed(_logger, ex.Message);
+                continue;
+            }
+
+            var handedBack = _outage.End();
+            if (probe == 1 && handedBack.Count > 0)
+            {
+                // Reachable again at once: the connection was closed under the publishes, not lost. Perhaps one of
+                // the messages in flight broke it (see SuspectMessages).
+                Log.TransportFlapped(_logger, handedBack.Count);
+                _suspects.Flapped(handedBack);
+            }
+
+            return;
         }
     }
 

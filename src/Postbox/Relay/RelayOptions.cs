@@ -30,7 +30,12 @@ public sealed class RelayOptions
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>How long a batch may wait for broker confirms before its unconfirmed messages count as failed. Default 30 s.</summary>
+    /// <summary>
+    /// How long a batch may wait for broker confirms before its unconfirmed messages count as failed. Default 30 s.
+    /// It starts after the transport has prepared the batch's topics (queue declarations never count against it), and a
+    /// message whose confirm is missing because the broker as a whole is unavailable (blocked, gone, not answering) is
+    /// handed back without an attempt instead.
+    /// </summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Publish attempts before a message is marked dead, unless the message sets its own. Default 25; at least 1.</summary>

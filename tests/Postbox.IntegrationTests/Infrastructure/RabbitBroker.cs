@@ -72,6 +72,9 @@ public sealed class RabbitBroker : IAsyncLifetime
         await _channel.BasicConsumeAsync(queue, autoAck: false, consumer);
     }
 
+    /// <summary>Deletes the queue the transport declares for <paramref name="topic"/> when the test ends.</summary>
+    public void DeleteQueueAtEnd(string topic) => _queues.Add(QueuePrefix + topic);
+
     /// <summary>Waits until at least <paramref name="count"/> deliveries arrived, or fails after <paramref name="timeout"/>.</summary>
     public async Task WaitForAsync(int count, TimeSpan timeout)
     {

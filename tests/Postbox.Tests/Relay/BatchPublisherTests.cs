@@ -13,8 +13,10 @@ public sealed class BatchPublisherTests
     private static OutboxEnvelope E(string? key = null, int attempts = 0, int? maxAttempts = null, long seq = 0) =>
         new(Guid.CreateVersion7(), seq, "t", key, null, ReadOnlyMemory<byte>.Empty, new Dictionary<string, string>(), DateTimeOffset.UnixEpoch, attempts, maxAttempts);
 
-    private static BatchPublisher Publisher(IOutboxTransport transport, RelayOptions? options = null) =>
-        new(transport, options ?? Options, TimeProvider.System, new PostboxMetrics(new TestMeterFactory(), TimeProvider.System), NullLogger.Instance);
+    private static BatchPublisher Publisher(IOutboxTransport transport, RelayOptions? options = null, TransportOutage? outage = null,
+        SuspectMessages? suspects = null) =>
+        new(transport, options ?? Options, TimeProvider.System, new PostboxMetrics(new TestMeterFactory(), TimeProvider.System), NullLogger.Instance,
+            outage ?? new TransportOutage(TimeProvider.System, NullLogger.Instance), suspects ?? new SuspectMessages(TimeProvider.System));
 
     [Fact]
     public async Task FailureInAKey_ReleasesTheRestOfThatKeyUnattempted_WhileOtherKeysAndKeylessGoOn()
@@ -106,6 +108,137 @@ public sealed class BatchPublisherTests
 
         Assert.True(outcome.DeleteDelivered);
     }
+
+    [Fact]
+    public async Task TransportUnavailable_ReleasesWithoutAnAttempt_ReportsTheOutage_AndStopsThatKey()
+    {
+        var (a1, a2, free) = (E("a", seq: 1), E("a", seq: 2), E(seq: 3));
+        var outage = new TransportOutage(TimeProvider.System, NullLogger.Instance);
+        var transport = new ScriptedTransport(m => m.Id == a1.Id ? new TransportUnavailableException("connection lost") : null);
+
+        var outcome = await Publisher(transport, outage: outage).PublishAsync("me", [a1, a2, free], CancellationToken.None);
+
+        Assert.Empty(outcome.Failed);
+        Assert.Contains(a1.Id, outcome.Released);
+        Assert.Contains(a2.Id, outcome.Released);
+        Assert.DoesNotContain(a2.Id, transport.Attempted);
+        Assert.True(outage.IsDown);
+        Assert.Equal([a1.Id], outage.End());
+        Assert.False(outage.IsDown);
+    }
+
+    [Fact]
+    public async Task WhileTheTransportIsDown_NothingIsPublishedOrPrepared_AndNothingIsCharged()
+    {
+        var outage = new TransportOutage(TimeProvider.System, NullLogger.Instance);
+        outage.Report(null, new TransportUnavailableException("blocked"));
+        var transport = new ScriptedTransport(_ => null);
+
+        var outcome = await Publisher(transport, outage: outage).PublishAsync("me", [E(), E("k"), E()], CancellationToken.None);
+
+        Assert.Empty(outcome.Failed);
+        Assert.Empty(outcome.Delivered);
+        Assert.Equal(3, outcome.Released.Count);
+        Assert.Empty(transport.Attempted);
+        Assert.Empty(transport.Prepared);
+    }
+
+    [Fact]
+    public async Task PublishTimeoutUnderAnUnavailableTransport_IsNotAnAttempt()
+    {
+        // What the RabbitMQ transport throws for a publish that timed out while the broker blocked the connection.
+        var transport = new ScriptedTransport(_ => new TransportUnavailableException("blocked while the publish waited for its confirm"));
+
+        var outcome = await Publisher(transport).PublishAsync("me", [E(), E(), E("k")], CancellationToken.None);
+
+        Assert.Empty(outcome.Failed);
+        Assert.Equal(3, outcome.Released.Count);
+    }
+
+    [Fact]
+    public async Task TopologyPreparation_RunsOncePerBatchWithDistinctTopics_AndDoesNotCountAgainstThePublishTimeout()
+    {
+        var options = new RelayOptions { PublishTimeout = TimeSpan.FromMilliseconds(200), MaxAttempts = 5 };
+        var transport = new ScriptedTransport(_ => null) { Prepare = (_, token) => Task.Delay(TimeSpan.FromMilliseconds(600), token) };
+        OutboxEnvelope To(string topic) => E() with { Topic = topic };
+
+        var outcome = await Publisher(transport, options).PublishAsync("me", [To("a"), To("b"), To("a")], CancellationToken.None);
+
+        Assert.Empty(outcome.Failed);
+        Assert.Equal(3, outcome.Delivered.Count);
+        Assert.Equal(["a", "b"], Assert.Single(transport.Prepared).Order());
+    }
+
+    [Fact]
+    public async Task PreparationFindingTheTransportUnavailable_ReleasesTheBatchUnattempted()
+    {
+        var outage = new TransportOutage(TimeProvider.System, NullLogger.Instance);
+        var transport = new ScriptedTransport(_ => null) { Prepare = (_, _) => throw new TransportUnavailableException("down") };
+
+        var outcome = await Publisher(transport, outage: outage).PublishAsync("me", [E(), E("k")], CancellationToken.None);
+
+        Assert.Equal(2, outcome.Released.Count);
+        Assert.Empty(outcome.Failed);
+        Assert.Empty(transport.Attempted);
+        Assert.True(outage.IsDown);
+    }
+
+    [Fact]
+    public async Task IsolatedSuspect_ThatBreaksTheConnectionAlone_IsChargedTheAttempt_AndTheOthersAreDelivered()
+    {
+        var (culprit, other1, other2) = (E(), E(), E("k"));
+        var suspects = new SuspectMessages(TimeProvider.System);
+        suspects.Flapped([culprit.Id, other1.Id]);
+        suspects.Flapped([culprit.Id, other1.Id]); // both caught in two flaps: both isolated
+        var outage = new TransportOutage(TimeProvider.System, NullLogger.Instance);
+        var transport = new ScriptedTransport(m => m.Id == culprit.Id ? new TransportUnavailableException("connection closed: 501 FRAME_ERROR") : null);
+
+        var outcome = await Publisher(transport, outage: outage, suspects: suspects).PublishAsync("me", [culprit, other1, other2], CancellationToken.None);
+
+        var failure = Assert.Single(outcome.Failed);
+        Assert.Equal(culprit.Id, failure.Id);
+        Assert.Contains("breaks the connection", failure.Error, StringComparison.Ordinal);
+        Assert.Equal(new[] { other1.Id, other2.Id }.Order(), outcome.Delivered.Order());
+        Assert.False(outage.IsDown);
+        Assert.False(suspects.IsIsolated(other1.Id)); // delivered: no longer a suspect
+        Assert.True(suspects.IsIsolated(culprit.Id));
+    }
+
+    [Fact]
+    public async Task IsolatedSuspect_WhenTheBrokerIsReallyGone_IsReleasedNotCharged()
+    {
+        var culprit = E();
+        var suspects = new SuspectMessages(TimeProvider.System);
+        suspects.Flapped([culprit.Id]);
+        suspects.Flapped([culprit.Id]);
+        var outage = new TransportOutage(TimeProvider.System, NullLogger.Instance);
+        var transport = new ScriptedTransport(_ => new TransportUnavailableException("connection refused"))
+        {
+            Probe = () => new TransportUnavailableException("connection refused"),
+        };
+
+        var outcome = await Publisher(transport, outage: outage, suspects: suspects).PublishAsync("me", [culprit], CancellationToken.None);
+
+        Assert.Empty(outcome.Failed);
+        Assert.Equal([culprit.Id], outcome.Released);
+        Assert.True(outage.IsDown);
+    }
+
+    [Fact]
+    public async Task SuspectOfOneFlap_IsNotIsolated_AndIsPublishedNormally()
+    {
+        var message = E();
+        var suspects = new SuspectMessages(TimeProvider.System);
+        suspects.Flapped([message.Id]);
+        Assert.False(suspects.IsIsolated(message.Id));
+
+        var outcome = await Publisher(new ScriptedTransport(_ => null), suspects: suspects).PublishAsync("me", [message], CancellationToken.None);
+
+        Assert.Equal([message.Id], outcome.Delivered);
+        suspects.Flapped([message.Id]);
+        Assert.False(suspects.IsIsolated(message.Id)); // delivered in between: the count started again
+    }
+
 
     private sealed class BlockingTransport(Task gate) : IOutboxTransport
     {
