@@ -10,6 +10,7 @@ internal sealed class KafkaIncomingMessage(KafkaSubscription subscription, Parti
     private int _started;
     private int _credited = 1;
     private int _done;
+    private int _settled;
 
     public PartitionState Partition => partition;
 
@@ -19,6 +20,9 @@ internal sealed class KafkaIncomingMessage(KafkaSubscription subscription, Parti
 
     /// <summary>Whether the runtime asked <see cref="IsStale"/> and got <see langword="false"/>: it is (or was) being handled.</summary>
     public bool Started => Volatile.Read(ref _started) != 0;
+
+    /// <summary>Acknowledged or handed back by the runtime: nothing more will come of it here.</summary>
+    public bool IsSettled => Volatile.Read(ref _settled) != 0;
 
     /// <summary>Settled with an ack: its offset may be committed.</summary>
     public bool IsDone => Volatile.Read(ref _done) != 0;
@@ -56,6 +60,8 @@ internal sealed class KafkaIncomingMessage(KafkaSubscription subscription, Parti
     }
 
     public void MarkDone() => Volatile.Write(ref _done, 1);
+
+    public void MarkSettled() => Volatile.Write(ref _settled, 1);
 
     /// <summary>Gives back its prefetch credit exactly once (settled, or dropped with its partition).</summary>
     public bool TryReleaseCredit() => Interlocked.Exchange(ref _credited, 0) == 1;

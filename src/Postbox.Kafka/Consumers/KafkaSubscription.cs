@@ -104,6 +104,7 @@ internal sealed class KafkaSubscription : IConsumerSubscription
     /// <summary>Called by a delivery's ack or requeue, from any thread.</summary>
     internal void Settle(KafkaIncomingMessage message, bool requeue)
     {
+        message.MarkSettled();
         if (message.TryReleaseCredit())
         {
             Interlocked.Decrement(ref _unsettled);
@@ -407,7 +408,8 @@ internal sealed class KafkaSubscription : IConsumerSubscription
         }
 
         var deadline = _timeProvider.GetTimestamp();
-        while (states.Any(s => s.Pending.Any(m => m.Started && !m.IsDone))
+        // Only deliveries being handled are waited for: a hand-back (requeue) is settled and not done, and stays uncommitted.
+        while (states.Any(s => s.Pending.Any(m => m.Started && !m.IsSettled))
             && _timeProvider.GetElapsedTime(deadline) < _options.RevokeGracePeriod)
         {
             _wake.Wait(TimeSpan.FromMilliseconds(20));
