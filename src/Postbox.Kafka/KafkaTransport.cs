@@ -33,6 +33,7 @@ public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
     private bool _replaceProducer;
     private long _unavailableSince = -1;
     private long _lastProbe;
+    private long _lastDelivery = long.MinValue;
     private int _disposed;
 
     /// <summary>Creates the transport; nothing connects before the first publish.</summary>
@@ -73,6 +74,7 @@ public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
 
         ThrowIfUnavailable(message);
         var producer = GetProducer();
+        var started = _timeProvider.GetTimestamp();
         try
         {
             var result = await producer.ProduceAsync(topic, KafkaRecord.Create(message), cancellationToken).ConfigureAwait(false);
@@ -82,15 +84,16 @@ public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
                 throw new TransportException($"Kafka reported message {message.Id} for topic '{topic}' as {result.Status}, not persisted. It will be retried.");
             }
 
+            InterlockedMax(ref _lastDelivery, _timeProvider.GetTimestamp());
             MarkAvailable();
         }
         catch (ProduceException<byte[]?, byte[]> ex)
         {
-            throw Classify(ex.Error, message, topic, ex);
+            throw Classify(ex.Error, message, topic, started, ex);
         }
         catch (KafkaException ex)
         {
-            throw Classify(ex.Error, message, topic, ex);
+            throw Classify(ex.Error, message, topic, started, ex);
         }
     }
 
@@ -116,7 +119,22 @@ public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
             $"message {message.Id} was not sent and costs no attempt.");
     }
 
-    private TransportException Classify(Error error, OutboxEnvelope message, string topic, Exception cause)
+    private static void InterlockedMax(ref long target, long value)
+    {
+        var current = Interlocked.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    private TransportException Classify(Error error, OutboxEnvelope message, string topic, long started, Exception cause)
     {
         var what = $"Kafka did not accept message {message.Id} for topic '{topic}' ({error.Code}: {error.Reason})";
         if (error.IsFatal)
@@ -128,6 +146,14 @@ public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
 
             MarkUnavailable($"fatal {error.Code}");
             return new TransportUnavailableException($"{what}: the producer failed fatally and is replaced.", cause);
+        }
+
+        if (error.Code == ErrorCode.Local_MsgTimedOut && !IsUnavailable && Interlocked.Read(ref _lastDelivery) > started)
+        {
+            // Other messages were delivered while this one waited, and no broker-down was reported: its own topic or partition
+            // is the problem (e.g. a topic whose metadata never arrived), not the cluster. Do not pause the relay for it.
+            return new TransportException($"{what}: it timed out while other messages were delivered (its topic or partition is " +
+                "unavailable). It will be retried.", cause);
         }
 
         switch (KafkaErrors.Classify(error.Code))
@@ -186,9 +212,10 @@ public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
             // Java's partitioner: a key lands on the same partition whether a Java or a Postbox producer writes it.
             Partitioner = Partitioner.Murmur2Random,
         };
-        // An unknown topic fails its messages after this wait (it may still be being created); bounded by the delivery timeout.
+        // An unknown topic fails its messages after this wait (it may still be being created). Half the delivery timeout, so
+        // the unknown-topic error (this message's fault) normally comes before the timeout (which may mean the cluster's).
         config.Set("topic.metadata.propagation.max.ms",
-            ((int)Math.Min(_options.MessageTimeout.TotalMilliseconds, TimeSpan.FromSeconds(10).TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            ((int)Math.Min(_options.MessageTimeout.TotalMilliseconds / 2, TimeSpan.FromSeconds(10).TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
         _options.ConfigureProducer?.Invoke(config);
 
         // What the delivery guarantee rests on, applied last so no setting above can weaken it.
