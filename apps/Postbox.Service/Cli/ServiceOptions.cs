@@ -11,9 +11,10 @@ internal sealed class ServiceOptions
     private readonly Option<string?> _sqlite = Make<string?>("--sqlite", "SQLite connection string (Storage:Sqlite). Default: Data Source=data/postbox.db.");
     private readonly Option<string?> _postgres = Make<string?>("--postgres", "PostgreSQL connection string; implies --database postgresql (Storage:PostgreSql). Prefer the environment variable Storage__PostgreSql for passwords.");
     private readonly Option<string?> _schema = Make<string?>("--schema", "PostgreSQL schema of every table (Storage:Schema). Default: postbox.");
-    private readonly Option<string?> _transport = Make<string?>("--transport", "inmemory (default, only with 'all') or rabbitmq (Transport:Provider).", "inmemory", "rabbitmq");
+    private readonly Option<string?> _transport = Make<string?>("--transport", "inmemory (default, only with 'all'), rabbitmq or kafka (Transport:Provider).", "inmemory", "rabbitmq", "kafka");
     private readonly Option<string?> _rabbitmq = Make<string?>("--rabbitmq", "RabbitMQ URI; implies --transport rabbitmq (Transport:RabbitMQ).");
     private readonly Option<string?> _exchange = Make<string?>("--exchange", "RabbitMQ exchange (Transport:Exchange). Default: postbox.");
+    private readonly Option<string?> _kafka = Make<string?>("--kafka", "Kafka bootstrap servers (host:port,...); implies --transport kafka (Transport:Kafka).");
     private readonly Option<string?> _smtpHost = Make<string?>("--smtp-host", "Send mail to this SMTP server instead of .eml files (Mail:Smtp:Host).");
     private readonly Option<int?> _smtpPort = Make<int?>("--smtp-port", "SMTP port (Mail:Smtp:Port). Default: 25.");
     private readonly Option<bool?> _smtpTls = Make<bool?>("--smtp-tls", "Use STARTTLS (Mail:Smtp:EnableSsl).");
@@ -25,7 +26,7 @@ internal sealed class ServiceOptions
 
     public IEnumerable<Option> All =>
     [
-        _urls, _database, _sqlite, _postgres, _schema, _transport, _rabbitmq, _exchange, _smtpHost, _smtpPort, _smtpTls, _smtpUser, _mailDir,
+        _urls, _database, _sqlite, _postgres, _schema, _transport, _rabbitmq, _exchange, _kafka, _smtpHost, _smtpPort, _smtpTls, _smtpUser, _mailDir,
         _maxRetries, _retryDelay, _noMigrate,
     ];
 
@@ -47,9 +48,11 @@ internal sealed class ServiceOptions
         Set("Storage:PostgreSql", result.GetValue(_postgres));
         Set("Storage:Schema", result.GetValue(_schema));
         Set("Transport:Provider", result.GetValue(_rabbitmq) is not null ? "RabbitMQ" : null);
+        Set("Transport:Provider", result.GetValue(_kafka) is not null ? "Kafka" : null);
         Set("Transport:Provider", result.GetValue(_transport));
         Set("Transport:RabbitMQ", result.GetValue(_rabbitmq));
         Set("Transport:Exchange", result.GetValue(_exchange));
+        Set("Transport:Kafka", result.GetValue(_kafka));
         Set("Mail:Delivery", result.GetValue(_mailDir) is not null ? "Pickup" : null);
         Set("Mail:PickupDirectory", result.GetValue(_mailDir));
         Set("Mail:Delivery", result.GetValue(_smtpHost) is not null ? "Smtp" : null);

@@ -87,6 +87,14 @@ internal static class ServiceComposition
             {
                 postbox.UseInMemoryTransport();
             }
+            else if (transport.Provider == TransportProvider.Kafka)
+            {
+                postbox.UseKafka(o =>
+                {
+                    o.BootstrapServers = transport.Kafka;
+                    o.AllowAutoCreateTopics = transport.KafkaAutoCreateTopics;
+                });
+            }
             else
             {
                 postbox.UseRabbitMQ(o =>
@@ -110,6 +118,14 @@ internal static class ServiceComposition
         if (settings.Transport.Provider == TransportProvider.InMemory)
         {
             postbox.UseInMemoryConsumerSource();
+        }
+        else if (settings.Transport.Provider == TransportProvider.Kafka)
+        {
+            postbox.UseKafkaConsumers(o =>
+            {
+                o.BootstrapServers = settings.Transport.Kafka;
+                o.ConfigureConsumer = c => c.AllowAutoCreateTopics = settings.Transport.KafkaAutoCreateTopics;
+            });
         }
         else
         {

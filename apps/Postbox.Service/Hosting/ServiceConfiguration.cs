@@ -60,6 +60,11 @@ internal sealed partial record ServiceConfiguration(
             errors.Add("Transport:RabbitMQ (--rabbitmq) must be an amqp:// or amqps:// URI.");
         }
 
+        if (Transport.Provider == TransportProvider.Kafka && string.IsNullOrWhiteSpace(Transport.Kafka))
+        {
+            errors.Add("Transport:Kafka (--kafka) must list the Kafka bootstrap servers as host:port,...");
+        }
+
         if ((Roles & ServiceRoles.Worker) != 0)
         {
             ValidateWorker(errors);

@@ -11,7 +11,12 @@ internal static class StartupBanner
         var storage = settings.Storage.Provider == StorageProvider.Sqlite
             ? $"SQLite {Path.GetFullPath(new SqliteConnectionStringBuilder(settings.Storage.Sqlite).DataSource)}"
             : $"PostgreSQL (schema {settings.Storage.Schema})";
-        var transport = settings.Transport.Provider == TransportProvider.InMemory ? "in-process transport" : $"RabbitMQ (exchange {settings.Transport.Exchange})";
+        var transport = settings.Transport.Provider switch
+        {
+            TransportProvider.InMemory => "in-process transport",
+            TransportProvider.Kafka => $"Kafka ({settings.Transport.Kafka})",
+            _ => $"RabbitMQ (exchange {settings.Transport.Exchange})",
+        };
         var mail = settings.Mail.Delivery == MailDelivery.Pickup
             ? $".eml files in {Path.GetFullPath(settings.Mail.PickupDirectory)}"
             : $"SMTP {settings.Mail.Smtp.Host}:{settings.Mail.Smtp.Port}";
