@@ -54,7 +54,14 @@ internal sealed class ApiFaultMiddleware(RequestDelegate next, AppDatabase datab
                     ServiceLog.StaleConnectionRetried(logger, context.Request.Method, context.Request.Path, DatabaseFaults.Describe(ex));
                     if (context.Request.Body.CanSeek)
                     {
+                        // A new stream instance, not just a rewind: the request's PipeReader wraps the stream it first saw
+                        // and keeps what it read; a new instance gets a new reader.
                         context.Request.Body.Position = 0;
+                        var replay = new MemoryStream();
+                        await context.Request.Body.CopyToAsync(replay, context.RequestAborted).ConfigureAwait(false);
+                        replay.Position = 0;
+                        context.Response.RegisterForDisposeAsync(replay);
+                        context.Request.Body = replay;
                     }
 
                     context.Response.Clear();

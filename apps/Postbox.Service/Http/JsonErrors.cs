@@ -24,20 +24,19 @@ internal static partial class JsonErrors
 
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
         {
-            var name = Quoted(message) ?? "?";
-            return (Join(FieldOf(path), name), "is not a known field.");
+            return (WithName(FieldOf(path), Quoted(message)), "is not a known field.");
         }
 
         if (message.Contains("Duplicate", StringComparison.OrdinalIgnoreCase))
         {
-            var name = Quoted(message);
-            var field = name is null || FieldOf(path).EndsWith(name, StringComparison.OrdinalIgnoreCase) ? FieldOf(path) : Join(FieldOf(path), name);
-            return (field, "appears more than once.");
+            return (WithName(FieldOf(path), Quoted(message)), "appears more than once.");
         }
 
         if (message.Contains("maximum configured depth", StringComparison.Ordinal))
         {
-            return (FieldOf(path), $"nests too deeply{position}.");
+            // The path of a 10,000-deep array is 10,000 segments long: name the top-level field only.
+            var top = PathSegment().Match(path);
+            return (top.Success && top.Groups["name"].Success ? top.Groups["name"].Value : "body", $"nests too deeply (at most 64 levels){position}.");
         }
 
         if (message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
@@ -56,7 +55,11 @@ internal static partial class JsonErrors
     private static string FieldOf(string path) =>
         path == "$" ? "body" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
 
-    private static string Join(string parent, string name) => parent == "body" ? name : $"{parent}.{name}";
+    /// <summary>The field at the path, or the named property under it when the path stops at its parent.</summary>
+    private static string WithName(string field, string? name) =>
+        name is null || field == name || field.EndsWith("." + name, StringComparison.Ordinal) ? field
+        : field == "body" ? name
+        : $"{field}.{name}";
 
     private static string? Quoted(string message) => QuotedName().Match(message) is { Success: true } match ? match.Groups[1].Value : null;
 

@@ -92,7 +92,10 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
         var temporary = Path.Combine(staging, Guid.NewGuid().ToString("N") + ".tmp");
         try
         {
-            await message.WriteToAsync(temporary, cancellationToken).ConfigureAwait(false);
+            // CRLF as on the wire (MimeKit's default follows the platform), so the file is a standard .eml everywhere.
+            var format = FormatOptions.Default.Clone();
+            format.NewLineFormat = NewLineFormat.Dos;
+            await message.WriteToAsync(format, temporary, cancellationToken).ConfigureAwait(false);
             var name = string.Create(CultureInfo.InvariantCulture, $"{timeProvider.GetUtcNow():yyyyMMdd-HHmmss-fff}-{kind}-{id:N}.eml");
             File.Move(temporary, Path.Combine(folder, name));
         }
