@@ -58,7 +58,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
 
         // Every pooled connection is now dead; each of these requests would meet one.
         var statuses = await Task.WhenAll(Enumerable.Range(0, Parallel * 2).Select(i => RequestAsync(i)));
-        Assert.True(statuses.All(s => s is >= 200 and < 300), $"after the restart: {string.Join(", ", statuses)}\n{_api.Output}");
+        Assert.True(statuses.All(Answered), $"after the restart: {string.Join(", ", statuses)}\n{_api.Output}");
         AssertNoErrorLogged();
     }
 
@@ -69,7 +69,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         Assert.True(await _postgres.TerminateClientsAsync() > 0, "no pooled session to terminate");
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, Parallel * 2).Select(i => RequestAsync(i)));
-        Assert.True(statuses.All(s => s is >= 200 and < 300), $"after pg_terminate_backend: {string.Join(", ", statuses)}\n{_api.Output}");
+        Assert.True(statuses.All(Answered), $"after pg_terminate_backend: {string.Join(", ", statuses)}\n{_api.Output}");
         AssertNoErrorLogged();
     }
 
@@ -100,7 +100,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
 
         await _postgres.StartAsync();
         var statuses = await Task.WhenAll(Enumerable.Range(0, Parallel * 2).Select(i => RequestAsync(i)));
-        Assert.True(statuses.All(s => s is >= 200 and < 300), $"after the database came back: {string.Join(", ", statuses)}\n{_api.Output}");
+        Assert.True(statuses.All(Answered), $"after the database came back: {string.Join(", ", statuses)}\n{_api.Output}");
         Assert.Equal(1, _api.CountLines("Database reachable again"));
         Assert.Equal(1, _api.CountLines("Database unreachable"));
         AssertNoErrorLogged();
@@ -110,7 +110,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
     private async Task FillPoolAsync()
     {
         var statuses = await Task.WhenAll(Enumerable.Range(0, Parallel).Select(i => RequestAsync(i)));
-        Assert.True(statuses.All(s => s is >= 200 and < 300), $"before: {string.Join(", ", statuses)}\n{_api.Output}");
+        Assert.True(statuses.All(Answered), $"before: {string.Join(", ", statuses)}\n{_api.Output}");
     }
 
     private async Task<int> RequestAsync(int i)
@@ -127,6 +127,9 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         2 => _client.PostAsJsonAsync("/api/v1/users", new { email = $"u{Guid.NewGuid():N}@example.com", password = "long enough password" }),
         _ => _client.GetAsync($"/api/mail/{Guid.NewGuid()}"), // 404 from the database
     };
+
+    /// <summary>2xx, or the 404 of a lookup the database answered.</summary>
+    private static bool Answered(int status) => status is (>= 200 and < 300) or 404;
 
     private void AssertNoErrorLogged()
     {

@@ -48,7 +48,7 @@ internal static partial class ServiceLog
     [LoggerMessage(7051, LogLevel.Information, "Database reachable again after {Duration}; {Refused} requests were answered 503 meanwhile")]
     public static partial void DatabaseReachable(ILogger logger, TimeSpan duration, long refused);
 
-    [LoggerMessage(7052, LogLevel.Debug, "{Method} {Path}: broken pooled database connection ({Reason}); pool cleared, retrying once on a fresh connection")]
+    [LoggerMessage(7052, LogLevel.Debug, "{Method} {Path}: broken pooled database connection ({Reason}); pool cleared, retrying on a fresh connection")]
     public static partial void StaleConnectionRetried(ILogger logger, string method, string path, string reason);
 
     [LoggerMessage(7040, LogLevel.Critical, "The service cannot start: {Errors}")]

@@ -30,7 +30,8 @@ internal static class JsonBody
 
         // ASP.NET would transcode another charset; the API speaks UTF-8 only (RFC 8259), so say so instead of guessing.
         if (MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) && mediaType.Charset.HasValue
-            && !mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !mediaType.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            && HeaderUtilities.RemoveQuotes(mediaType.Charset) is var charset
+            && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
         {
             return (null, UnsupportedMediaType("The body must be UTF-8 JSON: send 'Content-Type: application/json' or 'application/json; charset=utf-8'."));
         }
@@ -64,9 +65,18 @@ internal static class JsonBody
         catch (BadHttpRequestException ex)
         {
             // Kestrel's message names the HTTP-level fault (bad chunk size, body shorter than Content-Length), not the input.
-            return (null, TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed request body.", detail: ex.Message));
+            return (null, MalformedBody(ex.Message));
+        }
+        catch (IOException ex) when (!request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel reports a chunk size that overflows as a plain IOException ("Bad chunk size data"); a client that
+            // went away also surfaces as one, but then RequestAborted is set and nobody reads the answer.
+            return (null, MalformedBody(ex.Message));
         }
     }
+
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult MalformedBody(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed request body.", detail: detail);
 
     private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult UnsupportedMediaType(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type.", detail: detail);

@@ -19,6 +19,8 @@ internal static class SmtpFailure
     {
         SmtpCommandException command => (int)command.StatusCode is >= 500 and < 600,
         AuthenticationException => true,
+        // MailKit's name for "530 Authentication required" to MAIL FROM: no credentials configured for a server that wants them.
+        ServiceNotAuthenticatedException => true,
         _ => false,
     };
 
@@ -33,6 +35,7 @@ internal static class SmtpFailure
         {
             SmtpCommandException command => $"SMTP {(int)command.StatusCode} {command.StatusCode}: {command.Message}",
             AuthenticationException auth => $"SMTP authentication failed: {auth.Message}",
+            ServiceNotAuthenticatedException notAuthenticated => $"SMTP 530 authentication required (no credentials configured: Mail:Smtp:UserName): {notAuthenticated.Message}",
             SmtpProtocolException protocol => $"SMTP protocol error (connection lost?): {protocol.Message}",
             ServiceNotConnectedException => "SMTP connection lost.",
             SocketException socket => $"SMTP server unreachable ({socket.SocketErrorCode}): {socket.Message}",

@@ -31,7 +31,7 @@ public sealed class PrivatePostgres
         var clusters = await RunAsync("pg_lsclusters", "-h");
         if (!clusters.Split('\n').Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var v, var n, ..] && v == Version && n == Name))
         {
-            await RunAsync("pg_createcluster", $"{Version} {Name} --port {Port} -o listen_addresses=127.0.0.1 -o max_connections=100");
+            await RunAsync("pg_createcluster", $"{Version} {Name} --port {Port} -o listen_addresses='127.0.0.1' -o max_connections=100");
         }
 
         await StartAsync();
