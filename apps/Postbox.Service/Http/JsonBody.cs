@@ -43,7 +43,9 @@ internal static class JsonBody
 
         try
         {
-            var value = await request.ReadFromJsonAsync<T>(Options, cancellationToken).ConfigureAwait(false);
+            // Deserialized from the body directly: the charset is checked above, and ReadFromJsonAsync would fail (500) on
+            // a quoted one (charset="utf-8"), which RFC 9110 allows.
+            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, Options, cancellationToken).ConfigureAwait(false);
             return value is null
                 ? (null, Invalid("body", "must be a JSON object, not null."))
                 : (value, null);

@@ -39,7 +39,7 @@ internal static class SmtpFailure
             SmtpProtocolException protocol => $"SMTP protocol error (connection lost?): {protocol.Message}",
             ServiceNotConnectedException => "SMTP connection lost.",
             SocketException socket => $"SMTP server unreachable ({socket.SocketErrorCode}): {socket.Message}",
-            _ => $"{exception.GetType().Name}: {exception.Message}",
+            _ => $"SMTP send failed: {exception.GetType().Name}: {exception.Message}",
         };
         if (exception.InnerException is { } inner)
         {
