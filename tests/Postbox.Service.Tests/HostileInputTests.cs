@@ -45,7 +45,160 @@ public sealed class HostileInputTests : IAsyncLifetime
         { "customer: CR/LF in name", "/customers", "application/json", """{"email":"c@example.com","name":"a\r\nb"}""", 400 },
         { "customer: missing name", "/customers", "application/json", """{"email":"c@example.com"}""", 400 },
         { "customer: invalid JSON", "/customers", "application/json", "{'email':1}", 400 },
+        { "charset iso-8859-1", "/api/mail/send", "application/json; charset=iso-8859-1", ValidMail, 415 },
+        { "charset utf-16", "/api/mail/send", "application/json; charset=utf-16", ValidMail, 415 },
+        { "user: charset latin1", "/api/v1/users", "application/json; charset=latin1", """{"email":"x@example.com","password":"long enough password"}""", 415 },
+        { "customer: charset windows-1252", "/customers", "application/json;charset=windows-1252", """{"email":"c@example.com","name":"n"}""", 415 },
     };
+
+    /// <summary>Recipient entries that are not exactly one mailbox; the bad one is always <c>to[1]</c>, after a good one.</summary>
+    public static TheoryData<string> NotOneMailbox => new()
+    {
+        "a@example.com, b@example.com", // the reported one: read as display name "a@example.com," plus b
+        "a@example.com,b@example.com",
+        "a@example.com; b@example.com",
+        "a@example.com b@example.com",
+        "Name <a@example.com>, b@example.com",
+        "\"A\" <a@example.com> <b@example.com>",
+        "a@example.com <b@example.com>", // a display name that reads as another address
+        "team: a@example.com, b@example.com;", // group syntax
+        "team:;",
+        "a@example.com (comment)",
+        "(comment) a@example.com",
+        "<@route.example:a@example.com>",
+        "\"unterminated <a@example.com>",
+        "",
+        "   ",
+        "nodomain",
+        "a@",
+        "@example.com",
+        "<>",
+        "Name <>",
+    };
+
+    [Theory]
+    [MemberData(nameof(NotOneMailbox))]
+    public async Task Mail_RecipientEntryNotExactlyOneMailbox_400NamingTheEntry(string entry)
+    {
+        using var response = await PostJsonAsync("/api/mail/send", JsonSerializer.Serialize(new { from = "from@example.com", to = new[] { "ok@example.com", entry }, subject = "s", content = "c" }));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"'{entry}': {(int)response.StatusCode} {body}");
+        var errors = JsonDocument.Parse(body).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("to[1]", out _), $"'{entry}': the error does not name to[1]: {body}");
+        Assert.False(errors.TryGetProperty("to[0]", out _), body);
+        await AssertNothingStoredAsync();
+    }
+
+    [Theory]
+    [InlineData("a, b <from@example.com>")]
+    [InlineData("from@example.com, other@example.com")]
+    [InlineData("group: from@example.com;")]
+    public async Task Mail_FromNotExactlyOneMailbox_400NamingFrom(string from)
+    {
+        using var response = await PostJsonAsync("/api/mail/send", JsonSerializer.Serialize(new { from, to = new[] { "ok@example.com" }, subject = "s", content = "c" }));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True(JsonDocument.Parse(body).RootElement.GetProperty("errors").TryGetProperty("from", out _), body);
+        await AssertNothingStoredAsync();
+    }
+
+    public static TheoryData<string, string, string> Credentials => new()
+    {
+        // path, body, field the error must name
+        { "/api/v1/users", """{"email":"x@example.com","password":"long enough\u0000password"}""", "password" },
+        { "/api/v1/users", """{"email":"x@example.com","password":"\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000"}""", "password" },
+        { "/api/v1/users", """{"email":"x@example.com","password":"long enough\tpassword"}""", "password" },
+        { "/api/v1/users", """{"email":"x@example.com","password":"long enough\u001bpassword"}""", "password" },
+        { "/api/v1/users", """{"email":"x@example.com","password":"long enough\u007fpassword"}""", "password" },
+        { "/api/v1/users", """{"email":"x@example.com","password":"long enough\ud800password"}""", "password" },
+        { "/api/v1/users", """{"email":"x@example.com\u0000","password":"long enough password"}""", "email" },
+        { "/api/v1/users", """{"email":"x\u0000@example.com","password":"long enough password"}""", "email" },
+        { "/customers", """{"email":"c@example.com\u0000","name":"n"}""", "email" },
+        { "/customers", """{"email":"c@example.com","name":"n\u0000"}""", "name" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Credentials))]
+    public async Task Api_ControlCharacterInCredentialOrName_400NamingTheField(string path, string body, string field)
+    {
+        using var response = await PostJsonAsync(path, body);
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{body}: {(int)response.StatusCode} {text}");
+        Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("errors").TryGetProperty(field, out _), text);
+        await AssertNothingStoredAsync();
+    }
+
+    public static TheoryData<string, string, string> BadJson
+    {
+        get
+        {
+            var deep = new string('[', 10_000) + new string(']', 10_000);
+            var data = new TheoryData<string, string, string>();
+            foreach (var (path, valid, stringField, arrayField) in new[]
+                     {
+                         ("/api/mail/send", ValidMail, "subject", "to"),
+                         ("/api/v1/users", """{"email":"x@example.com","password":"long enough password"}""", "password", (string?)null),
+                         ("/customers", """{"email":"c@example.com","name":"n"}""", "name", null),
+                     })
+            {
+                var open = valid.TrimEnd('}');
+                data.Add(path, $$"""{"{{stringField}}":42}""", stringField);
+                data.Add(path, $$"""{"{{stringField}}":true}""", stringField);
+                data.Add(path, "{\"" + stringField + "\":{\"a\":1}}", stringField);
+                data.Add(path, $$"""{"{{stringField}}":["x"]}""", stringField);
+                data.Add(path, $$"""{"email":12.5}""".Replace("email", path == "/api/mail/send" ? "from" : "email", StringComparison.Ordinal), path == "/api/mail/send" ? "from" : "email");
+                data.Add(path, valid + " x", "body");
+                data.Add(path, valid + "{}", "body");
+                data.Add(path, open + ""","zzz":1}""", "zzz");
+                data.Add(path, $$"""{"{{stringField}}":"a","{{stringField}}":"b"}""", stringField);
+                data.Add(path, "{\"" + stringField + "\":" + deep + "}", stringField);
+                data.Add(path, deep, "body");
+                data.Add(path, "[]", "body");
+                data.Add(path, "\"a string\"", "body");
+                data.Add(path, "42", "body");
+                data.Add(path, "{", "body");
+                data.Add(path, "", "body");
+                if (arrayField is not null)
+                {
+                    data.Add(path, $$"""{"{{arrayField}}":"one@example.com"}""", arrayField);
+                    data.Add(path, $$"""{"{{arrayField}}":[1]}""", arrayField + "[0]");
+                    data.Add(path, $$"""{"{{arrayField}}":["a@example.com",{"x":1}]}""", arrayField + "[1]");
+                    data.Add(path, $$"""{"{{arrayField}}":null,"from":"from@example.com","subject":"s","content":"c"}""", arrayField);
+                }
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(BadJson))]
+    public async Task Api_BadJson_400NamesTheJsonFieldNeverADotNetType(string path, string body, string field)
+    {
+        using var response = await PostJsonAsync(path, body);
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path} {body[..Math.Min(body.Length, 80)]}: {(int)response.StatusCode} {text}");
+        foreach (var dotnet in new[] { "System.", "Postbox.", "String[]", "Request", ".NET", "Int32", "Boolean" })
+        {
+            Assert.DoesNotContain(dotnet, text, StringComparison.Ordinal);
+        }
+
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        // The field itself, or a path below it (to[0], subject[0]...) where the JSON went wrong.
+        Assert.True(errors.EnumerateObject().Any(e => e.Name == field || e.Name.StartsWith(field + "[", StringComparison.Ordinal) || e.Name.StartsWith(field + ".", StringComparison.Ordinal)),
+            $"{path} {body[..Math.Min(body.Length, 80)]}: expected an error for '{field}': {text}");
+        await AssertNothingStoredAsync();
+    }
+
+    private async Task<HttpResponseMessage> PostJsonAsync(string path, string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        return await _service.Client.PostAsync(path, content);
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -17,7 +17,12 @@ internal sealed class ServiceOptions
     private readonly Option<string?> _kafka = Make<string?>("--kafka", "Kafka bootstrap servers (host:port,...); implies --transport kafka (Transport:Kafka).");
     private readonly Option<string?> _smtpHost = Make<string?>("--smtp-host", "Send mail to this SMTP server instead of .eml files (Mail:Smtp:Host).");
     private readonly Option<int?> _smtpPort = Make<int?>("--smtp-port", "SMTP port (Mail:Smtp:Port). Default: 25.");
-    private readonly Option<bool?> _smtpTls = Make<bool?>("--smtp-tls", "Use STARTTLS (Mail:Smtp:EnableSsl).");
+    private readonly Option<bool?> _smtpTls = Make<bool?>("--smtp-tls", "Use STARTTLS (Mail:Smtp:EnableSsl); same as --smtp-security starttls.");
+    private readonly Option<string?> _smtpSecurity = Make<string?>("--smtp-security",
+        "none, starttls (required), tls (implicit TLS, port 465), starttls-when-available or auto (Mail:Smtp:Security). Default: none, or starttls with --smtp-tls.",
+        "none", "starttls", "tls", "starttls-when-available", "auto");
+    private readonly Option<bool> _smtpAllowInsecureAuth = Make<bool>("--smtp-allow-insecure-auth",
+        "Allow the SMTP credentials over a connection that may be unencrypted, e.g. a server on loopback (Mail:Smtp:AllowInsecureAuth).");
     private readonly Option<string?> _smtpUser = Make<string?>("--smtp-user", "SMTP user (Mail:Smtp:UserName). The password only through Mail__Smtp__Password or appsettings.json, never on the command line.");
     private readonly Option<string?> _mailDir = Make<string?>("--mail-dir", "Folder of the .eml files (Mail:PickupDirectory). Default: data/mail.");
     private readonly Option<int?> _maxRetries = Make<int?>("--max-retries", "Retries before a mail is marked failed (Worker:MaxRetries). Default: 25.");
@@ -26,7 +31,7 @@ internal sealed class ServiceOptions
 
     public IEnumerable<Option> All =>
     [
-        _urls, _database, _sqlite, _postgres, _schema, _transport, _rabbitmq, _exchange, _kafka, _smtpHost, _smtpPort, _smtpTls, _smtpUser, _mailDir,
+        _urls, _database, _sqlite, _postgres, _schema, _transport, _rabbitmq, _exchange, _kafka, _smtpHost, _smtpPort, _smtpTls, _smtpSecurity, _smtpAllowInsecureAuth, _smtpUser, _mailDir,
         _maxRetries, _retryDelay, _noMigrate,
     ];
 
@@ -59,6 +64,16 @@ internal sealed class ServiceOptions
         Set("Mail:Smtp:Host", result.GetValue(_smtpHost));
         Set("Mail:Smtp:Port", result.GetValue(_smtpPort)?.ToString(CultureInfo.InvariantCulture));
         Set("Mail:Smtp:EnableSsl", result.GetValue(_smtpTls)?.ToString());
+        Set("Mail:Smtp:Security", result.GetValue(_smtpSecurity) switch
+        {
+            "none" => "None",
+            "starttls" => "StartTls",
+            "tls" => "SslOnConnect",
+            "starttls-when-available" => "StartTlsWhenAvailable",
+            "auto" => "Auto",
+            _ => null,
+        });
+        Set("Mail:Smtp:AllowInsecureAuth", result.GetValue(_smtpAllowInsecureAuth) ? "true" : null);
         Set("Mail:Smtp:UserName", result.GetValue(_smtpUser));
         Set("Worker:MaxRetries", result.GetValue(_maxRetries)?.ToString(CultureInfo.InvariantCulture));
         Set("Worker:RetryDelay", result.GetValue(_retryDelay)?.ToString("c", CultureInfo.InvariantCulture));

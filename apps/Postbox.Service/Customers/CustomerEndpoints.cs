@@ -10,7 +10,7 @@ internal static class CustomerEndpoints
 {
     public static void MapCustomerEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/customers").WithTags("Customers");
+        var group = app.MapGroup("/customers").WithTags("Customers").UsesDatabase();
         group.MapPost("/", CreateAsync)
             .WithName("CreateCustomer")
             .WithSummary("Creates a customer and publishes CustomerCreated through the outbox, in one transaction.")
@@ -53,7 +53,7 @@ internal static class CustomerEndpoints
 
             await outbox.EnqueueAsync(transaction, OutboxMessage.FromJson(Topics.CustomerCreated, customer, key: customer.Id.ToString("D"), type: nameof(CustomerCreated)),
                 cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            await AppDatabase.CommitAsync(transaction).ConfigureAwait(false);
         }
 
         ServiceLog.CustomerCreated(logger, customer.Id);

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 
 namespace Postbox.Service.Data;
 
@@ -8,6 +9,39 @@ namespace Postbox.Service.Data;
 /// </summary>
 internal abstract class AppDatabase
 {
+    // Whether the current request began committing. The API retries a request that met a broken pooled connection only
+    // while nothing was committed: after a commit began (even one that failed, whose outcome is unknown) a replay could
+    // write twice. Ambient because the commit happens deep in the services; scoped by the API's middleware per request.
+    private static readonly AsyncLocal<StrongBox<bool>?> CommitStarted = new();
+
+    /// <summary>Starts tracking commits for the current async flow (one request); the box turns true once one begins.</summary>
+    public static StrongBox<bool> TrackCommits()
+    {
+        var box = new StrongBox<bool>();
+        CommitStarted.Value = box;
+        return box;
+    }
+
+    /// <summary>
+    /// Commits <paramref name="transaction"/> without a cancellation token (once committing starts, the caller waits for
+    /// the outcome), and notes that a commit began, see <see cref="TrackCommits"/>.
+    /// </summary>
+    public static async Task CommitAsync(DbTransaction transaction)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        if (CommitStarted.Value is { } box)
+        {
+            box.Value = true;
+        }
+
+        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Drops the idle pooled connections (after a connection broke, the others are likely broken too).</summary>
+    public virtual void ClearPool()
+    {
+    }
+
     /// <summary>Table name as used in SQL: schema-qualified on PostgreSQL, plain on SQLite.</summary>
     public abstract string Table(string name);
 

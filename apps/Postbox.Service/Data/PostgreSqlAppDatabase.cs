@@ -25,6 +25,13 @@ internal sealed class PostgreSqlAppDatabase(NpgsqlDataSource dataSource, string 
 
     public override object Id(Guid id) => id;
 
+    /// <summary>
+    /// Npgsql does not test a pooled connection when it hands it out, so after a server restart every idle connection
+    /// fails on first use (57P01, or a reset socket). Clearing the data source's pool closes the idle ones and keeps
+    /// the busy ones from returning to it, so the next open makes a fresh connection.
+    /// </summary>
+    public override void ClearPool() => dataSource.Clear();
+
     public override bool IsUniqueViolation(DbException exception) =>
         exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 

@@ -31,17 +31,47 @@ internal sealed class SmtpSettings
     /// <summary>Port. Default 25.</summary>
     public int Port { get; set; } = 25;
 
-    /// <summary>Use STARTTLS (System.Net.Mail has no implicit TLS on port 465). Default <see langword="false"/>.</summary>
+    /// <summary>
+    /// Shorthand kept from the System.Net.Mail days: <see langword="true"/> means <see cref="Security"/> <c>StartTls</c> when
+    /// <see cref="Security"/> is not set. Default <see langword="false"/>.
+    /// </summary>
     public bool EnableSsl { get; set; }
 
-    /// <summary>User name; no authentication when empty.</summary>
+    /// <summary>
+    /// How the connection is secured, as MailKit's <see cref="MailKit.Security.SecureSocketOptions"/>: <c>None</c>,
+    /// <c>StartTls</c> (required STARTTLS), <c>SslOnConnect</c> (implicit TLS, port 465), <c>StartTlsWhenAvailable</c>
+    /// (opportunistic) or <c>Auto</c> (<c>SslOnConnect</c> on 465, else opportunistic). Default: <c>StartTls</c> when
+    /// <see cref="EnableSsl"/> is set, else <c>None</c>.
+    /// </summary>
+    public MailKit.Security.SecureSocketOptions? Security { get; set; }
+
+    /// <summary>User name; no authentication when empty. With a user name, <see cref="Password"/> is required.</summary>
     public string? UserName { get; set; }
+
+    /// <summary>
+    /// Allow sending the credentials over a connection that may be unencrypted (<see cref="Security"/> <c>None</c>,
+    /// <c>StartTlsWhenAvailable</c> or <c>Auto</c> on a port other than 465). Refused at start-up otherwise. Meant for a
+    /// server on the loopback interface. Default <see langword="false"/>.
+    /// </summary>
+    public bool AllowInsecureAuth { get; set; }
 
     /// <summary>Password; set it through an environment variable (<c>Mail__Smtp__Password</c>), not on the command line.</summary>
     public string? Password { get; set; }
 
     /// <summary>Longest time one send may take. Default 30 s.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The security actually used: <see cref="Security"/>, else what <see cref="EnableSsl"/> implies.</summary>
+    public MailKit.Security.SecureSocketOptions EffectiveSecurity =>
+        Security ?? (EnableSsl ? MailKit.Security.SecureSocketOptions.StartTls : MailKit.Security.SecureSocketOptions.None);
+
+    /// <summary>Whether the credentials can only ever travel encrypted: TLS is required, not merely tried.</summary>
+    public bool IsAlwaysEncrypted => EffectiveSecurity switch
+    {
+        MailKit.Security.SecureSocketOptions.StartTls or MailKit.Security.SecureSocketOptions.SslOnConnect => true,
+        MailKit.Security.SecureSocketOptions.Auto => Port == 465,
+        _ => false,
+    };
 }
 
 /// <summary>The ways mail leaves the worker.</summary>

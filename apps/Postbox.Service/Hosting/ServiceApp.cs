@@ -45,6 +45,7 @@ internal static class ServiceApp
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.Api.MaxRequestBytes);
         builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton<Http.DatabaseOutage>();
         builder.Services.AddOpenApi();
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.WriteIndented = true);
         // Malformed input is answered (400/413/415), never thrown, even if ASPNETCORE_ENVIRONMENT says Development.
@@ -53,6 +54,7 @@ internal static class ServiceApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<Http.ApiFaultMiddleware>();
         if ((roles & ServiceRoles.Api) != 0)
         {
             app.MapOpenApi();

@@ -75,6 +75,11 @@ internal sealed partial record ServiceConfiguration(
             errors.Add($"Api:MaxRequestBytes must be between 1024 and {100 * 1024 * 1024} (was {Api.MaxRequestBytes}).");
         }
 
+        if (Api.DatabaseRetryAfter < TimeSpan.FromSeconds(1) || Api.DatabaseRetryAfter > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Api:DatabaseRetryAfter must be between 1 second and 1 hour (was {Api.DatabaseRetryAfter}).");
+        }
+
         return errors;
     }
 
@@ -96,6 +101,8 @@ internal sealed partial record ServiceConfiguration(
             {
                 errors.Add($"Mail:Smtp:Timeout must be between 0 and 10 minutes (was {Mail.Smtp.Timeout}).");
             }
+
+            ValidateSmtpCredentials(errors);
         }
         else if (string.IsNullOrWhiteSpace(Mail.PickupDirectory))
         {
@@ -130,6 +137,37 @@ internal sealed partial record ServiceConfiguration(
         if (Worker.RetryDelay is { } delay && (delay < TimeSpan.FromMilliseconds(1) || delay > TimeSpan.FromDays(30)))
         {
             errors.Add($"Worker:RetryDelay (--retry-delay) must be between 1 ms and 30 days (was {delay}).");
+        }
+    }
+
+    private void ValidateSmtpCredentials(List<string> errors)
+    {
+        var smtp = Mail.Smtp;
+        if (string.IsNullOrEmpty(smtp.UserName))
+        {
+            if (!string.IsNullOrEmpty(smtp.Password))
+            {
+                errors.Add("Mail:Smtp:Password is set but Mail:Smtp:UserName (--smtp-user) is not: set both or neither.");
+            }
+
+            return;
+        }
+
+        // The values themselves are never echoed: they are credentials.
+        if (string.IsNullOrEmpty(smtp.Password))
+        {
+            errors.Add("Mail:Smtp:UserName (--smtp-user) is set but Mail:Smtp:Password is not: set it through the environment variable Mail__Smtp__Password.");
+        }
+
+        if (smtp.UserName.Any(char.IsControl) || (smtp.Password ?? string.Empty).Any(char.IsControl))
+        {
+            errors.Add("Mail:Smtp:UserName and Mail:Smtp:Password must not contain control characters.");
+        }
+
+        if (!smtp.IsAlwaysEncrypted && !smtp.AllowInsecureAuth)
+        {
+            errors.Add($"Mail:Smtp credentials would be sent over a connection that may be unencrypted (Mail:Smtp:Security {smtp.EffectiveSecurity}, port {smtp.Port}): "
+                + "use --smtp-security starttls or tls, or allow it explicitly with --smtp-allow-insecure-auth (Mail:Smtp:AllowInsecureAuth), e.g. for a server on the loopback interface.");
         }
     }
 

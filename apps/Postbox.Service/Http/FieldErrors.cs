@@ -1,5 +1,3 @@
-using System.Net.Mail;
-
 namespace Postbox.Service.Http;
 
 /// <summary>Collects validation errors per field for a <c>400</c> validation problem (every error listed at once).</summary>
@@ -50,8 +48,11 @@ internal sealed class FieldErrors
     }
 
     /// <summary>
-    /// An e-mail address parsed by <see cref="MailAddress"/>, ASCII only (System.Net.Mail sends without SMTPUTF8). With
-    /// <paramref name="plain"/> a display name is refused. Returns the normalized form, or <see langword="null"/>.
+    /// Exactly one e-mail address: <c>name@example.com</c>, or with <paramref name="plain"/> <see langword="false"/> also
+    /// <c>Name &lt;name@example.com&gt;</c> / <c>"Name" &lt;name@example.com&gt;</c>. Never two addresses (a comma or
+    /// semicolon outside quotes), a group (<c>team: a@x;</c>), a comment (<c>(...)</c>), a source route, or an empty
+    /// entry; the address itself is ASCII (no SMTPUTF8), the display name must not contain <c>@</c> (it would read as
+    /// an address). Returns the normalized form, or <see langword="null"/> after adding the error.
     /// </summary>
     public string? Address(string field, string? value, bool plain)
     {
@@ -61,13 +62,16 @@ internal sealed class FieldErrors
             return null;
         }
 
-        if (!line.All(char.IsAscii) || !MailAddress.TryCreate(line.Trim(), out var address)
-            || (plain && (address.DisplayName.Length > 0 || !string.Equals(address.Address, line.Trim(), StringComparison.Ordinal))))
+        var text = line.Trim();
+        if (MailboxText.Parse(text) is not { } mailbox
+            || (plain && (!string.IsNullOrEmpty(mailbox.Name) || !string.Equals(mailbox.Address, text, StringComparison.Ordinal))))
         {
-            Add(field, plain ? "must be a plain e-mail address such as name@example.com." : "must be an e-mail address such as name@example.com or \"Name\" <name@example.com>.");
+            Add(field, plain
+                ? "must be one plain e-mail address such as name@example.com."
+                : "must be one e-mail address such as name@example.com or Name <name@example.com> (no lists, groups or comments).");
             return null;
         }
 
-        return plain ? address.Address : address.ToString();
+        return plain ? mailbox.Address : mailbox.ToString();
     }
 }

@@ -1,12 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Net.Http.Headers;
 
 namespace Postbox.Service.Http;
 
 /// <summary>
-/// Reads a JSON request body with clear problem-details answers: <c>415</c> for another content type, <c>413</c> above
-/// the size limit, <c>400</c> for malformed JSON, unknown or duplicate properties, or a missing body. The framework's
-/// own body binding would answer the same codes without saying what was wrong.
+/// Reads a JSON request body with clear problem-details answers: <c>415</c> for another content type or a charset other
+/// than UTF-8, <c>413</c> above the size limit, <c>400</c> for malformed JSON, wrong types, unknown or duplicate
+/// properties, a missing body or a malformed HTTP body (bad chunk, fewer bytes than <c>Content-Length</c>), <c>408</c>
+/// for a body sent slower than Kestrel's minimum data rate. The answers name JSON fields, never .NET types.
 /// </summary>
 internal static class JsonBody
 {
@@ -23,8 +25,15 @@ internal static class JsonBody
         ArgumentNullException.ThrowIfNull(request);
         if (!request.HasJsonContentType())
         {
-            return (null, TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type.",
-                detail: "The body must be JSON, sent with 'Content-Type: application/json'."));
+            return (null, UnsupportedMediaType("The body must be JSON, sent with 'Content-Type: application/json'."));
+        }
+
+        // ASP.NET would transcode another charset; the API speaks UTF-8 only (RFC 8259), so say so instead of guessing.
+        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) && mediaType.Charset.HasValue
+            && HeaderUtilities.RemoveQuotes(mediaType.Charset) is var charset
+            && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+        {
+            return (null, UnsupportedMediaType("The body must be UTF-8 JSON: send 'Content-Type: application/json' or 'application/json; charset=utf-8'."));
         }
 
         if (request.ContentLength > maxBytes)
@@ -34,26 +43,51 @@ internal static class JsonBody
 
         try
         {
-            var value = await request.ReadFromJsonAsync<T>(Options, cancellationToken).ConfigureAwait(false);
+            // Deserialized from the body directly: the charset is checked above, and ReadFromJsonAsync would fail (500) on
+            // a quoted one (charset="utf-8"), which RFC 9110 allows.
+            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, Options, cancellationToken).ConfigureAwait(false);
             return value is null
-                ? (null, BadRequest("The body must be a JSON object, not null."))
+                ? (null, Invalid("body", "must be a JSON object, not null."))
                 : (value, null);
         }
         catch (JsonException ex)
         {
-            // The message names the path and position; it never echoes the input itself.
-            return (null, BadRequest($"The body is not valid JSON for this request: {ex.Message}"));
+            var (field, error) = JsonErrors.Describe(typeof(T), ex);
+            return (null, Invalid(field, error));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return (null, TooLarge(maxBytes));
         }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            return (null, TypedResults.Problem(statusCode: StatusCodes.Status408RequestTimeout, title: "Request body too slow.",
+                detail: "The body arrived slower than the server's minimum data rate; send it at once."));
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // Kestrel's message names the HTTP-level fault (bad chunk size, body shorter than Content-Length), not the input.
+            return (null, MalformedBody(ex.Message));
+        }
+        catch (IOException ex) when (!request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel reports a chunk size that overflows as a plain IOException ("Bad chunk size data"); a client that
+            // went away also surfaces as one, but then RequestAborted is set and nobody reads the answer.
+            return (null, MalformedBody(ex.Message));
+        }
     }
+
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult MalformedBody(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed request body.", detail: detail);
+
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult UnsupportedMediaType(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type.", detail: detail);
 
     private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult TooLarge(long maxBytes) =>
         TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large.",
             detail: $"The body must not exceed {maxBytes} bytes.");
 
-    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult BadRequest(string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The request body is invalid.", detail: detail);
+    private static Microsoft.AspNetCore.Http.HttpResults.ValidationProblem Invalid(string field, string error) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [error] },
+            title: "The request body is invalid.", detail: $"{field}: {error}");
 }

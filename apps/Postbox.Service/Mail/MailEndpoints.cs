@@ -9,7 +9,7 @@ internal static class MailEndpoints
 {
     public static void MapMailEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/mail").WithTags("Mail");
+        var group = app.MapGroup("/api/mail").WithTags("Mail").UsesDatabase();
         group.MapPost("/send", SendAsync)
             .WithName("SendMail")
             .WithSummary("Queues a mail: the delivery and its outbox message are written in one transaction.")

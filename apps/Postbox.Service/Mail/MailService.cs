@@ -18,7 +18,7 @@ internal sealed class MailService(AppDatabase database, MailDeliveryStore delive
             .ConfigureAwait(false);
         await outbox.EnqueueAsync(transaction, message, cancellationToken).ConfigureAwait(false);
         // Not the request's token: once committing starts, the client is answered only after the outcome is known.
-        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        await AppDatabase.CommitAsync(transaction).ConfigureAwait(false);
         ServiceLog.MailQueued(logger, id, message.Id);
         return id;
     }

@@ -9,7 +9,7 @@ internal static class UserEndpoints
 {
     public static void MapUserEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/v1/users").WithTags("Users");
+        var group = app.MapGroup("/api/v1/users").WithTags("Users").UsesDatabase();
         group.MapPost("/", RegisterAsync)
             .WithName("RegisterUser")
             .WithSummary("Registers a user (salted PBKDF2 hash) and queues the welcome mail in the same transaction.")
@@ -42,6 +42,12 @@ internal static class UserEndpoints
         {
             errors.Add("password", "must be 8 to 128 characters.");
         }
+        else if (body.Password.Any(char.IsControl) || !IsWellFormed(body.Password))
+        {
+            // NUL and the other control characters cannot be typed and are cut or mangled by other systems (C strings,
+            // terminals); a lone surrogate would be hashed as U+FFFD, so two different passwords would match.
+            errors.Add("password", "must not contain control characters (such as NUL, tab or line breaks) or invalid Unicode.");
+        }
 
         if (!errors.IsEmpty)
         {
@@ -56,6 +62,23 @@ internal static class UserEndpoints
 
         var view = await users.GetAsync(id, cancellationToken).ConfigureAwait(false);
         return TypedResults.Created($"/api/v1/users/{id}", view);
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static async Task<IResult> GetAsync(Guid id, UserStore users, CancellationToken cancellationToken) =>

@@ -22,7 +22,7 @@ internal sealed class UserService(AppDatabase database, UserStore users, IOutbox
 
         await outbox.EnqueueAsync(transaction, OutboxMessage.FromJson(Topics.UserWelcome, new WelcomeMailCommand(notificationId), type: "WelcomeMail"),
             cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        await AppDatabase.CommitAsync(transaction).ConfigureAwait(false);
         ServiceLog.UserRegistered(logger, userId);
         return userId;
     }

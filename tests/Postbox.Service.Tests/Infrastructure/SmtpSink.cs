@@ -14,10 +14,20 @@ public sealed class SmtpSink : IAsyncDisposable
     private Process? _process;
 
     public SmtpSink()
+        : this(null, null)
+    {
+    }
+
+    /// <summary>With a user and password: the server requires authentication (AUTH PLAIN/LOGIN, no TLS on loopback), see <c>smtp/auth_server.py</c>.</summary>
+    public SmtpSink(string? user, string? password)
     {
         Folder = TestEnvironment.TempFolder("smtp");
         Port = TestEnvironment.FreePort();
+        (_user, _password) = (user, password);
     }
+
+    private readonly string? _user;
+    private readonly string? _password;
 
     public string Folder { get; }
 
@@ -27,7 +37,8 @@ public sealed class SmtpSink : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        var start = new ProcessStartInfo("/usr/bin/python3", $"-m aiosmtpd -n -l 127.0.0.1:{Port} -c mail_sink.Handler")
+        var arguments = _user is null ? $"-m aiosmtpd -n -l 127.0.0.1:{Port} -c mail_sink.Handler" : $"-m auth_server 127.0.0.1 {Port}";
+        var start = new ProcessStartInfo("/usr/bin/python3", arguments)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -36,6 +47,12 @@ public sealed class SmtpSink : IAsyncDisposable
         start.Environment["PYTHONPATH"] = Path.Combine(AppContext.BaseDirectory, "smtp");
         start.Environment["PYTHONUNBUFFERED"] = "1";
         start.Environment["MAIL_SINK_DIR"] = Folder;
+        if (_user is not null)
+        {
+            start.Environment["SMTP_AUTH_USER"] = _user;
+            start.Environment["SMTP_AUTH_PASSWORD"] = _password ?? string.Empty;
+        }
+
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
