@@ -12,7 +12,7 @@ internal static partial class ServiceLog
     [LoggerMessage(7010, LogLevel.Information, "Mail {DeliveryId} queued (outbox message {MessageId})")]
     public static partial void MailQueued(ILogger logger, Guid deliveryId, Guid messageId);
 
-    [LoggerMessage(7011, LogLevel.Information, "Mail {DeliveryId}: sending, attempt {Attempt} (handler attempt {HandlerAttempt})")]
+    [LoggerMessage(7011, LogLevel.Debug, "Mail {DeliveryId}: sending, attempt {Attempt} (handler attempt {HandlerAttempt})")]
     public static partial void MailSending(ILogger logger, Guid deliveryId, int attempt, int handlerAttempt);
 
     [LoggerMessage(7012, LogLevel.Information, "Mail {DeliveryId} sent on attempt {Attempt}")]
