@@ -8,10 +8,12 @@ namespace Postbox.Service.Tests.Infrastructure;
 /// </summary>
 public sealed class PrivatePostgres : IAsyncLifetime
 {
-    public const string Name = "postbox_svc_tests";
-    public const int Port = 5449;
+    public string Name { get; } = "postbox_svc_tests";
 
-    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Password=postgres;Database=postgres";
+    public int Port { get; } = 5449;
+
+    // Generous time-outs: the test machine is shared and sometimes very slow.
+    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Password=postgres;Database=postgres;Timeout=60;Command Timeout=120";
 
     public async Task InitializeAsync() => await RunAsync("bash", Path.Combine(RepositoryRoot(), "scripts", "private-postgres.sh"), Name, Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
