@@ -115,7 +115,7 @@ class Service:
 
     def __init__(self, args, servers, folder):
         self.args, self.servers, self.folder = args, servers, folder
-        self.dll = os.path.join(ROOT, "artifacts", "bin", "Postbox.Service", "release", "Postbox.Service.dll")
+        self.dll = args.dll or os.path.join(ROOT, "artifacts", "bin", "Postbox.Service", "release", "Postbox.Service.dll")
         self.api_port = free_port()
         self.processes = {}
 
@@ -277,6 +277,8 @@ def main():
     parser.add_argument("--name", default=os.environ.get("FAULTS_NAME", "postbox_faults"), help="private cluster/node/database name")
     parser.add_argument("--pg-port", type=int, default=int(os.environ.get("FAULTS_PG_PORT", "5448")))
     parser.add_argument("--rabbit-port", type=int, default=int(os.environ.get("FAULTS_RABBIT_PORT", "5697")))
+    parser.add_argument("--idle-only", action="store_true", help="only measure the idle system's transactions/s")
+    parser.add_argument("--dll", help="another build of Postbox.Service.dll (e.g. to measure before/after)")
     parser.add_argument("--keep", action="store_true", help="keep the private servers running and the run folder afterwards")
     args = parser.parse_args()
 
@@ -303,6 +305,8 @@ def main():
         after = int(servers.psql(f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{args.name}'"))
         idle = (after - before - 1) / args.idle_seconds  # minus our own second query
         log(f"idle api + relay + 2 workers: {idle:.2f} transactions/s")
+        if args.idle_only:
+            return 0
 
         sink = Sink(servers.sink_log)
         sender = Sender(service.api_port, args.rate)
