@@ -267,6 +267,8 @@ def wait_recovered(sender, sink, healed_at, timeout):
 
 
 def main():
+    # SIGTERM (e.g. from timeout) cleans up like Ctrl+C: processes stopped, private servers stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mails", type=int, default=50000, help="mails to send at least (default 50,000)")
     parser.add_argument("--rate", type=float, default=200, help="mails per second offered to the API (default 200)")

@@ -19,10 +19,10 @@ public sealed class ConsumerOptions
 
     /// <summary>
     /// The longest wait between looks for due retries when none are found: what an idle worker costs the database (one
-    /// query per interval), and how late a retry scheduled by another, stopped process can start. Default 5 s; 10 ms
+    /// query per interval), and how late a retry scheduled by another, stopped process can start. Default 10 s; 10 ms
     /// to 1 h; a value below <see cref="RetryPollInterval"/> acts as <see cref="RetryPollInterval"/>.
     /// </summary>
-    public TimeSpan IdleRetryPollInterval { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan IdleRetryPollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Upper bound of retries claimed per query. Default 100; 1 to 10,000.</summary>
     public int RetryBatchSize { get; set; } = 100;
