@@ -121,7 +121,7 @@ class Service:
 
     def common(self):
         return ["--postgres", self.servers.postgres, "--schema", "postbox", "--rabbitmq", self.servers.rabbitmq, "--exchange", "postbox-faults",
-                "--Transport:QueuePrefix=faults."]
+                "--Transport:QueuePrefix=faults.", "--Logging:Console:TimestampFormat=HH:mm:ss.fff "]
 
     def arguments(self, role):
         if role == "api":
