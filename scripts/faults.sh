@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 args=() build=1
 for a in "$@"; do
   case "$a" in
-    --small) args+=(--mails 1000 --rate 25 --idle-seconds 10 --drain-timeout 120) ;;
+    --small) args+=(--mails 1000 --rate 25 --idle-seconds 10 --settle-seconds 15 --drain-timeout 120) ;;
     --no-build) build=0 ;;
     *) args+=("$a") ;;
   esac

@@ -275,6 +275,7 @@ def main():
     parser.add_argument("--relay-kills", type=int, default=10, help="kill -9 of the relay (default 10)")
     parser.add_argument("--retry-delay", default="00:00:02", help="workers' fixed retry delay (default 2 s)")
     parser.add_argument("--idle-seconds", type=float, default=30, help="idle measurement before sending (default 30 s)")
+    parser.add_argument("--settle-seconds", type=float, default=30, help="wait after start-up before the idle measurement (default 30 s)")
     parser.add_argument("--drain-timeout", type=float, default=600, help="longest wait for the drain without progress (default 600 s)")
     parser.add_argument("--name", default=os.environ.get("FAULTS_NAME", "postbox_faults"), help="private cluster/node/database name")
     parser.add_argument("--pg-port", type=int, default=int(os.environ.get("FAULTS_PG_PORT", "5448")))
@@ -300,7 +301,7 @@ def main():
         for name in ("api", "relay", "worker-1", "worker-2"):
             service.start(name)
         service.wait_api()
-        time.sleep(5)  # workers subscribe, pools settle
+        time.sleep(args.settle_seconds)  # workers subscribe, pools fill, idle polls slow down to their idle interval
 
         before = int(servers.psql(f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{args.name}'"))
         time.sleep(args.idle_seconds)
