@@ -8,8 +8,8 @@ internal static partial class ConsumerLog
     [LoggerMessage(5000, LogLevel.Information, "Consumer {Consumer} subscribed to {Topic} (concurrency {Concurrency}, timeout {Timeout}, {MaxRetries} retries).")]
     public static partial void Subscribed(ILogger logger, string consumer, string topic, int concurrency, TimeSpan timeout, int maxRetries);
 
-    [LoggerMessage(5001, LogLevel.Warning, "Consumer {Consumer} could not subscribe to {Topic}; retrying in {Delay}.")]
-    public static partial void SubscribeFailed(ILogger logger, Exception exception, string consumer, string topic, TimeSpan delay);
+    [LoggerMessage(5001, LogLevel.Warning, "Consumer {Consumer} could not subscribe to {Topic}: {Reason}; retrying in {Delay}.")]
+    public static partial void SubscribeFailed(ILogger logger, Exception? exception, string consumer, string topic, string reason, TimeSpan delay);
 
     // Expected failures (a dependency is down): one line, no stack trace; unexpected ones carry the exception.
     [LoggerMessage(5002, LogLevel.Warning, "Handling message {MessageId} by {Consumer} failed (attempt {Attempt}): {Reason}; next attempt at {NextAttemptAt}.")]

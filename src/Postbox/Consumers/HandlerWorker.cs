@@ -62,7 +62,8 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             }
             catch (Exception ex)
             {
-                ConsumerLog.SubscribeFailed(logger, ex, handler.ConsumerName, handler.Topic, delay);
+                // The broker unreachable is expected (it restarts, it is slow to start): one line, no stack trace.
+                ConsumerLog.SubscribeFailed(logger, FailureReason.IsExpected(ex) ? null : ex, handler.ConsumerName, handler.Topic, FailureReason.Describe(ex), delay);
                 try
                 {
                     await Task.Delay(delay, timeProvider, stopIntake).ConfigureAwait(false);
