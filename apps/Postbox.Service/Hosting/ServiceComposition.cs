@@ -28,6 +28,7 @@ internal static class ServiceComposition
         services.TryAddSingleton(TimeProvider.System);
 
         var storage = settings.Storage;
+        var postgres = storage.Provider == StorageProvider.PostgreSql ? WithApplicationName(storage.PostgreSql!, roles) : null;
         if (storage.Provider == StorageProvider.Sqlite)
         {
             var database = new SqliteAppDatabase(storage.Sqlite);
@@ -37,7 +38,7 @@ internal static class ServiceComposition
         else
         {
             // Owned by the container, which disposes it (and its connection pool) when the host stops.
-            services.AddSingleton(_ => new PostgreSqlAppDatabase(NpgsqlDataSource.Create(storage.PostgreSql!), storage.Schema));
+            services.AddSingleton(_ => new PostgreSqlAppDatabase(NpgsqlDataSource.Create(postgres!), storage.Schema));
             services.AddSingleton<AppDatabase>(sp => sp.GetRequiredService<PostgreSqlAppDatabase>());
         }
 
@@ -73,7 +74,7 @@ internal static class ServiceComposition
         }
         else
         {
-            postbox.UsePostgreSql(storage.PostgreSql!, o =>
+            postbox.UsePostgreSql(postgres!, o =>
             {
                 o.Schema = storage.Schema;
                 o.ListenForNotifications = (roles & ServiceRoles.Relay) != 0;
@@ -112,9 +113,28 @@ internal static class ServiceComposition
         }
     }
 
+    /// <summary>
+    /// Names every connection after the process's role (<c>postbox-relay</c>, <c>postbox-worker</c>, <c>postbox-api</c>;
+    /// <c>postbox-all</c> or e.g. <c>postbox-api+relay</c> for combined roles), so <c>pg_stat_activity</c> shows who holds
+    /// what. A name already in the connection string wins.
+    /// </summary>
+    internal static string WithApplicationName(string connectionString, ServiceRoles roles)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (string.IsNullOrEmpty(builder.ApplicationName))
+        {
+            var names = new[] { (ServiceRoles.Api, "api"), (ServiceRoles.Relay, "relay"), (ServiceRoles.Worker, "worker"), (ServiceRoles.Dashboard, "dashboard") }
+                .Where(r => (roles & r.Item1) != 0).Select(r => r.Item2).ToList();
+            builder.ApplicationName = names.Count == 4 ? "postbox-all" : names.Count == 0 ? "postbox-migrate" : "postbox-" + string.Join('+', names);
+        }
+
+        return builder.ConnectionString;
+    }
+
     private static void AddWorker(IServiceCollection services, IConfiguration configuration, ServiceConfiguration settings, PostboxBuilder postbox)
     {
         services.AddSingleton<MailSender>();
+        services.AddSingleton<SentRecorder>();
         if (settings.Transport.Provider == TransportProvider.InMemory)
         {
             postbox.UseInMemoryConsumerSource();

@@ -134,6 +134,11 @@ internal sealed partial record ServiceConfiguration(
             errors.Add($"Worker:Timeout must be between 10 ms and 1 day (was {Worker.Timeout}).");
         }
 
+        if (Worker.SentRecordTimeout < TimeSpan.Zero || Worker.SentRecordTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Worker:SentRecordTimeout (--sent-record-timeout) must be between 0 and 1 hour (was {Worker.SentRecordTimeout}).");
+        }
+
         if (Worker.RetryDelay is { } delay && (delay < TimeSpan.FromMilliseconds(1) || delay > TimeSpan.FromDays(30)))
         {
             errors.Add($"Worker:RetryDelay (--retry-delay) must be between 1 ms and 30 days (was {delay}).");

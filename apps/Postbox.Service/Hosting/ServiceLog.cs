@@ -12,14 +12,21 @@ internal static partial class ServiceLog
     [LoggerMessage(7010, LogLevel.Information, "Mail {DeliveryId} queued (outbox message {MessageId})")]
     public static partial void MailQueued(ILogger logger, Guid deliveryId, Guid messageId);
 
-    [LoggerMessage(7011, LogLevel.Information, "Mail {DeliveryId}: sending, attempt {Attempt} (handler attempt {HandlerAttempt})")]
+    [LoggerMessage(7011, LogLevel.Debug, "Mail {DeliveryId}: sending, attempt {Attempt} (handler attempt {HandlerAttempt})")]
     public static partial void MailSending(ILogger logger, Guid deliveryId, int attempt, int handlerAttempt);
 
     [LoggerMessage(7012, LogLevel.Information, "Mail {DeliveryId} sent on attempt {Attempt}")]
     public static partial void MailSent(ILogger logger, Guid deliveryId, int attempt);
 
-    [LoggerMessage(7013, LogLevel.Warning, "Mail {DeliveryId}: attempt {Attempt} failed (final: {Final})")]
-    public static partial void MailFailed(ILogger logger, Exception exception, Guid deliveryId, int attempt, bool final);
+    // One line, no stack trace: the consumer runtime logs the attempt (or summarises many); this says what SMTP answered.
+    [LoggerMessage(7013, LogLevel.Debug, "Mail {DeliveryId}: attempt {Attempt} failed: {Reason}")]
+    public static partial void MailFailed(ILogger logger, Guid deliveryId, int attempt, string reason);
+
+    [LoggerMessage(7015, LogLevel.Warning, "Mail {DeliveryId} failed for good after attempt {Attempt}: {Reason}")]
+    public static partial void MailFailedFinally(ILogger logger, Guid deliveryId, int attempt, string reason);
+
+    [LoggerMessage(7016, LogLevel.Information, "Mail {DeliveryId} was accepted by the SMTP server in an earlier attempt of this process; its sent record is saved now, nothing is sent again")]
+    public static partial void MailSentRecordedLate(ILogger logger, Guid deliveryId);
 
     [LoggerMessage(7014, LogLevel.Information, "Mail {DeliveryId} is already sent (or unknown): message {MessageId} sends nothing")]
     public static partial void MailSkipped(ILogger logger, Guid deliveryId, Guid messageId);
@@ -33,8 +40,23 @@ internal static partial class ServiceLog
     [LoggerMessage(7022, LogLevel.Information, "Welcome mail {NotificationId} is already sent (or unknown): nothing to send")]
     public static partial void WelcomeSkipped(ILogger logger, Guid notificationId);
 
-    [LoggerMessage(7023, LogLevel.Warning, "Welcome mail {NotificationId}: attempt {Attempt} failed (final: {Final})")]
-    public static partial void WelcomeFailed(ILogger logger, Exception exception, Guid notificationId, int attempt, bool final);
+    [LoggerMessage(7023, LogLevel.Debug, "Welcome mail {NotificationId}: attempt {Attempt} failed: {Reason}")]
+    public static partial void WelcomeFailed(ILogger logger, Guid notificationId, int attempt, string reason);
+
+    [LoggerMessage(7024, LogLevel.Warning, "Welcome mail {NotificationId} failed for good after attempt {Attempt}: {Reason}")]
+    public static partial void WelcomeFailedFinally(ILogger logger, Guid notificationId, int attempt, string reason);
+
+    [LoggerMessage(7025, LogLevel.Information, "Welcome mail {NotificationId} was accepted by the SMTP server in an earlier attempt of this process; its sent record is saved now, nothing is sent again")]
+    public static partial void WelcomeSentRecordedLate(ILogger logger, Guid notificationId);
+
+    [LoggerMessage(7050, LogLevel.Warning, "The {Kind} {Id} was accepted by the SMTP server but saving its sent record failed: {Reason}; retrying for up to {Limit}")]
+    public static partial void SentRecordRetrying(ILogger logger, string kind, Guid id, TimeSpan limit, string reason);
+
+    [LoggerMessage(7051, LogLevel.Information, "Sent record of {Kind} {Id} saved on try {Try}, {Elapsed} after the SMTP server accepted it")]
+    public static partial void SentRecordSaved(ILogger logger, string kind, Guid id, int @try, TimeSpan elapsed);
+
+    [LoggerMessage(7052, LogLevel.Error, "The {Kind} {Id} was accepted by the SMTP server but its sent record could not be saved within {Limit} ({Reason}). This process will not send it again; another worker that takes it over would")]
+    public static partial void SentRecordLost(ILogger logger, string kind, Guid id, TimeSpan limit, string reason);
 
     [LoggerMessage(7030, LogLevel.Information, "Customer {CustomerId} created; CustomerCreated queued")]
     public static partial void CustomerCreated(ILogger logger, Guid customerId);

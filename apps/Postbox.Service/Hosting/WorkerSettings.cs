@@ -17,4 +17,10 @@ internal sealed class WorkerSettings
 
     /// <summary>Longest time one attempt may take. Default 1 min.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long the worker keeps trying to save the record of a mail the SMTP server accepted, when the database is
+    /// unreachable. A database outage shorter than this sends no mail twice. Default 60 s; 0 to 1 h.
+    /// </summary>
+    public TimeSpan SentRecordTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -106,12 +106,16 @@ internal sealed class MailDeliveryStore(AppDatabase database)
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Marks the delivery sent through the inbox transaction, so the status and the inbox row commit together.</summary>
-    public async Task MarkSentAsync(DbTransaction transaction, Guid id, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Marks the delivery sent in its own transaction, committed before the inbox's: the server accepted the mail, and
+    /// that must be on record even if the inbox transaction's connection died meanwhile (a database restart). Idempotent:
+    /// saving it again (the commit's answer was lost) changes nothing.
+    /// </summary>
+    public async Task MarkSentAsync(Guid id, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(transaction);
-        await using var command = AppDatabase.Command(transaction.Connection!, transaction, $"""
-            UPDATE {_deliveries} SET status = 'sent', last_error = NULL, finished_at = @now, updated_at = @now WHERE id = @id
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null, $"""
+            UPDATE {_deliveries} SET status = 'sent', last_error = NULL, finished_at = @now, updated_at = @now WHERE id = @id AND status <> 'sent'
             """, ("id", database.Id(id)), ("now", now));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -5,14 +5,19 @@ using Postbox.Service.Hosting;
 namespace Postbox.Service.Mail;
 
 /// <summary>
-/// Sends one queued mail. Status first (<c>sending</c>, check-and-set, committed), then SMTP, then <c>sent</c> in the
-/// inbox transaction. A failure is saved in the error history before the runtime schedules the retry; the last one marks
-/// the delivery <c>failed</c>. Remaining duplicate window: a crash after the server accepted the mail and before the
-/// commit sends it again on the next attempt (same <c>Message-ID</c>).
+/// Sends one queued mail. Status first (<c>sending</c>, check-and-set, committed), then SMTP, then <c>sent</c> saved in its
+/// own transaction and retried through a database outage (<see cref="SentRecorder"/>), before the inbox transaction
+/// commits. Any later attempt of the same delivery — a redelivery after the inbox commit failed, a duplicate message —
+/// finds <c>sent</c> and sends nothing. A failure is saved in the error history before the runtime schedules the retry;
+/// the last one marks the delivery <c>failed</c>. The window that remains (see the app README): the worker dies, or the
+/// database stays away longer than <see cref="WorkerSettings.SentRecordTimeout"/>, between the server's acceptance and
+/// the saved record; then another worker sends the mail again (same <c>Message-ID</c>).
 /// </summary>
-internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender sender, IOptions<WorkerSettings> worker, TimeProvider timeProvider,
-    ILogger<SendMailHandler> logger) : IMessageHandler<SendMailCommand>
+internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender sender, SentRecorder recorder, IOptions<WorkerSettings> worker,
+    TimeProvider timeProvider, ILogger<SendMailHandler> logger) : IMessageHandler<SendMailCommand>
 {
+    private const string Kind = "mail";
+
     // Saving the error must not be skipped because the attempt's token fired (time-out, shutdown), yet must not hang.
     private static readonly TimeSpan RecordTimeout = TimeSpan.FromSeconds(15);
 
@@ -20,6 +25,15 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(context);
+        if (recorder.IsSentButUnsaved(Kind, message.DeliveryId))
+        {
+            // An earlier attempt here got the server's yes but could not save it: save it now, send nothing.
+            await recorder.SaveAsync(Kind, message.DeliveryId, ct => deliveries.MarkSentAsync(message.DeliveryId, timeProvider.GetUtcNow(), ct))
+                .ConfigureAwait(false);
+            ServiceLog.MailSentRecordedLate(logger, message.DeliveryId);
+            return;
+        }
+
         var mail = await deliveries.TryStartSendingAsync(message.DeliveryId, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         if (mail is null)
         {
@@ -30,7 +44,7 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
         ServiceLog.MailSending(logger, mail.Id, mail.Attempt, context.Attempt);
         try
         {
-            await sender.SendAsync("mail", mail.Id, mail.From, mail.To, mail.Subject, mail.Content, cancellationToken).ConfigureAwait(false);
+            await sender.SendAsync(Kind, mail.Id, mail.From, mail.To, mail.Subject, mail.Content, cancellationToken).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Every send failure is recorded; the exception is rethrown unless no retry can help.
         catch (Exception ex)
@@ -39,13 +53,22 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
             var permanent = SmtpFailure.IsPermanent(ex);
             // The runtime dead-letters after attempt MaxRetries + 1; the delivery is failed from that same attempt on.
             var final = permanent || context.Attempt > worker.Value.MaxRetries;
+            var reason = SmtpFailure.Describe(ex);
             using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
             {
-                await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), SmtpFailure.Describe(ex), final, timeout.Token)
-                    .ConfigureAwait(false);
+                await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), reason, final, timeout.Token).ConfigureAwait(false);
             }
 
-            ServiceLog.MailFailed(logger, ex, mail.Id, mail.Attempt, final);
+            if (final)
+            {
+                ServiceLog.MailFailedFinally(logger, mail.Id, mail.Attempt, reason);
+            }
+            else
+            {
+                // The runtime logs the retried attempt (one line, summarised when many fail alike).
+                ServiceLog.MailFailed(logger, mail.Id, mail.Attempt, reason);
+            }
+
             if (permanent)
             {
                 // Handled: the delivery is failed with the server's answer; retrying would only repeat it.
@@ -55,7 +78,8 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
             throw;
         }
 
-        await deliveries.MarkSentAsync(context.Transaction, mail.Id, timeProvider.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+        // The mail is out: from here on nothing may send it again.
+        await recorder.SaveAsync(Kind, mail.Id, ct => deliveries.MarkSentAsync(mail.Id, timeProvider.GetUtcNow(), ct)).ConfigureAwait(false);
         ServiceLog.MailSent(logger, mail.Id, mail.Attempt);
     }
 }

@@ -76,12 +76,13 @@ internal sealed class UserStore(AppDatabase database)
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Marks the notification sent through the inbox transaction.</summary>
-    public async Task MarkSentAsync(DbTransaction transaction, Guid notificationId, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Marks the notification sent in its own transaction (see <c>MailDeliveryStore.MarkSentAsync</c>). Idempotent.</summary>
+    public async Task MarkSentAsync(Guid notificationId, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(transaction);
-        await using var command = AppDatabase.Command(transaction.Connection!, transaction,
-            $"UPDATE {_notifications} SET status = 'sent', last_error = NULL, sent_at = @now WHERE id = @id", ("id", database.Id(notificationId)), ("now", now));
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null,
+            $"UPDATE {_notifications} SET status = 'sent', last_error = NULL, sent_at = @now WHERE id = @id AND status <> 'sent'",
+            ("id", database.Id(notificationId)), ("now", now));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 }

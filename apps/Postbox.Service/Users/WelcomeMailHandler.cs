@@ -6,15 +6,25 @@ using Postbox.Service.Mail;
 namespace Postbox.Service.Users;
 
 /// <summary>Sends the welcome mail of a new user and marks its notification sent (same pattern as <see cref="SendMailHandler"/>).</summary>
-internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, IOptions<MailSettings> mail, IOptions<WorkerSettings> worker,
+internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, SentRecorder recorder, IOptions<MailSettings> mail, IOptions<WorkerSettings> worker,
     TimeProvider timeProvider, ILogger<WelcomeMailHandler> logger) : IMessageHandler<WelcomeMailCommand>
 {
+    private const string Kind = "welcome";
+
     private static readonly TimeSpan RecordTimeout = TimeSpan.FromSeconds(15);
 
     public async Task HandleAsync(WelcomeMailCommand message, MessageContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(context);
+        if (recorder.IsSentButUnsaved(Kind, message.NotificationId))
+        {
+            await recorder.SaveAsync(Kind, message.NotificationId, ct => users.MarkSentAsync(message.NotificationId, timeProvider.GetUtcNow(), ct))
+                .ConfigureAwait(false);
+            ServiceLog.WelcomeSentRecordedLate(logger, message.NotificationId);
+            return;
+        }
+
         var welcome = await users.TryStartSendingAsync(message.NotificationId, cancellationToken).ConfigureAwait(false);
         if (welcome is null)
         {
@@ -24,7 +34,7 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, IOp
 
         try
         {
-            await sender.SendAsync("welcome", welcome.Id, mail.Value.WelcomeFrom, [welcome.Recipient], "Welcome to Postbox",
+            await sender.SendAsync(Kind, welcome.Id, mail.Value.WelcomeFrom, [welcome.Recipient], "Welcome to Postbox",
                 $"Hello {welcome.Recipient},\n\nyour account is ready.\n", cancellationToken).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Recorded, then rethrown unless no retry can help.
@@ -33,12 +43,21 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, IOp
         {
             var permanent = SmtpFailure.IsPermanent(ex);
             var final = permanent || context.Attempt > worker.Value.MaxRetries;
+            var reason = SmtpFailure.Describe(ex);
             using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
             {
-                await users.RecordFailureAsync(welcome.Id, SmtpFailure.Describe(ex), final, timeout.Token).ConfigureAwait(false);
+                await users.RecordFailureAsync(welcome.Id, reason, final, timeout.Token).ConfigureAwait(false);
             }
 
-            ServiceLog.WelcomeFailed(logger, ex, welcome.Id, welcome.Attempt, final);
+            if (final)
+            {
+                ServiceLog.WelcomeFailedFinally(logger, welcome.Id, welcome.Attempt, reason);
+            }
+            else
+            {
+                ServiceLog.WelcomeFailed(logger, welcome.Id, welcome.Attempt, reason);
+            }
+
             if (permanent)
             {
                 return;
@@ -47,7 +66,7 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, IOp
             throw;
         }
 
-        await users.MarkSentAsync(context.Transaction, welcome.Id, timeProvider.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+        await recorder.SaveAsync(Kind, welcome.Id, ct => users.MarkSentAsync(welcome.Id, timeProvider.GetUtcNow(), ct)).ConfigureAwait(false);
         ServiceLog.WelcomeSent(logger, welcome.Id);
     }
 }

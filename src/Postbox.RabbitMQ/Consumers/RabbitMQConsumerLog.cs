@@ -23,6 +23,7 @@ internal static partial class RabbitMQConsumerLog
     [LoggerMessage(3105, LogLevel.Information, "Stopped consuming queue '{Queue}'.")]
     public static partial void Cancelled(ILogger logger, string queue);
 
-    [LoggerMessage(3106, LogLevel.Warning, "Automatic recovery of the consumer connection to RabbitMQ at {Endpoint} failed; the client retries.")]
-    public static partial void RecoveryFailed(ILogger logger, Exception exception, string endpoint);
+    // An expected failure while the broker is down (it repeats every few seconds): one line with the reason, no stack trace.
+    [LoggerMessage(3106, LogLevel.Warning, "Automatic recovery of the consumer connection to RabbitMQ at {Endpoint} failed: {Reason}; the client retries.")]
+    public static partial void RecoveryFailed(ILogger logger, string endpoint, string reason);
 }

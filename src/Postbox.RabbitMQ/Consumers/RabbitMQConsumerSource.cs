@@ -86,7 +86,10 @@ internal sealed class RabbitMQConsumerSource : IConsumerSource, IAsyncDisposable
 
     private Task OnRecoveryErrorAsync(object sender, ConnectionRecoveryErrorEventArgs args)
     {
-        RabbitMQConsumerLog.RecoveryFailed(_logger, args.Exception, Endpoint);
+        var reason = args.Exception.InnerException is { } inner
+            ? $"{args.Exception.GetType().Name}: {args.Exception.Message} ({inner.GetType().Name}: {inner.Message})"
+            : $"{args.Exception.GetType().Name}: {args.Exception.Message}";
+        RabbitMQConsumerLog.RecoveryFailed(_logger, Endpoint, reason);
         return Task.CompletedTask;
     }
 

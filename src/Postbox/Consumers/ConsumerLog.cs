@@ -8,20 +8,21 @@ internal static partial class ConsumerLog
     [LoggerMessage(5000, LogLevel.Information, "Consumer {Consumer} subscribed to {Topic} (concurrency {Concurrency}, timeout {Timeout}, {MaxRetries} retries).")]
     public static partial void Subscribed(ILogger logger, string consumer, string topic, int concurrency, TimeSpan timeout, int maxRetries);
 
-    [LoggerMessage(5001, LogLevel.Warning, "Consumer {Consumer} could not subscribe to {Topic}; retrying in {Delay}.")]
-    public static partial void SubscribeFailed(ILogger logger, Exception exception, string consumer, string topic, TimeSpan delay);
+    [LoggerMessage(5001, LogLevel.Warning, "Consumer {Consumer} could not subscribe to {Topic}: {Reason}; retrying in {Delay}.")]
+    public static partial void SubscribeFailed(ILogger logger, Exception? exception, string consumer, string topic, string reason, TimeSpan delay);
 
-    [LoggerMessage(5002, LogLevel.Warning, "Handling message {MessageId} by {Consumer} failed (attempt {Attempt}); next attempt at {NextAttemptAt}.")]
-    public static partial void AttemptFailed(ILogger logger, Exception exception, Guid messageId, string consumer, int attempt, DateTimeOffset nextAttemptAt);
+    // Expected failures (a dependency is down): one line, no stack trace; unexpected ones carry the exception.
+    [LoggerMessage(5002, LogLevel.Warning, "Handling message {MessageId} by {Consumer} failed (attempt {Attempt}): {Reason}; next attempt at {NextAttemptAt}.")]
+    public static partial void AttemptFailed(ILogger logger, Exception? exception, Guid messageId, string consumer, int attempt, string reason, DateTimeOffset nextAttemptAt);
 
-    [LoggerMessage(5003, LogLevel.Error, "Message {MessageId} is dead for {Consumer} after attempt {Attempt}; it is kept with its error history and can be replayed.")]
-    public static partial void DeadLettered(ILogger logger, Exception? exception, Guid messageId, string consumer, int attempt);
+    [LoggerMessage(5003, LogLevel.Error, "Message {MessageId} is dead for {Consumer} after attempt {Attempt}: {Reason}; it is kept with its error history and can be replayed.")]
+    public static partial void DeadLettered(ILogger logger, Exception? exception, Guid messageId, string consumer, int attempt, string reason);
 
     [LoggerMessage(5004, LogLevel.Debug, "Message {MessageId} is already recorded for {Consumer}; acknowledged without running the handler.")]
     public static partial void Duplicate(ILogger logger, Guid messageId, string consumer);
 
-    [LoggerMessage(5005, LogLevel.Warning, "The inbox could not record message {MessageId} for {Consumer}; it is handed back to the broker.")]
-    public static partial void InboxUnavailable(ILogger logger, Exception exception, Guid? messageId, string consumer);
+    [LoggerMessage(5005, LogLevel.Warning, "The inbox could not record message {MessageId} for {Consumer}: {Reason}; it is handed back.")]
+    public static partial void InboxUnavailable(ILogger logger, Exception? exception, Guid? messageId, string consumer, string reason);
 
     [LoggerMessage(5006, LogLevel.Warning, "Settling a delivery of message {MessageId} with the broker failed; the broker will redeliver it and the inbox will recognise it.")]
     public static partial void SettleFailed(ILogger logger, Exception exception, Guid? messageId);
@@ -32,11 +33,11 @@ internal static partial class ConsumerLog
     [LoggerMessage(5008, LogLevel.Information, "Intake resumed ({Reason}).")]
     public static partial void Resumed(ILogger logger, string reason);
 
-    [LoggerMessage(5009, LogLevel.Warning, "Claiming due retries failed; trying again in {Delay}.")]
-    public static partial void RetryClaimFailed(ILogger logger, Exception exception, TimeSpan delay);
+    [LoggerMessage(5009, LogLevel.Warning, "Claiming due retries failed: {Reason}; trying again in {Delay}.")]
+    public static partial void RetryClaimFailed(ILogger logger, Exception? exception, string reason, TimeSpan delay);
 
-    [LoggerMessage(5010, LogLevel.Warning, "Inbox cleanup failed; retrying at the next interval.")]
-    public static partial void CleanupFailed(ILogger logger, Exception exception);
+    [LoggerMessage(5010, LogLevel.Warning, "Inbox cleanup failed: {Reason}; retrying at the next interval.")]
+    public static partial void CleanupFailed(ILogger logger, Exception? exception, string reason);
 
     [LoggerMessage(5011, LogLevel.Debug, "Inbox cleanup deleted {Count} processed rows.")]
     public static partial void CleanupDeleted(ILogger logger, int count);
@@ -67,4 +68,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(5090, LogLevel.Warning, "Handling message {MessageId} by {Consumer} failed (attempt {Attempt}), and the failure was not recorded: the inbox already holds the message as processed (its transaction was committed, e.g. by the handler itself) or another instance owns its retry. No further attempt is scheduled here.")]
     public static partial void FailureNotRecorded(ILogger logger, Exception exception, Guid messageId, string consumer, int attempt);
+
+    [LoggerMessage(5020, LogLevel.Warning, "{Scope}: {Count} attempts failed in the last {Window}: {Reason} ({Suppressed} not logged individually).")]
+    public static partial void FailuresSummarised(ILogger logger, string scope, int count, TimeSpan window, string reason, int suppressed);
 }

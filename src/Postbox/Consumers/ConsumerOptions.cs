@@ -10,8 +10,19 @@ public sealed class ConsumerOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How often due retries are looked for. Default 1 s (one query a second when idle); 10 ms to 1 h.</summary>
+    /// <summary>
+    /// How often due retries are looked for while retries are being found. Default 1 s; 10 ms to 1 h. When a look
+    /// finds nothing, the next waits twice as long, up to <see cref="IdleRetryPollInterval"/>; a retry scheduled by this
+    /// process wakes the scheduler at its due time whatever the interval.
+    /// </summary>
     public TimeSpan RetryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The longest wait between looks for due retries when none are found: what an idle worker costs the database (one
+    /// query per interval), and how late a retry scheduled by another, stopped process can start. Default 10 s; 10 ms
+    /// to 1 h; a value below <see cref="RetryPollInterval"/> acts as <see cref="RetryPollInterval"/>.
+    /// </summary>
+    public TimeSpan IdleRetryPollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Upper bound of retries claimed per query. Default 100; 1 to 10,000.</summary>
     public int RetryBatchSize { get; set; } = 100;

@@ -22,6 +22,7 @@ internal sealed class ConsumerOptionsValidator(IEnumerable<HandlerRegistration> 
         var day = TimeSpan.FromDays(1);
         Range($"{Section}:ShutdownTimeout", options.ShutdownTimeout, TimeSpan.Zero, TimeSpan.FromHours(1));
         Range($"{Section}:RetryPollInterval", options.RetryPollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
+        Range($"{Section}:IdleRetryPollInterval", options.IdleRetryPollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
         Range($"{Section}:RetryBatchSize", options.RetryBatchSize, 1, 10_000);
         Range($"{Section}:CleanupInterval", options.CleanupInterval, TimeSpan.FromMilliseconds(10), day);
         Range($"{Section}:CleanupBatchSize", options.CleanupBatchSize, 1, 100_000);

@@ -24,6 +24,9 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
     private readonly List<PosixSignalRegistration> _signals = [];
     private List<HandlerWorker> _workers = [];
     private volatile bool _paused;
+    // Completed while intake runs; replaced by a pending one while paused.
+    private TaskCompletionSource _resumed = Resumed();
+    private FailureLogLimiter? _limiter;
 
     public ConsumerRuntime(IServiceProvider services, IEnumerable<HandlerRegistration> handlers, IOptions<ConsumerOptions> options,
         TimeProvider timeProvider, ILogger<ConsumerRuntime> logger)
@@ -55,6 +58,7 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
             signal.Dispose();
         }
 
+        _limiter?.Dispose();
         _stopIntake.Dispose();
         _abort.Dispose();
         _control.Dispose();
@@ -66,11 +70,14 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         // Resolved here, after start-up validation has listed any missing registration.
         var source = _services.GetRequiredService<IConsumerSource>();
         var store = _services.GetRequiredService<IInboxStore>();
+        // A few lines per kind of failure every 10 s, then one summary line: an outage under load stays readable.
+        var limiter = _limiter = new FailureLogLimiter(_timeProvider, _logger, TimeSpan.FromSeconds(10), individuallyPerWindow: 5);
+        var wakeup = new RetryWakeup(_timeProvider);
         var processor = new MessageProcessor(store, _services.GetRequiredService<IServiceScopeFactory>(), _timeProvider,
-            _services.GetRequiredService<ConsumerMetrics>(), _logger);
-        _workers = [.. _handlers.Select(h => new HandlerWorker(h, processor, _timeProvider, _logger))];
+            _services.GetRequiredService<ConsumerMetrics>(), _logger, limiter, wakeup);
+        _workers = [.. _handlers.Select(h => new HandlerWorker(h, processor, _timeProvider, _logger, limiter, WhilePausedAsync))];
         var owner = _options.Value.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
-        var scheduler = new RetryScheduler(store, processor, _workers, _options.Value, owner, _timeProvider, _logger);
+        var scheduler = new RetryScheduler(store, processor, _workers, _options.Value, owner, _timeProvider, _logger, limiter, wakeup);
         RegisterSignals();
 
         var intake = _workers.Select(w => w.RunAsync(source, () => _paused, _stopIntake.Token, _abort.Token)).ToList();
@@ -123,6 +130,18 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
             }
 
             _paused = paused;
+            lock (_control)
+            {
+                if (paused)
+                {
+                    _resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+                else
+                {
+                    _resumed.TrySetResult();
+                }
+            }
+
             foreach (var worker in _workers)
             {
                 await worker.SetPausedAsync(paused, cancellationToken).ConfigureAwait(false);
@@ -141,6 +160,24 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         {
             _control.Release();
         }
+    }
+
+    private static TaskCompletionSource Resumed()
+    {
+        var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        resumed.SetResult();
+        return resumed;
+    }
+
+    private Task WhilePausedAsync(CancellationToken cancellationToken)
+    {
+        Task resumed;
+        lock (_control)
+        {
+            resumed = _resumed.Task;
+        }
+
+        return resumed.IsCompleted ? Task.CompletedTask : resumed.WaitAsync(cancellationToken);
     }
 
     private void RegisterSignals()

@@ -6,7 +6,8 @@ namespace Postbox.Consumers;
 /// Runs one handler: subscribes, takes deliveries while a concurrency slot is free, and settles each delivery after
 /// its outcome is committed. Retries claimed by <see cref="RetryScheduler"/> share the same slots.
 /// </summary>
-internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcessor processor, TimeProvider timeProvider, ILogger logger)
+internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcessor processor, TimeProvider timeProvider, ILogger logger,
+    FailureLogLimiter limiter, Func<CancellationToken, Task> whilePaused)
 {
     private static readonly TimeSpan HandBackPause = TimeSpan.FromSeconds(1);
     private readonly List<Task> _inFlight = [];
@@ -61,7 +62,8 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             }
             catch (Exception ex)
             {
-                ConsumerLog.SubscribeFailed(logger, ex, handler.ConsumerName, handler.Topic, delay);
+                // The broker unreachable is expected (it restarts, it is slow to start): one line, no stack trace.
+                ConsumerLog.SubscribeFailed(logger, FailureReason.IsExpected(ex) ? null : ex, handler.ConsumerName, handler.Topic, FailureReason.Describe(ex), delay);
                 try
                 {
                     await Task.Delay(delay, timeProvider, stopIntake).ConfigureAwait(false);
@@ -90,6 +92,18 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
                 // Take a slot before taking the message, so undispatched deliveries stay in the subscription's
                 // buffer, where shutdown finds and requeues them.
                 await Slots.WaitAsync(stopIntake).ConfigureAwait(false);
+                // Paused (SIGTSTP): nothing new starts, not even what the transport had already handed over; it waits
+                // here, unsettled, until intake resumes or shutdown hands it back.
+                try
+                {
+                    await whilePaused(stopIntake).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    Slots.Release();
+                    throw;
+                }
+
                 if (!reader.TryRead(out var message))
                 {
                     Slots.Release();
@@ -170,7 +184,12 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                ConsumerLog.InboxUnavailable(logger, ex, message.MessageId, handler.ConsumerName);
+                var reason = FailureReason.Describe(ex);
+                if (limiter.ShouldLog(handler.ConsumerName + " (inbox)", reason))
+                {
+                    ConsumerLog.InboxUnavailable(logger, FailureReason.IsExpected(ex) ? null : ex, message.MessageId, handler.ConsumerName, reason);
+                }
+
                 // Pause so a database outage does not turn into a tight redelivery loop.
                 await Task.Delay(HandBackPause, timeProvider, abort).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 outcome = AttemptOutcome.HandedBack;

@@ -35,7 +35,7 @@ internal sealed class InboxCleanup(IInboxStore store, ConsumerOptions options, T
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                ConsumerLog.CleanupFailed(logger, ex);
+                ConsumerLog.CleanupFailed(logger, FailureReason.IsExpected(ex) ? null : ex, FailureReason.Describe(ex));
             }
 
             await Task.Delay(options.CleanupInterval, timeProvider, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

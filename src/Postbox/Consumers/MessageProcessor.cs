@@ -10,7 +10,8 @@ namespace Postbox.Consumers;
 /// dead letter) before the caller acknowledges the delivery. Exceptions escaping it mean the inbox was unreachable:
 /// the caller hands the delivery back.
 /// </summary>
-internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory scopes, TimeProvider timeProvider, ConsumerMetrics metrics, ILogger logger)
+internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory scopes, TimeProvider timeProvider, ConsumerMetrics metrics, ILogger logger,
+    FailureLogLimiter limiter, RetryWakeup wakeup)
 {
     // Recording a failure must outlive shutdown's abort (else the attempt is lost and only redelivery saves it),
     // yet not hang on a dead database.
@@ -163,13 +164,21 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
             return AttemptOutcome.Duplicate;
         }
 
+        // One line per failure with the reason; the stack trace only when the failure is not a dependency's outage.
+        var reason = FailureReason.Describe(error);
+        var trace = FailureReason.IsExpected(error) ? null : error;
         if (dead)
         {
-            ConsumerLog.DeadLettered(logger, error, delivery.MessageId, handler.ConsumerName, delivery.Attempt);
+            ConsumerLog.DeadLettered(logger, trace, delivery.MessageId, handler.ConsumerName, delivery.Attempt, reason);
             return AttemptOutcome.DeadLettered;
         }
 
-        ConsumerLog.AttemptFailed(logger, error, delivery.MessageId, handler.ConsumerName, delivery.Attempt, next!.Value);
+        wakeup.Schedule(next!.Value);
+        if (limiter.ShouldLog(handler.ConsumerName, reason))
+        {
+            ConsumerLog.AttemptFailed(logger, trace, delivery.MessageId, handler.ConsumerName, delivery.Attempt, reason, next.Value);
+        }
+
         return AttemptOutcome.RetryScheduled;
     }
 }

@@ -16,11 +16,14 @@ internal sealed class RetryScheduler
     private readonly ILogger _logger;
     private readonly string _owner;
     private readonly TimeSpan _lease;
+    private readonly FailureLogLimiter _limiter;
+    private readonly RetryWakeup _wakeup;
 
     public RetryScheduler(IInboxStore store, MessageProcessor processor, IReadOnlyList<HandlerWorker> workers, ConsumerOptions options,
-        string owner, TimeProvider timeProvider, ILogger logger)
+        string owner, TimeProvider timeProvider, ILogger logger, FailureLogLimiter limiter, RetryWakeup wakeup)
     {
         (_store, _processor, _options, _owner, _timeProvider, _logger) = (store, processor, options, owner, timeProvider, logger);
+        (_limiter, _wakeup) = (limiter, wakeup);
         _workers = workers.ToDictionary(w => w.Handler.ConsumerName, StringComparer.Ordinal);
         // Long enough for a claimed retry to wait for a slot and run to its timeout, even during a shutdown.
         var longest = workers.Count == 0 ? TimeSpan.Zero : workers.Max(w => w.Handler.Options.Timeout);
@@ -30,6 +33,9 @@ internal sealed class RetryScheduler
     public async Task RunAsync(Func<bool> isPaused, CancellationToken stopIntake, CancellationToken abort)
     {
         var failures = 0;
+        // Idle, the poll slows from RetryPollInterval to IdleRetryPollInterval (doubling after each empty claim): an
+        // idle worker costs one query every few seconds. Retries this process schedules wake it at their due time.
+        var interval = _options.RetryPollInterval;
         while (!stopIntake.IsCancellationRequested)
         {
             var claimed = 0;
@@ -50,7 +56,12 @@ internal sealed class RetryScheduler
             catch (Exception ex)
             {
                 var delay = TimeSpan.FromMilliseconds(Math.Min(200 * Math.Pow(2, failures++), 10_000));
-                ConsumerLog.RetryClaimFailed(_logger, ex, delay);
+                var reason = FailureReason.Describe(ex);
+                if (_limiter.ShouldLog("retry scheduler", reason))
+                {
+                    ConsumerLog.RetryClaimFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, reason, delay);
+                }
+
                 await Task.Delay(delay, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
@@ -60,8 +71,18 @@ internal sealed class RetryScheduler
                 continue; // More may be due.
             }
 
-            await Task.Delay(_options.RetryPollInterval, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            interval = claimed > 0 || limit == 0 ? _options.RetryPollInterval : Next(interval);
+            if (await _wakeup.WaitAsync(interval, stopIntake).ConfigureAwait(false))
+            {
+                interval = _options.RetryPollInterval;
+            }
         }
+    }
+
+    private TimeSpan Next(TimeSpan interval)
+    {
+        var idle = _options.IdleRetryPollInterval < _options.RetryPollInterval ? _options.RetryPollInterval : _options.IdleRetryPollInterval;
+        return TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, idle.Ticks));
     }
 
     private async Task<(int Claimed, int Limit)> ClaimAndDispatchAsync(CancellationToken stopIntake, CancellationToken abort)
@@ -128,7 +149,12 @@ internal sealed class RetryScheduler
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            ConsumerLog.InboxUnavailable(_logger, ex, retry.MessageId, retry.Consumer);
+            var reason = FailureReason.Describe(ex);
+            if (_limiter.ShouldLog(retry.Consumer + " (inbox)", reason))
+            {
+                ConsumerLog.InboxUnavailable(_logger, FailureReason.IsExpected(ex) ? null : ex, retry.MessageId, retry.Consumer, reason);
+            }
+
             await ReleaseAsync(retry).ConfigureAwait(false);
         }
         finally
@@ -142,7 +168,9 @@ internal sealed class RetryScheduler
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10), _timeProvider);
-            await _store.ReleaseRetryAsync(retry.MessageId, retry.Consumer, _owner, _timeProvider.GetUtcNow(), timeout.Token).ConfigureAwait(false);
+            var now = _timeProvider.GetUtcNow();
+            await _store.ReleaseRetryAsync(retry.MessageId, retry.Consumer, _owner, now, timeout.Token).ConfigureAwait(false);
+            _wakeup.Schedule(now);
         }
 #pragma warning disable CA1031 // Best effort: the lease expires anyway.
         catch (Exception ex)

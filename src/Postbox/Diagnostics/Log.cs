@@ -5,6 +5,9 @@ namespace Postbox.Diagnostics;
 /// <summary>Source-generated log methods of the core, with stable event ids (1xxx relay, 2xxx producer).</summary>
 internal static partial class Log
 {
+    [LoggerMessage(1014, LogLevel.Debug, "Published {Count} messages: [{MessageIds}]")]
+    public static partial void BatchPublished(ILogger logger, int count, string messageIds);
+
     [LoggerMessage(1000, LogLevel.Information, "Relay {Owner} started (batch {BatchSize}, {MaxInFlight} batches in flight, poll every {PollInterval}).")]
     public static partial void RelayStarted(ILogger logger, string owner, int batchSize, int maxInFlight, TimeSpan pollInterval);
 

@@ -92,6 +92,12 @@ internal sealed class BatchPublisher
         }
 
         await Task.WhenAll(tasks).ConfigureAwait(false);
+        if (!delivered.IsEmpty && _logger.IsEnabled(LogLevel.Debug))
+        {
+            // What the customers system's relay logged ("Published messages: [...]"), for tracing one message by id.
+            Log.BatchPublished(_logger, delivered.Count, string.Join(", ", delivered));
+        }
+
         return new SettleRequest(owner, _timeProvider.GetUtcNow(), [.. delivered], [.. failed], [.. released],
             DeleteDelivered: _options.DeliveredRetention == TimeSpan.Zero);
     }

@@ -17,13 +17,17 @@ public sealed class DistributedService : IAsyncDisposable
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..12];
     private readonly int _apiPort = TestEnvironment.FreePort();
 
-    public DistributedService(int maxRetries = 2)
+    public DistributedService(int maxRetries = 2, string? postgres = null)
     {
         MaxRetries = maxRetries;
+        Postgres = postgres ?? TestEnvironment.PostgresConnectionString;
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_apiPort}") };
     }
 
     public int MaxRetries { get; }
+
+    /// <summary>The PostgreSQL the service runs on: the shared one, or a private cluster a test may restart.</summary>
+    public string Postgres { get; }
 
     public string Schema => "svc_" + _suffix;
 
@@ -43,7 +47,7 @@ public sealed class DistributedService : IAsyncDisposable
 
     private string[] Common =>
     [
-        "--postgres", TestEnvironment.PostgresConnectionString, "--schema", Schema,
+        "--postgres", Postgres, "--schema", Schema,
         "--rabbitmq", TestEnvironment.RabbitMQUri, "--exchange", Exchange, $"--Transport:QueuePrefix={QueuePrefix}",
     ];
 
@@ -64,12 +68,12 @@ public sealed class DistributedService : IAsyncDisposable
         await Worker.WaitForLineAsync("subscribed to mail.send", TimeSpan.FromSeconds(60));
     }
 
-    public ServiceProcess StartWorker() => ServiceProcess.Start("worker",
+    public ServiceProcess StartWorker(params string[] extra) => ServiceProcess.Start("worker",
     [
         .. Common, "--no-migrate", "--smtp-host", "127.0.0.1", "--smtp-port", Smtp.Port.ToString(CultureInfo.InvariantCulture),
         "--max-retries", MaxRetries.ToString(CultureInfo.InvariantCulture), "--retry-delay", "00:00:00.300",
         "--Mail:Smtp:Timeout=00:00:10", "--Postbox:Consumers:RetryPollInterval=00:00:00.100", "--Postbox:Consumers:HandleSignals=false",
-        "--Logging:LogLevel:Postbox.Consumers=Debug",
+        "--Logging:LogLevel:Postbox.Consumers=Debug", .. extra,
     ]);
 
     public async Task<Guid> SendMailAsync(string subject)
@@ -93,7 +97,7 @@ public sealed class DistributedService : IAsyncDisposable
     /// <summary>Reads a stored outbox message, to publish it again exactly as the relay did.</summary>
     public async Task<(Guid Id, string Topic, string? Type, byte[] Payload)> OutboxMessageAsync(Guid id)
     {
-        await using var dataSource = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create(Postgres);
         await using var command = dataSource.CreateCommand($"SELECT id, topic, type, payload FROM \"{Schema}\".outbox WHERE id = $1");
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
         await using var reader = await command.ExecuteReaderAsync();
@@ -103,7 +107,7 @@ public sealed class DistributedService : IAsyncDisposable
 
     public async Task<T?> ScalarAsync<T>(string sql)
     {
-        await using var dataSource = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create(Postgres);
         await using var command = dataSource.CreateCommand(sql.Replace("{schema}", $"\"{Schema}\"", StringComparison.Ordinal));
         return (T?)await command.ExecuteScalarAsync();
     }
@@ -127,7 +131,7 @@ public sealed class DistributedService : IAsyncDisposable
 
         Client.Dispose();
         await Smtp.DisposeAsync();
-        await using (var dataSource = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString))
+        await using (var dataSource = NpgsqlDataSource.Create(Postgres))
         await using (var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE"))
         {
             await drop.ExecuteNonQueryAsync();

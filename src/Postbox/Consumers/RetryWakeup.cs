@@ -1,0 +1,73 @@
+namespace Postbox.Consumers;
+
+/// <summary>
+/// Lets the retry scheduler sleep long when idle (one query every <see cref="ConsumerOptions.IdleRetryPollInterval"/>)
+/// and still run a retry this process scheduled on time: recording a failure tells it when the retry is due.
+/// Retries scheduled by other processes are found by the slow poll.
+/// </summary>
+internal sealed class RetryWakeup(TimeProvider timeProvider)
+{
+    private readonly Lock _lock = new();
+    private DateTimeOffset? _due;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A retry is due at <paramref name="dueAt"/> (or now, for a handed-back one).</summary>
+    public void Schedule(DateTimeOffset dueAt)
+    {
+        TaskCompletionSource? changed = null;
+        lock (_lock)
+        {
+            if (_due is null || dueAt < _due)
+            {
+                _due = dueAt;
+                changed = _changed;
+                _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
+        changed?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Waits <paramref name="maxDelay"/>, or less when a known retry falls due sooner. Returns <see langword="true"/>
+    /// when woken for a known retry (the caller polls fast again).
+    /// </summary>
+    public async Task<bool> WaitAsync(TimeSpan maxDelay, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Task changed;
+            TimeSpan delay;
+            var now = timeProvider.GetUtcNow();
+            lock (_lock)
+            {
+                if (_due is { } due && due <= now)
+                {
+                    _due = null;
+                    return true;
+                }
+
+                changed = _changed.Task;
+                delay = _due is { } next && next - now < maxDelay ? next - now : maxDelay;
+            }
+
+            var timer = Task.Delay(delay, timeProvider, cancellationToken);
+            if (await Task.WhenAny(timer, changed).ConfigureAwait(false) == timer)
+            {
+                await timer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                lock (_lock)
+                {
+                    if (_due is { } due && due <= timeProvider.GetUtcNow())
+                    {
+                        _due = null;
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+        }
+
+        return false;
+    }
+}
