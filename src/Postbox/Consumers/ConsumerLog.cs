@@ -64,4 +64,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(5019, LogLevel.Warning, "Pausing or resuming a subscription of {Consumer} failed.")]
     public static partial void IntakeControlFailed(ILogger logger, Exception exception, string consumer);
+
+    [LoggerMessage(5020, LogLevel.Debug, "Message {MessageId} for {Consumer} waits in the inbox behind an unfinished earlier message of key {Key}.")]
+    public static partial void Parked(ILogger logger, Guid messageId, string consumer, string key);
 }

@@ -16,6 +16,9 @@ internal sealed class RetryScheduler
     private readonly ILogger _logger;
     private readonly string _owner;
     private readonly TimeSpan _lease;
+    private readonly string[] _ordered;
+    private readonly string[] _deadBlocking;
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RetryScheduler(IInboxStore store, MessageProcessor processor, IReadOnlyList<HandlerWorker> workers, ConsumerOptions options,
         string owner, TimeProvider timeProvider, ILogger logger)
@@ -25,13 +28,24 @@ internal sealed class RetryScheduler
         // Long enough for a claimed retry to wait for a slot and run to its timeout, even during a shutdown.
         var longest = workers.Count == 0 ? TimeSpan.Zero : workers.Max(w => w.Handler.Options.Timeout);
         _lease = (2 * longest) + options.ShutdownTimeout + TimeSpan.FromMinutes(1);
+        _ordered = [.. workers.Where(w => w.Handler.OrdersByKey).Select(w => w.Handler.ConsumerName)];
+        _deadBlocking = [.. workers.Where(w => w.Handler.OrdersByKey && w.Handler.Options.DeadKeyPolicy == Relay.DeadKeyPolicy.Block)
+            .Select(w => w.Handler.ConsumerName)];
     }
+
+    /// <summary>
+    /// Looks for due retries now rather than at the next poll: a keyed retry finished, so the next parked message of
+    /// its key may be claimable; without this a parked chain would drain at one message per poll interval.
+    /// </summary>
+    public void Wake() => Interlocked.Exchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     public async Task RunAsync(Func<bool> isPaused, CancellationToken stopIntake, CancellationToken abort)
     {
         var failures = 0;
         while (!stopIntake.IsCancellationRequested)
         {
+            // Taken before claiming, so a wake-up that comes during the claim is not lost.
+            var wake = Volatile.Read(ref _wake).Task;
             var claimed = 0;
             var limit = 0;
             try
@@ -60,7 +74,7 @@ internal sealed class RetryScheduler
                 continue; // More may be due.
             }
 
-            await Task.Delay(_options.RetryPollInterval, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAny(Task.Delay(_options.RetryPollInterval, _timeProvider, stopIntake), wake).ConfigureAwait(false);
         }
     }
 
@@ -86,7 +100,11 @@ internal sealed class RetryScheduler
         }
 
         var now = _timeProvider.GetUtcNow();
-        var retries = await _store.ClaimRetriesAsync(new RetryClaimRequest(consumers, _owner, limit, now, now + _lease), stopIntake).ConfigureAwait(false);
+        var retries = await _store.ClaimRetriesAsync(new RetryClaimRequest(consumers, _owner, limit, now, now + _lease)
+        {
+            OrderedConsumers = _ordered,
+            DeadBlockingConsumers = _deadBlocking,
+        }, stopIntake).ConfigureAwait(false);
         for (var i = 0; i < retries.Count; i++)
         {
             var retry = retries[i];
@@ -122,6 +140,10 @@ internal sealed class RetryScheduler
             if (outcome == AttemptOutcome.HandedBack)
             {
                 await ReleaseAsync(retry).ConfigureAwait(false);
+            }
+            else if (retry.Key is not null && worker.Handler.OrdersByKey)
+            {
+                Wake();
             }
         }
 #pragma warning disable CA1031 // The inbox is unreachable: the lease expires and the retry is claimed again.
