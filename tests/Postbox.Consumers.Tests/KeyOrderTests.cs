@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Postbox.Consumers.Tests.Infrastructure;
 using Postbox.Relay;
 using Postbox.Retry;
@@ -187,6 +188,49 @@ public sealed class KeyOrderTests : ServerTest
         Assert.Equal("a:2", effects[^1].Body);
         Assert.Equal(3, script.Attempts[flaky]);
         Assert.Equal(10, await Db.DistinctEffectsAsync());
+        await host.StopAsync();
+    }
+}
+
+/// <summary>The same guarantee in one process: outbox → relay → in-memory transport → handler.</summary>
+public sealed class InMemoryKeyOrderTests : ServerTest
+{
+    [Fact]
+    public async Task KeyOrder_InMemoryTransport_RetryingMessageHoldsItsKeyEveryKeyInEnqueueOrder()
+    {
+        var topic = "inmem-" + Guid.NewGuid().ToString("N");
+        var keys = Enumerable.Range(0, 10).Select(i => $"k{i}").ToList();
+        // Interleaved keys, each key's messages in order.
+        var messages = Enumerable.Range(0, 30).SelectMany(i => keys.Select(k => (Body: $"{k}:{i}", Message: OutboxMessage.FromJson(topic, new WorkItem($"{k}:{i}"), key: k)))).ToList();
+        var flaky = messages.Single(m => m.Body == "k3:4").Message.Id;
+        var script = new HandlerScript { Schema = Db.Schema, ShouldFail = c => c.MessageId == flaky && c.Attempt <= 2, Delay = TimeSpan.FromMilliseconds(2) };
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(script);
+        builder.Services.AddPostbox(o => o.Relay.PollInterval = TimeSpan.FromMilliseconds(50))
+            .UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = Db.Schema; o.ListenForNotifications = false; })
+            .UsePostgreSqlInbox()
+            .UseInMemoryTransport()
+            .UseInMemoryConsumerSource()
+            .ConfigureConsumers(o => { o.HandleSignals = false; o.RetryPollInterval = TimeSpan.FromMilliseconds(50); })
+            .AddHandler<WorkItem, TestHandler>(topic, o =>
+            {
+                o.ConsumerName = "inmem";
+                o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(300));
+            });
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        await using (var connection = await Db.DataSource.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await host.Services.GetRequiredService<IOutbox>().EnqueueAsync(transaction, [.. messages.Select(m => m.Message)]);
+            await transaction.CommitAsync();
+        }
+
+        await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 300, TimeSpan.FromSeconds(60), "300 effects");
+        KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(keys, 30));
+        Assert.Equal(3, script.Attempts[flaky]);
         await host.StopAsync();
     }
 }
