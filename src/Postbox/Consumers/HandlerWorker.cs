@@ -166,25 +166,26 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             return 0;
         }
 
-        var requeued = 0;
-        List<IncomingMessage> waiting;
+        // Everything delivered but not started: first what waited behind a busy key, then the unread buffer. Taken out
+        // before requeueing, since a source may requeue into that same buffer (the in-memory one does).
+        List<IncomingMessage> unstarted;
         lock (_busyKeys)
         {
-            waiting = [.. _busyKeys.Values.SelectMany(static q => q)];
+            unstarted = [.. _busyKeys.Values.SelectMany(static q => q)];
             _busyKeys.Clear();
-        }
-
-        foreach (var message in waiting)
-        {
-            await SettleAsync(message, requeue: true).ConfigureAwait(false);
-            requeued++;
         }
 
         while (subscription.Messages.TryRead(out var message))
         {
-            await SettleAsync(message, requeue: true).ConfigureAwait(false);
-            requeued++;
+            unstarted.Add(message);
         }
+
+        foreach (var message in unstarted)
+        {
+            await SettleAsync(message, requeue: true).ConfigureAwait(false);
+        }
+
+        var requeued = unstarted.Count;
 
         await subscription.DisposeAsync().ConfigureAwait(false);
         return requeued;
