@@ -5,7 +5,7 @@ namespace Postbox.Bench;
 /// <summary>Sizes and switches of one benchmark run, parsed from <c>--name value</c> pairs.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "claim"];
+    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "ordering", "claim"];
 
     public string Postgres { get; set; } = Environment.GetEnvironmentVariable("POSTBOX_BENCH_POSTGRES")
         ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
@@ -43,6 +43,11 @@ internal sealed class BenchOptions
     // 5. Backlog.
     public int BacklogSmall { get; set; } = 10_000;
     public int BacklogLarge { get; set; } = 1_000_000;
+
+    // 7. Ordering cost at the consumer.
+    public int OrderingMessages { get; set; } = 20_000;
+    public int OrderingKeys { get; set; } = 1000;
+    public int OrderingRounds { get; set; } = 3;
 
     public string? OutputDirectory { get; set; }
     public bool Write { get; set; } = true;
@@ -97,6 +102,9 @@ internal sealed class BenchOptions
                 case "--idle-seconds": o.IdleSeconds = D(); break;
                 case "--backlog-small": o.BacklogSmall = I(); break;
                 case "--backlog-large": o.BacklogLarge = I(); break;
+                case "--ordering-messages": o.OrderingMessages = I(); break;
+                case "--ordering-keys": o.OrderingKeys = I(); break;
+                case "--ordering-rounds": o.OrderingRounds = I(); break;
                 case "--out": o.OutputDirectory = Next(); break;
                 case "--no-write": o.Write = false; break;
                 case "--smoke": o.ApplySmoke(); break;
@@ -130,6 +138,9 @@ internal sealed class BenchOptions
         IdleSeconds = 1;
         BacklogSmall = 200;
         BacklogLarge = 1000;
+        OrderingMessages = 300;
+        OrderingKeys = 50;
+        OrderingRounds = 1;
     }
 
     private void ApplyScale(double scale)
@@ -140,11 +151,12 @@ internal sealed class BenchOptions
         IdleSeconds *= scale;
         BacklogSmall = Math.Max(100, (int)(BacklogSmall * scale));
         BacklogLarge = Math.Max(1000, (int)(BacklogLarge * scale));
+        OrderingMessages = Math.Max(300, (int)(OrderingMessages * scale));
     }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"producer {ProducerSeconds:0.#} s × 3 modes, {ProducerClients} clients, {Rounds} alternating rounds; bulk {BulkSize}/tx, {BulkClients} clients; " +
         $"drain {DrainMessages:N0} msgs × {DrainRepeats}, payload {PayloadBytes} B, keys {Keys}, batch {BatchSize} × {InFlightBatches} in flight; " +
         $"raw publisher {RawChannels} channels, {RawWindow} unconfirmed; latency {LatencySeconds:0.#} s at {string.Join('/', Rates)} msg/s (+{WarmupSeconds:0.#} s warm-up), poll {PollMilliseconds} ms; " +
-        $"idle {IdleSeconds:0.#} s; backlog {BacklogSmall:N0} vs {BacklogLarge:N0}");
+        $"idle {IdleSeconds:0.#} s; backlog {BacklogSmall:N0} vs {BacklogLarge:N0}; ordering {OrderingMessages:N0} msgs over {OrderingKeys:N0} keys × {OrderingRounds} rounds");
 }

@@ -70,6 +70,8 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         CheckPublishable(message);
 
         var messageId = message.Id.ToString("D");
+        // A keyed message of a partitioned topic goes to its key's partition queue (per-key order across workers).
+        var routingKey = Partitioning.RoutingKey(_options, message.Topic, message.Key);
         BrokerSession? session = null;
         var blockEpoch = 0;
         var ticket = 0L;
@@ -90,11 +92,11 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
             await session.EnsureExchangeAsync(cancellationToken).ConfigureAwait(false);
             if (_options.DeclareQueues)
             {
-                await session.EnsureQueueAsync(message.Topic, cancellationToken).ConfigureAwait(false);
+                await session.EnsureQueueAsync(routingKey, cancellationToken).ConfigureAwait(false);
             }
 
             var channel = await session.GetPublishChannelAsync(cancellationToken).ConfigureAwait(false);
-            await channel.BasicPublishAsync(_options.ExchangeName, message.Topic, mandatory: true,
+            await channel.BasicPublishAsync(_options.ExchangeName, routingKey, mandatory: true,
                 properties, message.Payload, cancellationToken).ConfigureAwait(false);
             session.Confirmed(ticket);
         }
@@ -266,7 +268,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         if (_options.DeclareQueues)
         {
             // The queue Postbox declared may have been deleted since: declare it again on the next attempt.
-            session.ForgetQueue(message.Topic);
+            session.ForgetQueue(Partitioning.RoutingKey(_options, message.Topic, message.Key));
             advice = $"The queue '{_options.QueuePrefix}{message.Topic}' may have been deleted; it is declared again on the next attempt.";
         }
         else

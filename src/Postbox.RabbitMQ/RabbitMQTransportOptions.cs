@@ -41,6 +41,22 @@ public sealed class RabbitMQTransportOptions
     public string QueueType { get; set; } = "classic";
 
     /// <summary>
+    /// Partitions of every topic, for per-key order across worker processes (see <c>docs/ordering.md</c>). 0 (the
+    /// default): a topic has one queue that all consumers share. N ≥ 1: a keyed message goes to routing key
+    /// <c>{topic}.p{n}</c>, n = a stable hash of its key modulo N, whose durable queue <c>QueuePrefix + topic + ".p" + n</c>
+    /// is declared with <c>x-single-active-consumer</c>, so a key's messages reach one worker at a time, in order; keyless
+    /// messages keep the topic's queue. The consumers (<c>UseRabbitMQConsumers</c>) must use the same value — they start
+    /// from these options. Routing keys <c>{topic}.p{n}</c> are then reserved. Change N only after draining the topic's
+    /// queues: keys move between partitions. 0 to 1,000.
+    /// </summary>
+    public int Partitions { get; set; }
+
+    /// <summary>
+    /// Per-topic overrides of <see cref="Partitions"/> (topic → N, 0 turns partitioning off for that topic). Default empty.
+    /// </summary>
+    public IDictionary<string, int> TopicPartitions { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>
     /// Number of AMQP channels publishes are spread over (round robin). Each channel pipelines many
     /// unconfirmed publishes. Default 2; 1 to 64.
     /// </summary>

@@ -67,6 +67,8 @@ internal sealed class RabbitMQTransportOptionsValidator : IValidateOptions<Rabbi
             errors.Add($"{Section}:PublishChannels must be between 1 and 64 (was {options.PublishChannels}).");
         }
 
+        Partitions.Validate(Section, options.Partitions, options.TopicPartitions, errors);
+
         if (options.MaxOutstandingConfirms is < 1 or > 100_000)
         {
             errors.Add($"{Section}:MaxOutstandingConfirms must be between 1 and 100000 (was {options.MaxOutstandingConfirms}).");

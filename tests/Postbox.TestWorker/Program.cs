@@ -4,6 +4,9 @@
 //   WORKER_TOPIC        topic to consume
 //   WORKER_DELAY_MS     how long the handler sleeps before writing its effect (honours cancellation)
 //   WORKER_SHUTDOWN_MS  ConsumerOptions.ShutdownTimeout
+//   WORKER_DELAY_MS     also "MIN-MAX": a random delay per message
+//   WORKER_CONCURRENCY  HandlerOptions.Concurrency (default 4; "default" keeps the library's default)
+//   WORKER_PARTITIONS   RabbitMQ partitions of the topic (default 0)
 // Prints "STARTED <id>" when a handler starts and "DONE <id>" after its effect is written (before the commit).
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -16,6 +19,9 @@ var postgres = Environment.GetEnvironmentVariable("POSTBOX_TEST_POSTGRES") ?? "H
 var rabbit = Environment.GetEnvironmentVariable("POSTBOX_TEST_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:5672/";
 var shutdown = TimeSpan.FromMilliseconds(int.Parse(Environment.GetEnvironmentVariable("WORKER_SHUTDOWN_MS") ?? "10000", System.Globalization.CultureInfo.InvariantCulture));
 
+var concurrency = Environment.GetEnvironmentVariable("WORKER_CONCURRENCY") ?? "4";
+var partitions = int.Parse(Environment.GetEnvironmentVariable("WORKER_PARTITIONS") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
@@ -24,12 +30,16 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown + Time
 builder.Services.AddPostbox(o => o.Relay.Enabled = false)
     .UsePostgreSql(postgres, o => { o.Schema = schema; o.ListenForNotifications = false; })
     .UsePostgreSqlInbox()
-    .UseRabbitMQConsumers(o => { o.ConnectionString = rabbit; o.ReconnectDelay = TimeSpan.FromMilliseconds(500); })
+    .UseRabbitMQConsumers(o => { o.ConnectionString = rabbit; o.ReconnectDelay = TimeSpan.FromMilliseconds(500); o.Partitions = partitions; })
     .ConfigureConsumers(o => { o.ShutdownTimeout = shutdown; o.RetryPollInterval = TimeSpan.FromMilliseconds(200); })
     .AddHandler<WorkItem, EffectHandler>(topic, o =>
     {
         o.ConsumerName = "test-worker";
-        o.Concurrency = 4;
+        if (concurrency != "default")
+        {
+            o.Concurrency = int.Parse(concurrency, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         o.Timeout = TimeSpan.FromMinutes(2);
     });
 

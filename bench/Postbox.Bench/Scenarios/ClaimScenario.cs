@@ -5,7 +5,7 @@ using Postbox.Storage;
 namespace Postbox.Bench.Scenarios;
 
 /// <summary>
-/// 7. Claim cost by backlog shape: the time of one claim of a full batch on a large backlog that is plain (keyless, or
+/// 8. Claim cost by backlog shape: the time of one claim of a full batch on a large backlog that is plain (keyless, or
 /// spread over 1,000 keys) and on one shaped adversarially — one key whose head is in flight with all but 1,000 of the
 /// messages blocked behind it, plus 1,000 other keys with one message each. The claim must cost about the same: it is
 /// bounded by the batch size, not by the backlog (docs/ordering.md). Each claim is undone before the next, so every
@@ -20,7 +20,7 @@ internal sealed class ClaimScenario(BenchContext context)
         var o = context.Options;
         var count = o.BacklogLarge;
         var others = Math.Min(1000, Math.Max(1, count / 10));
-        Progress.Say($"7. Claim cost: batch {o.BatchSize} on {count:N0} pending messages, plain vs. one blocked key holding {count - others - 1:N0}");
+        Progress.Say($"8. Claim cost: batch {o.BatchSize} on {count:N0} pending messages, plain vs. one blocked key holding {count - others - 1:N0}");
 
         var keyless = await MeasureAsync("claim_keyless", count, async s => await s.GenerateAsync(count, "bench.claim", 64, 0, progress: true));
         var keyed = await MeasureAsync("claim_keyed", count, async s => await s.GenerateAsync(count, "bench.claim", 64, others, progress: true));
@@ -38,9 +38,9 @@ internal sealed class ClaimScenario(BenchContext context)
         });
 
         var ratio = adversarial.Median / keyed.Median;
-        context.Report.Add("7", $"claim ms (batch {o.BatchSize}), {count:N0} backlog: one key blocking {count - others - 1:N0} vs. plain keyed",
+        context.Report.Add("8", $"claim ms (batch {o.BatchSize}), {count:N0} backlog: one key blocking {count - others - 1:N0} vs. plain keyed",
             Report.F(adversarial.Median, "0.0"), Report.F(keyed.Median, "0.0"), ratio, "bounded (≤ 2×)", ratio <= 2);
-        context.Report.Note("7. Claim", $"median of {Claims} claims: keyless {keyless.Median:0.0} ms ({keyless.Claimed} msgs), keyed over {others:N0} keys " +
+        context.Report.Note("8. Claim", $"median of {Claims} claims: keyless {keyless.Median:0.0} ms ({keyless.Claimed} msgs), keyed over {others:N0} keys " +
             $"{keyed.Median:0.0} ms ({keyed.Claimed} msgs), adversarial {adversarial.Median:0.0} ms ({adversarial.Claimed} msgs from the {others:N0} other keys).");
     }
 

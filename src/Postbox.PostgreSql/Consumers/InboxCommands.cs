@@ -19,6 +19,22 @@ internal sealed class InboxCommands
             VALUES ($1, $2, 1, $3, 1, $4, $4)
             ON CONFLICT (message_id, consumer) DO NOTHING
             """;
+        // $1 id, $2 consumer, $3 topic, $4 now, $5 key, $6 dead letters block the key. Inserts only when the consumer has
+        // no unfinished row of the key (inbox_key_idx); no row means a duplicate or a blocked key (told apart by Exists).
+        BeginInKeyOrder = $"""
+            INSERT INTO {t} (message_id, consumer, state, topic, attempts, received_at, processed_at)
+            SELECT $1, $2, 1, $3, 1, $4, $4
+            WHERE NOT EXISTS (SELECT 1 FROM {t} e WHERE e.consumer = $2 AND e.key = $5 AND (e.state = 2 OR (e.state = 3 AND $6)))
+            ON CONFLICT (message_id, consumer) DO NOTHING
+            """;
+        Exists = $"SELECT EXISTS (SELECT 1 FROM {t} WHERE message_id = $1 AND consumer = $2)";
+        // $1 id, $2 consumer, $3 topic, $4 key, $5 type, $6 payload, $7 headers, $8 now. Due at once: the claim's key
+        // check (below) holds it until everything before it is finished.
+        Park = $"""
+            INSERT INTO {t} (message_id, consumer, state, topic, key, type, payload, headers, attempts, received_at, next_attempt_at)
+            VALUES ($1, $2, 2, $3, $4, $5, $6, $7::jsonb, 0, $8, $8)
+            ON CONFLICT (message_id, consumer) DO NOTHING
+            """;
         // $1 id, $2 consumer, $3 owner, $4 now. The payload copy is no longer needed once handled.
         BeginRetry = $"""
             UPDATE {t} SET state = 1, attempts = attempts + 1, processed_at = $4, next_attempt_at = NULL, lease_owner = NULL, payload = NULL
@@ -39,12 +55,17 @@ internal sealed class InboxCommands
                 dead_at = CASE WHEN $6::timestamptz IS NULL THEN $4 END, lease_owner = NULL
             WHERE message_id = $1 AND consumer = $2 AND state = 2 AND lease_owner = $7
             """;
-        // $1 consumers, $2 owner, $3 limit, $4 now, $5 lease expiry. SKIP LOCKED: a retry being handled holds its row lock.
+        // $1 consumers, $2 owner, $3 limit, $4 now, $5 lease expiry, $6 consumers ordering by key, $7 those whose dead
+        // letters block their key. SKIP LOCKED: a retry being handled holds its row lock. For an ordered consumer only a
+        // key's head is claimable: a claimed (leased) head stays in state 2, so nothing after it is claimed meanwhile.
         Claim = $"""
             UPDATE {t} i SET lease_owner = $2, next_attempt_at = $5
-            FROM (SELECT message_id, consumer FROM {t}
-                  WHERE state = 2 AND next_attempt_at <= $4 AND consumer = ANY($1)
-                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) c
+            FROM (SELECT r.message_id, r.consumer FROM {t} r
+                  WHERE r.state = 2 AND r.next_attempt_at <= $4 AND r.consumer = ANY($1)
+                    AND (r.key IS NULL OR NOT (r.consumer = ANY($6)) OR NOT EXISTS (
+                        SELECT 1 FROM {t} e WHERE e.consumer = r.consumer AND e.key = r.key AND e.seq < r.seq
+                          AND (e.state = 2 OR (e.state = 3 AND e.consumer = ANY($7)))))
+                  ORDER BY r.next_attempt_at LIMIT $3 FOR UPDATE OF r SKIP LOCKED) c
             WHERE i.message_id = c.message_id AND i.consumer = c.consumer
             RETURNING i.message_id, i.consumer, i.topic, i.key, i.type, i.payload, i.headers::text, i.attempts
             """;
@@ -63,6 +84,12 @@ internal sealed class InboxCommands
     }
 
     public string Begin { get; }
+
+    public string BeginInKeyOrder { get; }
+
+    public string Exists { get; }
+
+    public string Park { get; }
 
     public string BeginRetry { get; }
 

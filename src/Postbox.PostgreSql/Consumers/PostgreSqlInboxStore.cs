@@ -59,10 +59,50 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
         BeginAsync(_commands.Begin, messageId, consumer, topic, now, cancellationToken);
 
     /// <inheritdoc />
+    public async Task<KeyedInboxBegin> BeginInKeyOrderAsync(Guid messageId, string consumer, string topic, string key, bool deadBlocksKey,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var transaction = await BeginAsync(_commands.BeginInKeyOrder, messageId, consumer, topic, now, cancellationToken,
+            new NpgsqlParameter<string> { TypedValue = key }, new NpgsqlParameter<bool> { TypedValue = deadBlocksKey }).ConfigureAwait(false);
+        if (transaction is not null)
+        {
+            return new KeyedInboxBegin(transaction, KeyBlocked: false);
+        }
+
+        // Rare path (a duplicate or a held key): one more query tells them apart.
+        await using var exists = _dataSource.CreateCommand(_commands.Exists);
+        exists.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = messageId });
+        exists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
+        var recorded = (bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        return new KeyedInboxBegin(null, KeyBlocked: !recorded);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> ParkAsync(InboxParking parking, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(parking);
+        await using var command = _dataSource.CreateCommand(_commands.Park);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = parking.MessageId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = parking.Consumer });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = parking.Topic });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = parking.Key });
+        command.Parameters.Add(Nullable(parking.Type));
+        command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = parking.Payload.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter
+        {
+            Value = parking.Headers.Count == 0 ? DBNull.Value : JsonSerializer.Serialize(parking.Headers),
+            NpgsqlDbType = NpgsqlDbType.Jsonb,
+        });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = parking.At });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
     public Task<InboxTransaction?> BeginRetryAsync(Guid messageId, string consumer, string owner, DateTimeOffset now, CancellationToken cancellationToken) =>
         BeginAsync(_commands.BeginRetry, messageId, consumer, owner, now, cancellationToken);
 
-    private async Task<InboxTransaction?> BeginAsync(string sql, Guid messageId, string consumer, string third, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<InboxTransaction?> BeginAsync(string sql, Guid messageId, string consumer, string third, DateTimeOffset now, CancellationToken cancellationToken,
+        params NpgsqlParameter[] extra)
     {
         var connection = await _handlerDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         NpgsqlTransaction? transaction = null;
@@ -74,6 +114,7 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = third });
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+            command.Parameters.AddRange(extra);
             if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
             {
                 return new PostgreSqlInboxTransaction(connection, transaction, _dataSource, _timeProvider);
@@ -140,6 +181,8 @@ public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = request.Limit });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.Now });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.LeaseUntil });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. request.OrderedConsumers] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. request.DeadBlockingConsumers] });
         var result = new List<InboxRetry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -455,7 +455,7 @@ internal sealed class BrokerSession : IAsyncDisposable
         try
         {
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
-                arguments: new Dictionary<string, object?> { ["x-queue-type"] = queueType },
+                arguments: Partitioning.QueueArguments(_options, topic, queueType),
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueBindAsync(queue, _options.ExchangeName, topic, arguments: null,
                 cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -13,8 +13,9 @@ public static class RabbitMQConsumerBuilderExtensions
 {
     /// <summary>
     /// Consumes handlers' topics from RabbitMQ: durable queue <c>QueuePrefix + topic</c> bound to the durable topic
-    /// exchange, manual acknowledgements after the outcome is committed, prefetch equal to each handler's concurrency,
-    /// automatic reconnection. Options are validated at start-up.
+    /// exchange (and, with <see cref="RabbitMQConsumerOptions.Partitions"/>, its single-active-consumer partition queues),
+    /// manual acknowledgements after the outcome is committed, prefetch from each handler's concurrency, automatic
+    /// reconnection. Options are validated at start-up.
     /// </summary>
     /// <param name="builder">The Postbox builder.</param>
     /// <param name="configure">
@@ -33,6 +34,11 @@ public static class RabbitMQConsumerBuilderExtensions
                 consumer.ExchangeName = transport.Value.ExchangeName;
                 consumer.QueuePrefix = transport.Value.QueuePrefix;
                 consumer.QueueType = transport.Value.QueueType;
+                consumer.Partitions = transport.Value.Partitions;
+                foreach (var (topic, partitions) in transport.Value.TopicPartitions)
+                {
+                    consumer.TopicPartitions[topic] = partitions;
+                }
             });
         if (configure is not null)
         {

@@ -8,8 +8,8 @@ internal static partial class RabbitMQConsumerLog
     [LoggerMessage(3100, LogLevel.Information, "Consumer connection to RabbitMQ at {Endpoint} opened as '{ClientName}'.")]
     public static partial void Connected(ILogger logger, string endpoint, string clientName);
 
-    [LoggerMessage(3101, LogLevel.Information, "Consuming queue '{Queue}' (bound to '{Exchange}' with '{Topic}') with prefetch {Prefetch}.")]
-    public static partial void Consuming(ILogger logger, string queue, string exchange, string topic, int prefetch);
+    [LoggerMessage(3101, LogLevel.Information, "Consuming queue '{Queue}' (bound to '{Exchange}' with '{Topic}') and {Partitions} single-active-consumer partition queues, prefetch {Prefetch} each.")]
+    public static partial void Consuming(ILogger logger, string queue, string exchange, string topic, int partitions, int prefetch);
 
     [LoggerMessage(3102, LogLevel.Warning, "The consumer connection to RabbitMQ at {Endpoint} was shut down ({ReplyCode} {ReplyText}); unacknowledged deliveries return to their queues and automatic recovery reconnects.")]
     public static partial void ConnectionShutdown(ILogger logger, string endpoint, ushort replyCode, string replyText);

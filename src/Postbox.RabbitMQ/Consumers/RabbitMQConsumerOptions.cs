@@ -24,6 +24,18 @@ public sealed class RabbitMQConsumerOptions
     /// </summary>
     public string QueueType { get; set; } = "classic";
 
+    /// <summary>
+    /// Partitions of every topic (see <c>RabbitMQTransportOptions.Partitions</c>; must match the transport's, and starts
+    /// as it). N ≥ 1: each handler also consumes the N partition queues <c>{queue}.p0</c> … <c>{queue}.p{N-1}</c>, declared
+    /// with <c>x-single-active-consumer</c> and bound to routing keys <c>{topic}.p{n}</c>; RabbitMQ delivers each partition
+    /// to one worker at a time and moves it to a waiting worker when that one goes away. 0 (default): one shared queue.
+    /// 0 to 1,000.
+    /// </summary>
+    public int Partitions { get; set; }
+
+    /// <summary>Per-topic overrides of <see cref="Partitions"/> (topic → N). Starts as the transport's.</summary>
+    public IDictionary<string, int> TopicPartitions { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
     /// <summary>Time allowed to open the connection and for protocol operations. Default 5 s; 100 ms to 5 min.</summary>
     public TimeSpan ConnectionTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -38,6 +38,8 @@ internal sealed class RabbitMQConsumerOptionsValidator : IValidateOptions<Rabbit
             errors.Add($"{Section}:QueueType '{options.QueueType}' is unknown: use 'classic' or 'quorum'.");
         }
 
+        Partitions.Validate(Section, options.Partitions, options.TopicPartitions, errors);
+
         if (options.ClientProvidedName is null)
         {
             errors.Add($"{Section}:ClientProvidedName must not be null.");

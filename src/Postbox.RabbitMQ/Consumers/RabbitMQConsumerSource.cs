@@ -39,7 +39,8 @@ internal sealed class RabbitMQConsumerSource : IConsumerSource, IAsyncDisposable
         var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
         var queue = request.Queue ?? _options.QueuePrefix + request.Topic;
         var subscription = await RabbitMQSubscription.CreateAsync(this, connection, _options, queue, request, _logger, cancellationToken).ConfigureAwait(false);
-        RabbitMQConsumerLog.Consuming(_logger, queue, _options.ExchangeName, request.Topic, request.Prefetch);
+        RabbitMQConsumerLog.Consuming(_logger, queue, _options.ExchangeName, request.Topic,
+            Partitioning.CountFor(request.Topic, _options.Partitions, _options.TopicPartitions), request.Prefetch);
         return subscription;
     }
 

@@ -9,7 +9,8 @@ using RabbitMQ.Client.Events;
 namespace Postbox.RabbitMQ.Consumers;
 
 /// <summary>
-/// One queue consumed on its own channel with manual acknowledgements and <c>basic.qos(prefetch)</c>. Deliveries carry
+/// One topic's queue — and, when the topic is partitioned, its single-active-consumer partition queues — consumed on
+/// one channel with manual acknowledgements and <c>basic.qos(prefetch)</c> per queue. Deliveries carry
 /// the connection epoch they arrived in: after a connection loss the broker has requeued them, so they are neither
 /// handled nor acknowledged (an old delivery tag must never ack a delivery of the recovered channel).
 /// </summary>
@@ -19,16 +20,18 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
     private readonly RabbitMQConsumerSource _source;
     private readonly IChannel _channel;
     private readonly string _queue;
+    private readonly IReadOnlyList<string> _queues;
+    private readonly string _topic;
     private readonly ILogger _logger;
     private readonly Channel<IncomingMessage> _buffer = Channel.CreateUnbounded<IncomingMessage>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly AsyncEventingBasicConsumer _consumer;
-    private string? _consumerTag;
+    private readonly Dictionary<string, string> _consumerTags = new(StringComparer.Ordinal);
     private long _epoch;
 
-    private RabbitMQSubscription(RabbitMQConsumerSource source, IChannel channel, string queue, ILogger logger)
+    private RabbitMQSubscription(RabbitMQConsumerSource source, IChannel channel, string queue, IReadOnlyList<string> queues, string topic, ILogger logger)
     {
-        (_source, _channel, _queue, _logger) = (source, channel, queue, logger);
+        (_source, _channel, _queue, _queues, _topic, _logger) = (source, channel, queue, queues, topic, logger);
         _consumer = new AsyncEventingBasicConsumer(channel);
         _consumer.ReceivedAsync += OnReceivedAsync;
         _channel.ChannelShutdownAsync += OnChannelShutdownAsync;
@@ -49,10 +52,25 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
             await channel.ExchangeDeclareAsync(options.ExchangeName, ExchangeType.Topic, durable: true, autoDelete: false,
                 arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
-                arguments: new Dictionary<string, object?> { ["x-queue-type"] = options.QueueType }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                arguments: Partitioning.QueueArguments(options.QueueType, partition: false), cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueBindAsync(queue, options.ExchangeName, request.Topic, arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var queues = new List<string> { queue };
+            var partitions = Partitioning.CountFor(request.Topic, options.Partitions, options.TopicPartitions);
+            for (var n = 0; n < partitions; n++)
+            {
+                // Single active consumer: every worker registers, RabbitMQ delivers to one at a time and hands the
+                // partition (its unacknowledged messages first, in queue order) to the next when that one goes away.
+                var partitionQueue = Partitioning.PartitionName(queue, n);
+                await channel.QueueDeclareAsync(partitionQueue, durable: true, exclusive: false, autoDelete: false,
+                    arguments: Partitioning.QueueArguments(options.QueueType, partition: true), cancellationToken: cancellationToken).ConfigureAwait(false);
+                await channel.QueueBindAsync(partitionQueue, options.ExchangeName, Partitioning.PartitionName(request.Topic, n), arguments: null,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                queues.Add(partitionQueue);
+            }
+
+            // Per consumer (global: false), so each queue has its own window; quorum queues support no other kind.
             await channel.BasicQosAsync(0, (ushort)Math.Min(request.Prefetch, ushort.MaxValue), global: false, cancellationToken).ConfigureAwait(false);
-            var subscription = new RabbitMQSubscription(source, channel, queue, logger);
+            var subscription = new RabbitMQSubscription(source, channel, queue, queues, request.Topic, logger);
             await subscription.ResumeAsync(cancellationToken).ConfigureAwait(false);
             return subscription;
         }
@@ -68,13 +86,15 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_consumerTag is { } tag)
+            foreach (var (queue, tag) in _consumerTags)
             {
-                // basic.cancel: the broker stops delivering; deliveries already made stay unacknowledged and are settled later.
+                // basic.cancel: the broker stops delivering (and moves a partition to a waiting worker); deliveries
+                // already made stay unacknowledged and are settled later.
                 await _channel.BasicCancelAsync(tag, noWait: false, cancellationToken).ConfigureAwait(false);
-                _consumerTag = null;
-                RabbitMQConsumerLog.Cancelled(_logger, _queue);
+                RabbitMQConsumerLog.Cancelled(_logger, queue);
             }
+
+            _consumerTags.Clear();
         }
         finally
         {
@@ -87,8 +107,14 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _consumerTag ??= await _channel.BasicConsumeAsync(_queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: false,
-                arguments: null, _consumer, cancellationToken).ConfigureAwait(false);
+            foreach (var queue in _queues)
+            {
+                if (!_consumerTags.ContainsKey(queue))
+                {
+                    _consumerTags[queue] = await _channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: string.Empty, noLocal: false,
+                        exclusive: false, arguments: null, _consumer, cancellationToken).ConfigureAwait(false);
+                }
+            }
         }
         finally
         {
@@ -146,7 +172,9 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
 
         Guid? id = Guid.TryParse(properties.MessageId, out var parsed) ? parsed : null;
         // The body's memory is only valid during this callback: copy it.
-        var message = new RabbitMQIncomingMessage(this, args.DeliveryTag, Epoch, id, args.RoutingKey, headers.GetValueOrDefault(KeyHeader),
+        // A partition's routing key ({topic}.p{n}) is not the topic the handler and the inbox know.
+        var topic = _queues.Count > 1 && args.RoutingKey.StartsWith(_topic + ".p", StringComparison.Ordinal) ? _topic : args.RoutingKey;
+        var message = new RabbitMQIncomingMessage(this, args.DeliveryTag, Epoch, id, topic, headers.GetValueOrDefault(KeyHeader),
             properties.Type, args.Body.ToArray(), headers, args.Redelivered);
         _buffer.Writer.TryWrite(message);
         return Task.CompletedTask;

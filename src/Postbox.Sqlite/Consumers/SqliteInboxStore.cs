@@ -52,6 +52,47 @@ public sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
             }, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
+    public async Task<KeyedInboxBegin> BeginInKeyOrderAsync(Guid messageId, string consumer, string topic, string key, bool deadBlocksKey,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // Checked before the transaction, like the duplicate check (see BeginCoreAsync). Nothing can slip in between in
+        // this single-node store: the runtime runs a key's deliveries one at a time, and a claimed retry of the key stays
+        // a retrying row until its own transaction commits.
+        await using (var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false))
+        {
+            await using var check = Command(connection, null, $"""
+                SELECT EXISTS (SELECT 1 FROM {_table} WHERE consumer = @consumer AND key = @key AND key IS NOT NULL AND (state = 2 OR (state = 3 AND @dead))),
+                       EXISTS (SELECT 1 FROM {_table} WHERE message_id = @id AND consumer = @consumer)
+                """, ("consumer", consumer), ("key", key), ("dead", deadBlocksKey ? 1 : 0), ("id", Id(messageId)));
+            await using var reader = await check.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var blocked = reader.GetInt64(0) != 0;
+            var recorded = reader.GetInt64(1) != 0;
+            if (blocked || recorded)
+            {
+                return new KeyedInboxBegin(null, KeyBlocked: !recorded);
+            }
+        }
+
+        return new KeyedInboxBegin(await BeginAsync(messageId, consumer, topic, now, cancellationToken).ConfigureAwait(false), KeyBlocked: false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> ParkAsync(InboxParking parking, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(parking);
+        await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, $"""
+            INSERT INTO {_table} (message_id, consumer, state, topic, key, type, payload, headers, attempts, received_at, next_attempt_at)
+            VALUES (@id, @consumer, 2, @topic, @key, @type, @payload, @headers, 0, @now, @now)
+            ON CONFLICT (message_id, consumer) DO NOTHING
+            """, ("id", Id(parking.MessageId)), ("consumer", parking.Consumer), ("topic", parking.Topic), ("key", parking.Key), ("type", parking.Type),
+            ("payload", parking.Payload.ToArray()), ("headers", HeaderSerializer.Serialize(new Dictionary<string, string>(parking.Headers))),
+            ("now", parking.At.UtcTicks));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
     public async Task<InboxTransaction?> BeginRetryAsync(Guid messageId, string consumer, string owner, DateTimeOffset now, CancellationToken cancellationToken) =>
         await BeginCoreAsync(messageId, consumer,
             $"SELECT count(*) FROM {_table} WHERE message_id = @id AND consumer = @consumer AND (state <> 2 OR lease_owner IS NOT @owner)", owner,
@@ -109,12 +150,16 @@ public sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, $"""
             UPDATE {_table} SET lease_owner = @owner, next_attempt_at = @lease
-            WHERE rowid IN (SELECT rowid FROM {_table}
-                            WHERE state = 2 AND next_attempt_at <= @now AND consumer IN (SELECT value FROM json_each(@consumers))
-                            ORDER BY next_attempt_at LIMIT @limit)
+            WHERE rowid IN (SELECT r.rowid FROM {_table} r
+                            WHERE r.state = 2 AND r.next_attempt_at <= @now AND r.consumer IN (SELECT value FROM json_each(@consumers))
+                              AND (r.key IS NULL OR r.consumer NOT IN (SELECT value FROM json_each(@ordered)) OR NOT EXISTS (
+                                  SELECT 1 FROM {_table} e WHERE e.consumer = r.consumer AND e.key = r.key AND e.rowid < r.rowid
+                                    AND (e.state = 2 OR (e.state = 3 AND e.consumer IN (SELECT value FROM json_each(@deadBlocking))))))
+                            ORDER BY r.next_attempt_at LIMIT @limit)
             RETURNING message_id, consumer, topic, key, type, payload, headers, attempts
             """, ("owner", request.Owner), ("lease", request.LeaseUntil.UtcTicks), ("now", request.Now.UtcTicks), ("limit", request.Limit),
-            ("consumers", JsonSerializer.Serialize(request.Consumers)));
+            ("consumers", JsonSerializer.Serialize(request.Consumers)), ("ordered", JsonSerializer.Serialize(request.OrderedConsumers)),
+            ("deadBlocking", JsonSerializer.Serialize(request.DeadBlockingConsumers)));
         var retries = new List<InboxRetry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

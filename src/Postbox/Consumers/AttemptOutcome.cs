@@ -15,6 +15,9 @@ internal enum AttemptOutcome
     /// <summary>Failed its last attempt; kept as a dead letter: acknowledge.</summary>
     DeadLettered,
 
+    /// <summary>An earlier message of its key is unfinished: kept in the inbox behind it: acknowledge.</summary>
+    Parked,
+
     /// <summary>Interrupted by shutdown: hand back (requeue, or release the retry).</summary>
     HandedBack,
 }

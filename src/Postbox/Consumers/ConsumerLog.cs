@@ -71,4 +71,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(5020, LogLevel.Warning, "{Scope}: {Count} attempts failed in the last {Window}: {Reason} ({Suppressed} not logged individually).")]
     public static partial void FailuresSummarised(ILogger logger, string scope, int count, TimeSpan window, string reason, int suppressed);
+
+    [LoggerMessage(5021, LogLevel.Debug, "Message {MessageId} for {Consumer} waits in the inbox behind an unfinished earlier message of key {Key}.")]
+    public static partial void Parked(ILogger logger, Guid messageId, string consumer, string key);
 }

@@ -12,6 +12,7 @@ internal sealed class ConsumerMetrics
     private readonly Counter<long> _failed;
     private readonly Counter<long> _dead;
     private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _parked;
     private readonly Histogram<double> _duration;
 
     public ConsumerMetrics(IMeterFactory meterFactory)
@@ -23,6 +24,7 @@ internal sealed class ConsumerMetrics
         _failed = meter.CreateCounter<long>("postbox.consumer.failed", "{message}", "Attempts that failed (a retry is scheduled unless the message went dead).");
         _dead = meter.CreateCounter<long>("postbox.consumer.dead", "{message}", "Messages dead-lettered after their last attempt.");
         _duplicates = meter.CreateCounter<long>("postbox.consumer.duplicates", "{message}", "Deliveries acknowledged without running the handler (already recorded).");
+        _parked = meter.CreateCounter<long>("postbox.consumer.parked", "{message}", "Keyed deliveries kept in the inbox behind an unfinished earlier message of their key.");
         _duration = meter.CreateHistogram<double>("postbox.consumer.handler.duration", "s", "Duration of one handling attempt, commit included.");
     }
 
@@ -45,6 +47,8 @@ internal sealed class ConsumerMetrics
     }
 
     public void Duplicate(HandlerRegistration handler) => _duplicates.Add(1, handler.Tags);
+
+    public void Parked(HandlerRegistration handler) => _parked.Add(1, handler.Tags);
 
     /// <summary>Starts the <c>process {topic}</c> activity, continuing the producer's trace from the <c>traceparent</c> header.</summary>
     public static Activity? StartProcessActivity(HandlerRegistration handler, Guid messageId, IReadOnlyDictionary<string, string> headers, int attempt)

@@ -67,6 +67,16 @@ internal sealed class ConsumerOptionsValidator(IEnumerable<HandlerRegistration> 
             {
                 errors.Add($"{label}: RetryPolicy is required.");
             }
+
+            if (!Enum.IsDefined(o.Ordering))
+            {
+                errors.Add($"{label}: Ordering '{o.Ordering}' is unknown: use ByKey or Unordered.");
+            }
+
+            if (!Enum.IsDefined(o.DeadKeyPolicy))
+            {
+                errors.Add($"{label}: DeadKeyPolicy '{o.DeadKeyPolicy}' is unknown: use Block or Skip.");
+            }
         }
 
         if (!services.IsService(typeof(IConsumerSource)))

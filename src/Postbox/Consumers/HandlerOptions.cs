@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Postbox.Relay;
 using Postbox.Retry;
 
 namespace Postbox.Consumers;
@@ -20,8 +21,9 @@ public sealed class HandlerOptions
     public string? Queue { get; set; }
 
     /// <summary>
-    /// Messages handled at the same time by this handler; also the broker prefetch. Default 12 (the seeds' mail
-    /// worker); 1 to 1,000.
+    /// Messages handled at the same time by this handler. Default 12 (the seeds' mail worker); 1 to 1,000. The broker
+    /// prefetch is <c>Concurrency</c> when <see cref="Ordering"/> is <see cref="MessageOrdering.Unordered"/> and twice it
+    /// when ordering by key, so messages waiting behind a busy key do not leave slots idle.
     /// </summary>
     public int Concurrency { get; set; } = 12;
 
@@ -39,6 +41,21 @@ public sealed class HandlerOptions
     /// (n⁴ + 15 + rand(0..29)·(n+1) s).
     /// </summary>
     public RetryPolicy RetryPolicy { get; set; } = RetryPolicy.Asynq;
+
+    /// <summary>
+    /// Whether messages with the same key are handled one at a time in arrival order
+    /// (<see cref="MessageOrdering.ByKey"/>, the default) or in any order (<see cref="MessageOrdering.Unordered"/>).
+    /// Keyless messages are never held back. See <c>docs/ordering.md</c>.
+    /// </summary>
+    public MessageOrdering Ordering { get; set; } = MessageOrdering.ByKey;
+
+    /// <summary>
+    /// With <see cref="MessageOrdering.ByKey"/>: what a dead letter does to its key at this consumer.
+    /// <see cref="Relay.DeadKeyPolicy.Block"/> (the default, as on the relay): the key's later messages are parked in the
+    /// inbox until the dead message is replayed (<see cref="IInboxAdmin.ReplayAsync"/>) and has succeeded;
+    /// <see cref="Relay.DeadKeyPolicy.Skip"/>: the key goes on with its next message.
+    /// </summary>
+    public DeadKeyPolicy DeadKeyPolicy { get; set; } = DeadKeyPolicy.Block;
 
     /// <summary>Options used to deserialize the payload. Default <see cref="JsonSerializerOptions.Web"/>.</summary>
     public JsonSerializerOptions? JsonOptions { get; set; }

@@ -31,6 +31,12 @@ internal sealed class HandlerRegistration
 
     public string ConsumerName { get; }
 
+    /// <summary>Messages of one key run one at a time, in arrival order, and a retrying one holds its key.</summary>
+    public bool OrdersByKey => Options.Ordering == MessageOrdering.ByKey;
+
+    /// <summary>The broker prefetch: twice the concurrency when ordering by key (see <see cref="HandlerOptions.Concurrency"/>).</summary>
+    public int Prefetch => OrdersByKey ? Math.Min(Options.Concurrency * 2, ushort.MaxValue) : Options.Concurrency;
+
     /// <summary>Metric tags of this handler, built once.</summary>
     public KeyValuePair<string, object?>[] Tags { get; }
 

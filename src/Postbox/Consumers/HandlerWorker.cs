@@ -6,12 +6,22 @@ namespace Postbox.Consumers;
 /// Runs one handler: subscribes, takes deliveries while a concurrency slot is free, and settles each delivery after
 /// its outcome is committed. Retries claimed by <see cref="RetryScheduler"/> share the same slots.
 /// </summary>
+/// <remarks>
+/// Ordering by key: a delivery whose key is already being handled does not take a slot; it waits in that key's queue
+/// (in memory, bounded by the prefetch) and runs on the same slot right after the one before it, so a key's messages run
+/// one at a time in arrival order while other keys use the other slots. A key held by a retry is the inbox's business:
+/// the next delivery of the key finds the retrying row and is parked behind it (see <see cref="MessageProcessor"/>).
+/// </remarks>
 internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcessor processor, TimeProvider timeProvider, ILogger logger,
     FailureLogLimiter limiter, Func<CancellationToken, Task> whilePaused)
 {
     private static readonly TimeSpan HandBackPause = TimeSpan.FromSeconds(1);
     private readonly List<Task> _inFlight = [];
+
+    // Keys being handled, each with the deliveries waiting behind the running one (arrival order). Guarded by itself.
+    private readonly Dictionary<string, Queue<IncomingMessage>> _busyKeys = new(StringComparer.Ordinal);
     private IConsumerSubscription? _subscription;
+    private CancellationToken _stopIntake;
 
     public HandlerRegistration Handler => handler;
 
@@ -52,7 +62,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             try
             {
                 subscription = await source.SubscribeAsync(
-                    new ConsumerSubscriptionRequest(handler.Topic, handler.ConsumerName, handler.Options.Queue, handler.Options.Concurrency),
+                    new ConsumerSubscriptionRequest(handler.Topic, handler.ConsumerName, handler.Options.Queue, handler.Prefetch),
                     stopIntake).ConfigureAwait(false);
                 break;
             }
@@ -77,6 +87,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             }
         }
 
+        _stopIntake = stopIntake;
         Volatile.Write(ref _subscription, subscription);
         ConsumerLog.Subscribed(logger, handler.ConsumerName, handler.Topic, handler.Options.Concurrency, handler.Options.Timeout, handler.Options.MaxRetries);
         if (isPaused())
@@ -110,7 +121,24 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
                     continue;
                 }
 
-                Track(ProcessDeliveryAsync(message, abort));
+                var key = handler.OrdersByKey ? message.Key : null;
+                if (key is not null)
+                {
+                    lock (_busyKeys)
+                    {
+                        if (_busyKeys.TryGetValue(key, out var waiting))
+                        {
+                            // Runs after the key's earlier deliveries, on their slot.
+                            waiting.Enqueue(message);
+                            Slots.Release();
+                            continue;
+                        }
+
+                        _busyKeys[key] = new Queue<IncomingMessage>();
+                    }
+                }
+
+                Track(ProcessDeliveriesAsync(message, key, abort));
             }
         }
         catch (OperationCanceledException) when (stopIntake.IsCancellationRequested)
@@ -152,55 +180,136 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             return 0;
         }
 
-        var requeued = 0;
+        // Everything delivered but not started: first what waited behind a busy key, then the unread buffer. Taken out
+        // before requeueing, since a source may requeue into that same buffer (the in-memory one does).
+        List<IncomingMessage> unstarted;
+        lock (_busyKeys)
+        {
+            unstarted = [.. _busyKeys.Values.SelectMany(static q => q)];
+            _busyKeys.Clear();
+        }
+
         while (subscription.Messages.TryRead(out var message))
         {
-            await SettleAsync(message, requeue: true).ConfigureAwait(false);
-            requeued++;
+            unstarted.Add(message);
         }
+
+        foreach (var message in unstarted)
+        {
+            await SettleAsync(message, requeue: true).ConfigureAwait(false);
+        }
+
+        var requeued = unstarted.Count;
 
         await subscription.DisposeAsync().ConfigureAwait(false);
         return requeued;
     }
 
-    private async Task ProcessDeliveryAsync(IncomingMessage message, CancellationToken abort)
+    /// <summary>
+    /// Handles <paramref name="first"/>, then, for a key, the deliveries that queued up behind it, one after another on
+    /// the same slot, until the key's queue is empty or intake stops (what is left is requeued by <see cref="CloseAsync"/>).
+    /// </summary>
+    private async Task ProcessDeliveriesAsync(IncomingMessage first, string? key, CancellationToken abort)
     {
         // Off the read loop at once, so it can dispatch the next delivery.
         await Task.Yield();
         try
         {
-            if (message.IsStale)
+            var message = first;
+            while (true)
             {
-                ConsumerLog.StaleSkipped(logger, message.MessageId);
-                return;
-            }
-
-            AttemptOutcome outcome;
-            try
-            {
-                outcome = await ProcessAsync(message, abort).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // The inbox is unreachable: the delivery goes back to the broker, which keeps it.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                var reason = FailureReason.Describe(ex);
-                if (limiter.ShouldLog(handler.ConsumerName + " (inbox)", reason))
+                var handedBack = await ProcessDeliveryAsync(message, abort).ConfigureAwait(false);
+                if (key is null)
                 {
-                    ConsumerLog.InboxUnavailable(logger, FailureReason.IsExpected(ex) ? null : ex, message.MessageId, handler.ConsumerName, reason);
+                    return;
                 }
 
-                // Pause so a database outage does not turn into a tight redelivery loop.
-                await Task.Delay(HandBackPause, timeProvider, abort).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                outcome = AttemptOutcome.HandedBack;
-            }
+                if (!handedBack)
+                {
+                    // Paused: the key's next delivery does not start either; at shutdown CloseAsync requeues it in order.
+                    try
+                    {
+                        await whilePaused(_stopIntake).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
 
-            await SettleAsync(message, outcome == AttemptOutcome.HandedBack).ConfigureAwait(false);
+                List<IncomingMessage>? requeue = null;
+                lock (_busyKeys)
+                {
+                    var waiting = _busyKeys[key];
+                    if (handedBack)
+                    {
+                        // The broker gets this one back; the later ones must not overtake it.
+                        requeue = [.. waiting];
+                        _busyKeys.Remove(key);
+                    }
+                    else if (waiting.Count == 0)
+                    {
+                        _busyKeys.Remove(key);
+                        return;
+                    }
+                    else if (_stopIntake.IsCancellationRequested)
+                    {
+                        return; // Shutdown: CloseAsync requeues the waiting deliveries in order.
+                    }
+                    else
+                    {
+                        message = waiting.Dequeue();
+                    }
+                }
+
+                if (requeue is not null)
+                {
+                    foreach (var later in requeue)
+                    {
+                        await SettleAsync(later, requeue: true).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+            }
         }
         finally
         {
             Slots.Release();
         }
+    }
+
+    /// <summary>Handles and settles one delivery; <see langword="true"/> when it was handed back to the broker.</summary>
+    private async Task<bool> ProcessDeliveryAsync(IncomingMessage message, CancellationToken abort)
+    {
+        if (message.IsStale)
+        {
+            ConsumerLog.StaleSkipped(logger, message.MessageId);
+            return false;
+        }
+
+        AttemptOutcome outcome;
+        try
+        {
+            outcome = await ProcessAsync(message, abort).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The inbox is unreachable: the delivery goes back to the broker, which keeps it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            var reason = FailureReason.Describe(ex);
+            if (limiter.ShouldLog(handler.ConsumerName + " (inbox)", reason))
+            {
+                ConsumerLog.InboxUnavailable(logger, FailureReason.IsExpected(ex) ? null : ex, message.MessageId, handler.ConsumerName, reason);
+            }
+
+            // Pause so a database outage does not turn into a tight redelivery loop.
+            await Task.Delay(HandBackPause, timeProvider, abort).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            outcome = AttemptOutcome.HandedBack;
+        }
+
+        await SettleAsync(message, outcome == AttemptOutcome.HandedBack).ConfigureAwait(false);
+        return outcome == AttemptOutcome.HandedBack;
     }
 
     private async Task<AttemptOutcome> ProcessAsync(IncomingMessage message, CancellationToken abort)

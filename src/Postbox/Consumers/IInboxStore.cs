@@ -19,6 +19,33 @@ public interface IInboxStore
     Task<InboxTransaction?> BeginAsync(Guid messageId, string consumer, string topic, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>
+    /// For a keyed delivery of a consumer that orders by key: like <see cref="BeginAsync"/>, but only when this consumer
+    /// has no unfinished message of <paramref name="key"/> — one waiting for a retry or parked (retrying state), or, when
+    /// <paramref name="deadBlocksKey"/>, a dead letter. Otherwise nothing is opened and
+    /// <see cref="KeyedInboxBegin.KeyBlocked"/> is set: the caller parks the message (<see cref="ParkAsync"/>). A
+    /// duplicate answers with neither. Checked in the same statement as the insert (one round trip).
+    /// </summary>
+    /// <param name="messageId">The message id.</param>
+    /// <param name="consumer">The consumer name.</param>
+    /// <param name="topic">The topic, kept with the row.</param>
+    /// <param name="key">The ordering key.</param>
+    /// <param name="deadBlocksKey">Whether a dead letter of the key holds it (<see cref="Relay.DeadKeyPolicy.Block"/>).</param>
+    /// <param name="now">The handling time.</param>
+    /// <param name="cancellationToken">Cancels opening the transaction.</param>
+    Task<KeyedInboxBegin> BeginInKeyOrderAsync(Guid messageId, string consumer, string topic, string key, bool deadBlocksKey, DateTimeOffset now,
+        CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Keeps a keyed message behind the unfinished earlier messages of its key, in arrival order: a retrying row with
+    /// no attempt made yet, due at once, which <see cref="ClaimRetriesAsync"/> hands out only when every earlier row of
+    /// its key for the consumer is finished (for consumers listed in <see cref="RetryClaimRequest.OrderedConsumers"/>).
+    /// Returns <see langword="false"/> when the message is already recorded (a duplicate).
+    /// </summary>
+    /// <param name="parking">The message.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    Task<bool> ParkAsync(InboxParking parking, CancellationToken cancellationToken);
+
+    /// <summary>
     /// For a retry claimed by <paramref name="owner"/>: opens a transaction that marks the row processed. Returns
     /// <see langword="null"/> when <paramref name="owner"/> no longer holds the retry.
     /// </summary>

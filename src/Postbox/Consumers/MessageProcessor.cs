@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Postbox.Relay;
 
 namespace Postbox.Consumers;
 
@@ -42,9 +43,28 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
         }
 
         var now = timeProvider.GetUtcNow();
-        var inbox = delivery.Owner is null
-            ? await store.BeginAsync(delivery.MessageId, handler.ConsumerName, delivery.Topic, now, abort).ConfigureAwait(false)
-            : await store.BeginRetryAsync(delivery.MessageId, handler.ConsumerName, delivery.Owner, now, abort).ConfigureAwait(false);
+        InboxTransaction? inbox;
+        if (delivery.Owner is not null)
+        {
+            inbox = await store.BeginRetryAsync(delivery.MessageId, handler.ConsumerName, delivery.Owner, now, abort).ConfigureAwait(false);
+        }
+        else if (delivery.Key is { } key && handler.OrdersByKey)
+        {
+            // One statement checks the key and records the message: no extra round trip on the usual path.
+            var begin = await store.BeginInKeyOrderAsync(delivery.MessageId, handler.ConsumerName, delivery.Topic, key,
+                handler.Options.DeadKeyPolicy == DeadKeyPolicy.Block, now, abort).ConfigureAwait(false);
+            if (begin.KeyBlocked)
+            {
+                return await ParkAsync(handler, delivery, key, now, activity).ConfigureAwait(false);
+            }
+
+            inbox = begin.Transaction;
+        }
+        else
+        {
+            inbox = await store.BeginAsync(delivery.MessageId, handler.ConsumerName, delivery.Topic, now, abort).ConfigureAwait(false);
+        }
+
         if (inbox is null)
         {
             metrics.Duplicate(handler);
@@ -140,6 +160,30 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
         {
             return error;
         }
+    }
+
+    /// <summary>
+    /// An earlier message of the key is unfinished for this consumer (retrying, parked, or dead under Block): the message
+    /// is kept in the inbox behind it and acknowledged, so it holds no prefetch slot while it waits; the retry scheduler
+    /// runs it once everything before it is finished.
+    /// </summary>
+    private async Task<AttemptOutcome> ParkAsync(HandlerRegistration handler, Delivery delivery, string key, DateTimeOffset now, Activity? activity)
+    {
+        using var timeout = new CancellationTokenSource(RecordTimeout, timeProvider);
+        var parked = await store.ParkAsync(new InboxParking(delivery.MessageId, handler.ConsumerName, delivery.Topic, key, delivery.Type,
+            delivery.Payload, delivery.Headers, now), timeout.Token).ConfigureAwait(false);
+        if (!parked)
+        {
+            metrics.Duplicate(handler);
+            activity?.SetTag("postbox.duplicate", true);
+            ConsumerLog.Duplicate(logger, delivery.MessageId, handler.ConsumerName);
+            return AttemptOutcome.Duplicate;
+        }
+
+        metrics.Parked(handler);
+        activity?.SetTag("postbox.parked", true);
+        ConsumerLog.Parked(logger, delivery.MessageId, handler.ConsumerName, key);
+        return AttemptOutcome.Parked;
     }
 
     /// <summary>Records a failed attempt: the next one, or the dead letter when retries are exhausted or cannot help.</summary>

@@ -18,6 +18,8 @@ internal sealed class RetryScheduler
     private readonly TimeSpan _lease;
     private readonly FailureLogLimiter _limiter;
     private readonly RetryWakeup _wakeup;
+    private readonly string[] _ordered;
+    private readonly string[] _deadBlocking;
 
     public RetryScheduler(IInboxStore store, MessageProcessor processor, IReadOnlyList<HandlerWorker> workers, ConsumerOptions options,
         string owner, TimeProvider timeProvider, ILogger logger, FailureLogLimiter limiter, RetryWakeup wakeup)
@@ -28,7 +30,16 @@ internal sealed class RetryScheduler
         // Long enough for a claimed retry to wait for a slot and run to its timeout, even during a shutdown.
         var longest = workers.Count == 0 ? TimeSpan.Zero : workers.Max(w => w.Handler.Options.Timeout);
         _lease = (2 * longest) + options.ShutdownTimeout + TimeSpan.FromMinutes(1);
+        _ordered = [.. workers.Where(w => w.Handler.OrdersByKey).Select(w => w.Handler.ConsumerName)];
+        _deadBlocking = [.. workers.Where(w => w.Handler.OrdersByKey && w.Handler.Options.DeadKeyPolicy == Relay.DeadKeyPolicy.Block)
+            .Select(w => w.Handler.ConsumerName)];
     }
+
+    /// <summary>
+    /// Looks for due retries now rather than at the next poll: a keyed retry finished, so the next parked message of
+    /// its key may be claimable; without this a parked chain would drain at one message per poll interval.
+    /// </summary>
+    public void Wake() => _wakeup.Schedule(_timeProvider.GetUtcNow());
 
     public async Task RunAsync(Func<bool> isPaused, CancellationToken stopIntake, CancellationToken abort)
     {
@@ -107,7 +118,11 @@ internal sealed class RetryScheduler
         }
 
         var now = _timeProvider.GetUtcNow();
-        var retries = await _store.ClaimRetriesAsync(new RetryClaimRequest(consumers, _owner, limit, now, now + _lease), stopIntake).ConfigureAwait(false);
+        var retries = await _store.ClaimRetriesAsync(new RetryClaimRequest(consumers, _owner, limit, now, now + _lease)
+        {
+            OrderedConsumers = _ordered,
+            DeadBlockingConsumers = _deadBlocking,
+        }, stopIntake).ConfigureAwait(false);
         for (var i = 0; i < retries.Count; i++)
         {
             var retry = retries[i];
@@ -143,6 +158,10 @@ internal sealed class RetryScheduler
             if (outcome == AttemptOutcome.HandedBack)
             {
                 await ReleaseAsync(retry).ConfigureAwait(false);
+            }
+            else if (retry.Key is not null && worker.Handler.OrdersByKey)
+            {
+                Wake();
             }
         }
 #pragma warning disable CA1031 // The inbox is unreachable: the lease expires and the retry is claimed again.

@@ -11,7 +11,8 @@ public static class ConsumerHost
 {
     public const string Consumer = "test-consumer";
 
-    public static async Task<IHost> StartAsync(TestDatabase database, string topic, HandlerScript script, Action<HandlerOptions>? configure = null)
+    public static async Task<IHost> StartAsync(TestDatabase database, string topic, HandlerScript script, Action<HandlerOptions>? configure = null,
+        int partitions = 0)
     {
         script.Schema = database.Schema;
         var builder = Host.CreateApplicationBuilder();
@@ -20,7 +21,7 @@ public static class ConsumerHost
         builder.Services.AddPostbox(o => o.Relay.Enabled = false)
             .UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = database.Schema; o.ListenForNotifications = false; })
             .UsePostgreSqlInbox()
-            .UseRabbitMQConsumers(o => { o.ConnectionString = TestEnvironment.RabbitMQUri; o.ReconnectDelay = TimeSpan.FromMilliseconds(500); })
+            .UseRabbitMQConsumers(o => { o.ConnectionString = TestEnvironment.RabbitMQUri; o.ReconnectDelay = TimeSpan.FromMilliseconds(500); o.Partitions = partitions; })
             .ConfigureConsumers(o => { o.RetryPollInterval = TimeSpan.FromMilliseconds(50); o.HandleSignals = false; })
             .AddHandler<WorkItem, TestHandler>(topic, o =>
             {

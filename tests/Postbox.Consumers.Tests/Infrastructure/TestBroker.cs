@@ -33,7 +33,16 @@ public sealed class TestBroker : IAsyncDisposable
         }
     }
 
-    public async Task PublishAsync(string topic, Guid id, object payload, string? traceParent = null)
+    /// <summary>Deletes <paramref name="queue"/> (e.g. a partition queue a worker declared) when the test ends.</summary>
+    public void Track(string queue)
+    {
+        lock (_queues)
+        {
+            _queues.Add(queue);
+        }
+    }
+
+    public async Task PublishAsync(string topic, Guid id, object payload, string? traceParent = null, string? key = null)
     {
         var channel = await ChannelAsync();
         var headers = new Dictionary<string, object?>
@@ -41,6 +50,11 @@ public sealed class TestBroker : IAsyncDisposable
             ["postbox-attempt"] = 1,
             ["content-type"] = Encoding.UTF8.GetBytes("application/json"),
         };
+        if (key is not null)
+        {
+            headers["postbox-key"] = Encoding.UTF8.GetBytes(key);
+        }
+
         if (traceParent is not null)
         {
             headers["traceparent"] = Encoding.UTF8.GetBytes(traceParent);

@@ -26,7 +26,12 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _lines);
 
-    public static async Task<WorkerProcess> StartAsync(TestDatabase database, string topic, int delayMs, int shutdownMs = 10_000)
+    public static Task<WorkerProcess> StartAsync(TestDatabase database, string topic, int delayMs, int shutdownMs = 10_000) =>
+        StartAsync(database, topic, delayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), shutdownMs);
+
+    /// <summary>Starts a worker; <paramref name="delay"/> is "N" ms or "MIN-MAX" (random per message).</summary>
+    public static async Task<WorkerProcess> StartAsync(TestDatabase database, string topic, string delay, int shutdownMs = 10_000,
+        int partitions = 0, string concurrency = "4")
     {
         // Built next to this assembly through the ReferenceOutputAssembly=false project reference.
         var pivot = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name;
@@ -46,7 +51,9 @@ public sealed class WorkerProcess : IAsyncDisposable
         start.Environment["POSTBOX_TEST_RABBITMQ"] = TestEnvironment.RabbitMQUri;
         start.Environment["WORKER_SCHEMA"] = database.Schema;
         start.Environment["WORKER_TOPIC"] = topic;
-        start.Environment["WORKER_DELAY_MS"] = delayMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["WORKER_DELAY_MS"] = delay;
+        start.Environment["WORKER_PARTITIONS"] = partitions.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["WORKER_CONCURRENCY"] = concurrency;
         start.Environment["WORKER_SHUTDOWN_MS"] = shutdownMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         var worker = new WorkerProcess(Process.Start(start)!);

@@ -217,4 +217,85 @@ public abstract class InboxStoreConformanceTests
             Assert.NotNull(await Admin.GetAsync(kept, Consumer));
         }
     }
+
+    private static InboxParking Parking(Guid id, string key = "k", DateTimeOffset? at = null) =>
+        new(id, Consumer, "mail", key, "SendMail", "{}"u8.ToArray(), new Dictionary<string, string> { ["x-tenant"] = "acme" }, at ?? T0);
+
+    private Task<IReadOnlyList<InboxRetry>> ClaimInKeyOrderAsync(DateTimeOffset now, bool deadBlocks = true) =>
+        Store.ClaimRetriesAsync(new RetryClaimRequest([Consumer], "w1", 10, now, now + Lease)
+        {
+            OrderedConsumers = [Consumer],
+            DeadBlockingConsumers = deadBlocks ? [Consumer] : [],
+        }, CancellationToken.None);
+
+    private async Task SucceedRetryAsync(Guid id, DateTimeOffset now)
+    {
+        await using var inbox = await Store.BeginRetryAsync(id, Consumer, "w1", now, CancellationToken.None);
+        await inbox!.CommitAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task KeyOrder_RetryingMessageHoldsItsKey_LaterOnesParkAndAreClaimedOneAtATimeInArrivalOrder()
+    {
+        var (first, second, third, other) = (Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
+        Assert.True(await Store.RecordFailureAsync(Failure(first, 1, T0, T0), CancellationToken.None)); // key "k", retrying
+
+        var blocked = await Store.BeginInKeyOrderAsync(second, Consumer, "mail", "k", deadBlocksKey: true, T0, CancellationToken.None);
+        Assert.True(blocked.KeyBlocked);
+        Assert.Null(blocked.Transaction);
+        var free = await Store.BeginInKeyOrderAsync(other, Consumer, "mail", "k2", deadBlocksKey: true, T0, CancellationToken.None);
+        Assert.False(free.KeyBlocked);
+        await using (var inbox = free.Transaction)
+        {
+            await inbox!.CommitAsync(CancellationToken.None);
+        }
+
+        // A third message whose id sorts before the second's still queues behind it: arrival order, not id order.
+        Assert.True(await Store.ParkAsync(Parking(second), CancellationToken.None));
+        Assert.True(await Store.ParkAsync(Parking(third), CancellationToken.None));
+        Assert.False(await Store.ParkAsync(Parking(second), CancellationToken.None)); // a duplicate
+        var again = await Store.BeginInKeyOrderAsync(second, Consumer, "mail", "k", deadBlocksKey: true, T0, CancellationToken.None);
+        Assert.Equal((null, false), (again.Transaction, again.KeyBlocked)); // recorded already: a duplicate, not a blocked key
+
+        Assert.Equal([first], (await ClaimInKeyOrderAsync(T0)).Select(r => r.MessageId));
+        Assert.Empty(await ClaimInKeyOrderAsync(T0)); // the head is leased: nothing behind it is claimable
+        await SucceedRetryAsync(first, T0);
+        var next = Assert.Single(await ClaimInKeyOrderAsync(T0));
+        Assert.Equal((second, 0, "k"), (next.MessageId, next.Attempts, next.Key));
+        await SucceedRetryAsync(second, T0);
+        Assert.Equal([third], (await ClaimInKeyOrderAsync(T0)).Select(r => r.MessageId));
+        await SucceedRetryAsync(third, T0);
+
+        var entry = await Admin.GetAsync(second, Consumer);
+        Assert.Equal((InboxState.Processed, 1), (entry!.State, entry.Attempts));
+        var nowFree = await Store.BeginInKeyOrderAsync(Guid.CreateVersion7(), Consumer, "mail", "k", deadBlocksKey: true, T0, CancellationToken.None);
+        Assert.False(nowFree.KeyBlocked);
+        await nowFree.Transaction!.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task KeyOrder_DeadLetterHoldsItsKeyOnlyUnderBlock_AndAnUnorderedClaimIgnoresKeys()
+    {
+        var (dead, parked) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        Assert.True(await Store.RecordFailureAsync(Failure(dead, 1, T0, next: null), CancellationToken.None));
+
+        Assert.True((await Store.BeginInKeyOrderAsync(Guid.CreateVersion7(), Consumer, "mail", "k", deadBlocksKey: true, T0, CancellationToken.None)).KeyBlocked);
+        var skip = await Store.BeginInKeyOrderAsync(Guid.CreateVersion7(), Consumer, "mail", "k", deadBlocksKey: false, T0, CancellationToken.None);
+        Assert.False(skip.KeyBlocked);
+        await skip.Transaction!.DisposeAsync();
+
+        Assert.True(await Store.ParkAsync(Parking(parked), CancellationToken.None));
+        Assert.Empty(await ClaimInKeyOrderAsync(T0, deadBlocks: true));
+        Assert.Equal([parked], (await ClaimInKeyOrderAsync(T0, deadBlocks: false)).Select(r => r.MessageId));
+
+        // Replayed, the dead letter is the key's head again and runs before anything parked behind it.
+        await Store.ReleaseRetryAsync(parked, Consumer, "w1", T0, CancellationToken.None);
+        Assert.True(await Admin.ReplayAsync(dead, Consumer));
+        Assert.Equal([dead], (await ClaimInKeyOrderAsync(DateTimeOffset.UtcNow.AddSeconds(1))).Select(r => r.MessageId));
+
+        // A consumer that does not order by key claims by due time alone.
+        var third = Guid.CreateVersion7();
+        Assert.True(await Store.ParkAsync(Parking(third), CancellationToken.None));
+        Assert.Equal(new[] { parked, third }.Order(), (await ClaimAsync("w2", DateTimeOffset.UtcNow.AddSeconds(1))).Select(r => r.MessageId).Order());
+    }
 }
