@@ -6,6 +6,11 @@ namespace Postbox.IntegrationTests.Store;
 /// <summary>The SQLite migrator beside tables it did not create, and on databases of earlier builds.</summary>
 public sealed class SqliteMigratorSafetyTests : IDisposable
 {
+    // Every migration embedded in Postbox.Sqlite, in order (NNN_name.up.sql).
+    private static readonly int[] AllVersions = [.. typeof(SqliteMigrator).Assembly.GetManifestResourceNames()
+        .Select(n => System.Text.RegularExpressions.Regex.Match(n, @"Migrations\.(\d{3})_[a-z0-9_]+\.up\.sql$"))
+        .Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).Order()];
+
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"postbox-mig-{Guid.NewGuid():N}.db");
 
     private string ConnectionString => $"Data Source={_path}";
@@ -42,7 +47,7 @@ public sealed class SqliteMigratorSafetyTests : IDisposable
 
         var applied = await new SqliteMigrator(new SqliteOptions { ConnectionString = ConnectionString, TablePrefix = "" }).MigrateAsync();
 
-        Assert.Equal([1, 2], applied);
+        Assert.Equal(AllVersions, applied);
         Assert.Equal(1L, await CountAsync("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'"));
         Assert.Equal(2L, await CountAsync("SELECT count(*) FROM schema_migrations"));
     }
@@ -65,7 +70,7 @@ public sealed class SqliteMigratorSafetyTests : IDisposable
         await ExecuteAsync("ALTER TABLE postbox_migrations RENAME TO postbox_schema_migrations");
 
         Assert.Empty(await new SqliteMigrator(options).MigrateAsync());
-        Assert.Equal(2L, await CountAsync("SELECT count(*) FROM postbox_migrations"));
+        Assert.Equal((long)AllVersions.Length, await CountAsync("SELECT count(*) FROM postbox_migrations"));
         Assert.Equal(0L, await CountAsync("SELECT count(*) FROM sqlite_master WHERE name = 'postbox_schema_migrations'"));
     }
 
@@ -87,7 +92,7 @@ public sealed class SqliteMigratorSafetyTests : IDisposable
         var options = new SqliteOptions { ConnectionString = ConnectionString };
         var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() => new SqliteMigrator(options).MigrateAsync())));
 
-        Assert.Equal([1, 2], results.SelectMany(r => r).Order());
-        Assert.Equal(2L, await CountAsync("SELECT count(*) FROM postbox_migrations"));
+        Assert.Equal(AllVersions, results.SelectMany(r => r).Order());
+        Assert.Equal((long)AllVersions.Length, await CountAsync("SELECT count(*) FROM postbox_migrations"));
     }
 }
