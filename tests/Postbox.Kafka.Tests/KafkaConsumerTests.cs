@@ -124,7 +124,9 @@ public sealed class KafkaConsumerTests : IAsyncLifetime
         var topic = MockKafka.NewTopic("rebalance");
         await MockKafka.CreateTopicAsync(topic, 4);
         await PublishAsync(topic, Bodies(topic, 0, 600));
-        var scriptA = new HandlerScript();
+        // A is slow enough (1,000 × 20 ms over 2 slots ≈ 10 s) that it cannot drain the topic before B's join is
+        // rebalanced; otherwise B could get partitions with nothing left on them, and the test would wait in vain.
+        var scriptA = new HandlerScript { Delay = TimeSpan.FromMilliseconds(20) };
         var scriptB = new HandlerScript();
 
         var a = await Hosts.StartWorkerAsync(_db, topic, scriptA, concurrency: 2);

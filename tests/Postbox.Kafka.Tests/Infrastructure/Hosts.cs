@@ -26,6 +26,9 @@ public sealed class HandlerScript
     public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ConcurrentQueue<string> Handled { get; } = new();
+
+    /// <summary>Time each handling takes, so a worker cannot drain a topic before another joins.</summary>
+    public TimeSpan Delay { get; set; }
 }
 
 /// <summary>Writes an effect row through the inbox transaction.</summary>
@@ -34,6 +37,11 @@ public sealed class EffectHandler(HandlerScript script) : IMessageHandler<WorkIt
     public async Task HandleAsync(WorkItem message, MessageContext context, CancellationToken cancellationToken)
     {
         script.Attempts.AddOrUpdate(context.MessageId, 1, static (_, n) => n + 1);
+        if (script.Delay > TimeSpan.Zero)
+        {
+            await Task.Delay(script.Delay, cancellationToken);
+        }
+
         if (script.Holds(message.Body))
         {
             await script.Release.Task.WaitAsync(cancellationToken);
