@@ -129,12 +129,25 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
             return 0;
         }
 
+        // A failure (retry wait, or dead) makes its message block its key again. A claim judges keys on one snapshot and
+        // rechecks only each claimed row, not its key's head: if such a settle (of a relay whose lease expired) landed
+        // between the two, the claim could take a key's later messages while the earlier one waits for its retry. So a
+        // settle with failures takes the claim lock and cannot interleave with a claim. Deliveries and releases need
+        // not: they leave nothing behind that blocks the key.
+        var prefix = 1;
+        if (request.Failed.Count > 0)
+        {
+            batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(_commands.ClaimLock));
+            prefix++;
+        }
+
         batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(_commands.RelayCommit));
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
-        // Rows changed by the writes only (not set_config's one row): fewer than submitted means lost leases.
+        // Rows changed by the writes only (not the one row of set_config or of the lock): fewer than submitted means
+        // lost leases.
         var changed = 0;
-        for (var i = 1; i < batch.BatchCommands.Count; i++)
+        for (var i = prefix; i < batch.BatchCommands.Count; i++)
         {
             changed += batch.BatchCommands[i].RecordsAffected;
         }
