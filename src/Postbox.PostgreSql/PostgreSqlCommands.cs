@@ -17,8 +17,8 @@ internal sealed class PostgreSqlCommands
         Notify = $"SELECT pg_notify('{schema.Channel}', '')";
         ClaimLock = $"SELECT pg_advisory_xact_lock({schema.ClaimLockKey})";
         RelayCommit = "SELECT set_config('synchronous_commit', 'off', true)";
-        ClaimBlockingDead = Claim(t, "2, 3, 4");
-        ClaimSkippingDead = Claim(t, "3, 4");
+        ClaimBlockingDead = Claim(t, deadBlocksKey: true);
+        ClaimSkippingDead = Claim(t, deadBlocksKey: false);
         CompleteKeep = $"""
             UPDATE {t} SET state = 1, delivered_at = $3, attempts = attempts + 1, lease_owner = NULL, last_error = NULL
             WHERE id = ANY($1) AND state = 3 AND lease_owner = $2
@@ -38,8 +38,9 @@ internal sealed class PostgreSqlCommands
             """;
         OldestPending = $"""
             SELECT LEAST(
-                (SELECT created_at FROM {t} WHERE state = 0 ORDER BY seq LIMIT 1),
-                (SELECT min(created_at) FROM {t} WHERE state IN (3, 4)))
+                (SELECT created_at FROM {t} WHERE state = 0 AND key IS NULL ORDER BY seq LIMIT 1),
+                (SELECT min(created_at) FROM {t} WHERE state IN (3, 4) AND key IS NULL),
+                (SELECT min(created_at) FROM {t} WHERE state IN (0, 3, 4) AND key IS NOT NULL))
             """;
     }
 
@@ -76,30 +77,88 @@ internal sealed class PostgreSqlCommands
 
     public string OldestPending { get; }
 
-    // Candidates: the oldest ready messages by sequence, plus due scheduled messages and expired leases.
-    // A keyed candidate is eligible only when no earlier message of its key is blocking (in flight, waiting
-    // for a retry, or dead under DeadKeyPolicy.Block) outside this very claim. Claims are serialized by
-    // an advisory lock taken by the previous statement, so two relays never judge eligibility from the same
-    // snapshot. Parameters: $1 owner, $2 batch size, $3 now, $4 lease expiry.
-    private static string Claim(string t, string blockingStates) => $"""
-        WITH candidates AS MATERIALIZED (
-            (SELECT id, seq, key FROM {t} WHERE state = 0 ORDER BY seq LIMIT $2)
+    // The claim (see docs/ordering.md). Parameters: $1 owner, $2 batch size B, $3 now, $4 lease expiry, $5 key cursor
+    // ('' = from the first key). Claims are serialized by an advisory lock taken by the previous statement, so two relays
+    // never judge a key from the same snapshot.
+    //  keys:     a loose index scan over keys with pending (ready, in flight, scheduled) messages, round-robin from the
+    //            cursor and wrapping once, at most B keys (plus one more, only to learn whether more keys are waiting). Each step is one probe of outbox_key_pending_idx ("first entry
+    //            after key k"), which lands on the key's head: a key costs one probe however many followers it has.
+    //  eligible: keys whose head is claimable (ready, or its lease/delay is over) and, under DeadKeyPolicy.Block, has no
+    //            earlier dead message.
+    //  keyed:    from each eligible key, its head and the claimable messages that directly follow it in sequence order
+    //            (stopping at the first that is not), at most a fair share of B per key.
+    //  keyless:  the oldest ready keyless messages and the due ones (expired leases, retries, delays), at most B each.
+    //  chosen:   the oldest B of keyed and keyless together.
+    //  progress: where the next claim resumes: after the last key whose collected messages were all chosen, so a key
+    //            whose messages lost to older ones is looked at again next time.
+    // The final SELECT always returns one row (the progress) joined to the claimed rows, so the cursor comes back even
+    // when nothing was claimed.
+    private static string Claim(string t, bool deadBlocksKey)
+    {
+        var deadCheck = deadBlocksKey
+            ? $" AND NOT EXISTS (SELECT 1 FROM {t} d WHERE d.key COLLATE \"C\" = k.key AND d.state = 2 AND d.key IS NOT NULL AND d.seq < k.seq)"
+            : "";
+        return $$"""
+        WITH RECURSIVE keys(key, seq, ready, n, wrapped) AS (
+            SELECT s.key, s.seq, s.ready, 1, s.wrapped FROM (
+                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = 0 OR o.available_at <= $3) AS ready, false AS wrapped
+                 FROM {{t}} o WHERE o.state IN (0, 3, 4) AND o.key IS NOT NULL AND o.key COLLATE "C" > $5
+                 ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
+                UNION ALL
+                (SELECT o.key COLLATE "C", o.seq, (o.state = 0 OR o.available_at <= $3), true
+                 FROM {{t}} o WHERE o.state IN (0, 3, 4) AND o.key IS NOT NULL
+                 ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
+                LIMIT 1) s
             UNION ALL
-            (SELECT id, seq, key FROM {t} WHERE state IN (3, 4) AND available_at <= $3 ORDER BY available_at LIMIT $2)
+            SELECT s.key, s.seq, s.ready, k.n + 1, s.wrapped FROM keys k CROSS JOIN LATERAL (
+                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = 0 OR o.available_at <= $3) AS ready, k.wrapped AS wrapped
+                 FROM {{t}} o WHERE o.state IN (0, 3, 4) AND o.key IS NOT NULL AND o.key COLLATE "C" > k.key
+                 ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
+                UNION ALL
+                (SELECT o.key COLLATE "C", o.seq, (o.state = 0 OR o.available_at <= $3), true
+                 FROM {{t}} o WHERE NOT k.wrapped AND o.state IN (0, 3, 4) AND o.key IS NOT NULL
+                 ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
+                LIMIT 1) s
+            WHERE k.n <= $2 AND NOT (s.wrapped AND s.key > $5)
         ),
         eligible AS (
-            SELECT c.id FROM candidates c
-            WHERE c.key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM {t} b
-                WHERE b.key = c.key AND b.seq < c.seq AND b.state IN ({blockingStates})
-                  AND NOT EXISTS (SELECT 1 FROM candidates x WHERE x.id = b.id))
-            ORDER BY c.seq
-            LIMIT $2
+            SELECT k.key FROM keys k WHERE k.n <= $2 AND k.ready{{deadCheck}}
+        ),
+        share AS (SELECT GREATEST(1, ($2 + count(*) - 1) / GREATEST(count(*), 1))::int AS per_key FROM eligible),
+        keyed AS (
+            SELECT r.id, r.seq, e.key FROM eligible e CROSS JOIN share CROSS JOIN LATERAL (
+                SELECT y.id, y.seq FROM (
+                    SELECT x.id, x.seq, bool_and(x.ok) OVER (ORDER BY x.seq) AS prefix FROM (
+                        SELECT o.id, o.seq, (o.state = 0 OR o.available_at <= $3) AS ok FROM {{t}} o
+                        WHERE o.key COLLATE "C" = e.key AND o.state IN (0, 3, 4) AND o.key IS NOT NULL
+                        ORDER BY o.key COLLATE "C", o.seq LIMIT share.per_key) x) y
+                WHERE y.prefix) r
+        ),
+        keyless AS (
+            (SELECT id, seq FROM {{t}} WHERE state = 0 AND key IS NULL ORDER BY seq LIMIT $2)
+            UNION ALL
+            (SELECT id, seq FROM {{t}} WHERE state IN (3, 4) AND key IS NULL AND available_at <= $3 ORDER BY available_at LIMIT $2)
+        ),
+        chosen AS MATERIALIZED (
+            SELECT c.id, c.seq FROM (SELECT id, seq FROM keyed UNION ALL SELECT id, seq FROM keyless) c ORDER BY c.seq LIMIT $2
+        ),
+        progress AS (
+            SELECT (SELECT k.key FROM keys k WHERE k.n <= $2 AND k.n < COALESCE(
+                        (SELECT min(k2.n) FROM keys k2 JOIN keyed kd ON kd.key = k2.key
+                         WHERE NOT EXISTS (SELECT 1 FROM chosen c WHERE c.id = kd.id)),
+                        2147483647)
+                    ORDER BY k.n DESC LIMIT 1) AS next_key,
+                   (SELECT count(*) FROM keys)::int AS probes
+        ),
+        claimed AS (
+            UPDATE {{t}} o
+            SET state = 3, lease_owner = $1, available_at = $4, last_attempt_at = $3
+            FROM chosen c
+            WHERE o.id = c.id AND (o.state = 0 OR (o.state IN (3, 4) AND o.available_at <= $3))
+            RETURNING o.id, o.seq, o.topic, o.key, o.type, o.payload, o.headers::text, o.created_at, o.attempts, o.max_attempts
         )
-        UPDATE {t} o
-        SET state = 3, lease_owner = $1, available_at = $4, last_attempt_at = $3
-        FROM eligible e
-        WHERE o.id = e.id AND (o.state = 0 OR (o.state IN (3, 4) AND o.available_at <= $3))
-        RETURNING o.id, o.seq, o.topic, o.key, o.type, o.payload, o.headers::text, o.created_at, o.attempts, o.max_attempts
+        SELECT p.next_key, p.probes, c.id, c.seq, c.topic, c.key, c.type, c.payload, c.headers, c.created_at, c.attempts, c.max_attempts
+        FROM progress p LEFT JOIN claimed c ON true
         """;
+    }
 }

@@ -24,7 +24,7 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
+    public async Task<ClaimResult> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // All statements run in one implicit transaction (one Sync), so the advisory lock is held until the claim
@@ -37,9 +37,12 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
         claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = request.BatchSize });
         claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.Now });
         claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.LeaseUntil });
+        claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.KeyCursor ?? "" });
         batch.BatchCommands.Add(claim);
 
         var result = new List<OutboxEnvelope>(Math.Min(request.BatchSize, 1024));
+        string? nextKey = null;
+        var probes = 0;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             // Past the results of set_config and of the lock.
@@ -47,23 +50,31 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                // Every row carries the progress; a row without a message means nothing was claimed.
+                nextKey = reader.IsDBNull(0) ? null : reader.GetString(0);
+                probes = reader.GetInt32(1);
+                if (reader.IsDBNull(2))
+                {
+                    continue;
+                }
+
                 result.Add(new OutboxEnvelope(
-                    Id: reader.GetGuid(0),
-                    Sequence: reader.GetInt64(1),
-                    Topic: reader.GetString(2),
-                    Key: reader.IsDBNull(3) ? null : reader.GetString(3),
-                    Type: reader.IsDBNull(4) ? null : reader.GetString(4),
-                    Payload: reader.GetFieldValue<byte[]>(5),
-                    Headers: HeaderSerializer.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
-                    CreatedAt: reader.GetFieldValue<DateTimeOffset>(7),
-                    Attempts: reader.GetInt32(8),
-                    MaxAttempts: reader.IsDBNull(9) ? null : reader.GetInt32(9)));
+                    Id: reader.GetGuid(2),
+                    Sequence: reader.GetInt64(3),
+                    Topic: reader.GetString(4),
+                    Key: reader.IsDBNull(5) ? null : reader.GetString(5),
+                    Type: reader.IsDBNull(6) ? null : reader.GetString(6),
+                    Payload: reader.GetFieldValue<byte[]>(7),
+                    Headers: HeaderSerializer.Deserialize(reader.IsDBNull(8) ? null : reader.GetString(8)),
+                    CreatedAt: reader.GetFieldValue<DateTimeOffset>(9),
+                    Attempts: reader.GetInt32(10),
+                    MaxAttempts: reader.IsDBNull(11) ? null : reader.GetInt32(11)));
             }
         }
 
         // RETURNING does not promise an order; the relay relies on sequence order within a key.
         result.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
-        return result;
+        return ClaimProgress.Result(result, request, nextKey, probes);
     }
 
     /// <inheritdoc />

@@ -80,9 +80,11 @@ public sealed class SqliteOutboxMonitor : IOutboxMonitor
     {
         await using var command = new SqliteCommand($"""
             SELECT min(created_at) FROM (
-                SELECT created_at FROM (SELECT created_at FROM {tables.Outbox} WHERE state = 0 ORDER BY seq LIMIT 1)
+                SELECT created_at FROM (SELECT created_at FROM {tables.Outbox} WHERE state = 0 AND key IS NULL ORDER BY seq LIMIT 1)
                 UNION ALL
-                SELECT min(created_at) FROM {tables.Outbox} WHERE state IN (3, 4))
+                SELECT min(created_at) FROM {tables.Outbox} WHERE state IN (3, 4) AND key IS NULL
+                UNION ALL
+                SELECT min(created_at) FROM {tables.Outbox} WHERE state IN (0, 3, 4) AND key IS NOT NULL)
             """, connection);
         var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         return value is long ticks ? SqliteTime.FromTicks(ticks) : null;

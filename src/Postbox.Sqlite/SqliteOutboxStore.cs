@@ -6,14 +6,13 @@ namespace Postbox.Sqlite;
 
 /// <summary>
 /// The relay side of the SQLite store. Claims run in <c>BEGIN IMMEDIATE</c> transactions, which SQLite
-/// serializes, so the per-key eligibility rule is judged by one claimer at a time as in PostgreSQL.
+/// serializes, so the per-key eligibility rule is judged by one claimer at a time as in PostgreSQL; the claim follows
+/// the same plan as PostgreSQL's (see <see cref="SqliteClaimPlanner"/> and docs/ordering.md).
 /// </summary>
 public sealed class SqliteOutboxStore : IOutboxStore
 {
     private readonly string _connectionString;
     private readonly SqliteTables _tables;
-    private readonly string _claimBlockingDead;
-    private readonly string _claimSkippingDead;
 
     /// <summary>Creates the store.</summary>
     /// <param name="options">Store options.</param>
@@ -22,23 +21,29 @@ public sealed class SqliteOutboxStore : IOutboxStore
         ArgumentNullException.ThrowIfNull(options);
         _connectionString = options.ConnectionString ?? throw new ArgumentException("SqliteOptions.ConnectionString is required.", nameof(options));
         _tables = new SqliteTables(options.TablePrefix);
-        _claimBlockingDead = Claim(_tables.Outbox, "2, 3, 4");
-        _claimSkippingDead = Claim(_tables.Outbox, "3, 4");
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
+    public async Task<ClaimResult> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new SqliteCommand(request.DeadMessagesBlockKey ? _claimBlockingDead : _claimSkippingDead, connection, transaction);
-        command.Parameters.AddWithValue("$owner", request.Owner);
-        command.Parameters.AddWithValue("$batch", request.BatchSize);
-        command.Parameters.AddWithValue("$now", SqliteTime.ToTicks(request.Now));
-        command.Parameters.AddWithValue("$lease", SqliteTime.ToTicks(request.LeaseUntil));
-        var result = new List<OutboxEnvelope>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        // SQLite runs in-process, so the claim is a few prepared statements in one transaction instead of one large one.
+        var plan = await SqliteClaimPlanner.PlanAsync(connection, transaction, _tables, request, cancellationToken).ConfigureAwait(false);
+        var result = new List<OutboxEnvelope>(plan.Chosen.Count);
+        if (plan.Chosen.Count > 0)
         {
+            await using var command = new SqliteCommand($"""
+                UPDATE {_tables.Outbox}
+                SET state = 3, lease_owner = $owner, available_at = $lease, last_attempt_at = $now
+                WHERE seq IN (SELECT value FROM json_each($seqs)) AND (state = 0 OR (state IN (3, 4) AND available_at <= $now))
+                RETURNING id, seq, topic, key, type, payload, headers, created_at, attempts, max_attempts
+                """, connection, transaction);
+            command.Parameters.AddWithValue("$owner", request.Owner);
+            command.Parameters.AddWithValue("$now", SqliteTime.ToTicks(request.Now));
+            command.Parameters.AddWithValue("$lease", SqliteTime.ToTicks(request.LeaseUntil));
+            command.Parameters.AddWithValue("$seqs", JsonSerializer.Serialize(plan.Chosen));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 result.Add(new OutboxEnvelope(
@@ -57,7 +62,7 @@ public sealed class SqliteOutboxStore : IOutboxStore
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         result.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
-        return result;
+        return ClaimProgress.Result(result, request, plan.LastDoneKey, plan.KeysVisited);
     }
 
     /// <inheritdoc />
@@ -135,27 +140,4 @@ public sealed class SqliteOutboxStore : IOutboxStore
         command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(ids.Select(i => i.ToString("D"))));
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    // The same rule as the PostgreSQL claim (see docs/ordering.md): oldest ready messages plus due scheduled
-    // ones and expired leases; a keyed candidate is dropped while an earlier message of its key blocks.
-    private static string Claim(string t, string blockingStates) => $"""
-        WITH candidates AS (
-            SELECT id, seq, key FROM (SELECT id, seq, key FROM {t} WHERE state = 0 ORDER BY seq LIMIT $batch)
-            UNION ALL
-            SELECT id, seq, key FROM (SELECT id, seq, key FROM {t} WHERE state IN (3, 4) AND available_at <= $now ORDER BY available_at LIMIT $batch)
-        ),
-        eligible AS (
-            SELECT c.id FROM candidates c
-            WHERE c.key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM {t} b
-                WHERE b.key = c.key AND b.seq < c.seq AND b.state IN ({blockingStates})
-                  AND b.id NOT IN (SELECT id FROM candidates))
-            ORDER BY c.seq
-            LIMIT $batch
-        )
-        UPDATE {t}
-        SET state = 3, lease_owner = $owner, available_at = $lease, last_attempt_at = $now
-        WHERE id IN (SELECT id FROM eligible) AND (state = 0 OR (state IN (3, 4) AND available_at <= $now))
-        RETURNING id, seq, topic, key, type, payload, headers, created_at, attempts, max_attempts
-        """;
 }

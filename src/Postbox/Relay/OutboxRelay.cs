@@ -19,6 +19,7 @@ internal sealed class OutboxRelay : BackgroundService
     // interval (see the claim loop for why).
     private static readonly TimeSpan WakeupWindow = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan FirstRecheck = TimeSpan.FromMilliseconds(1);
+    private const int MaxEmptyKeyScans = 16;
 
     private readonly IOutboxStore _store;
     private readonly RelaySignal _signal;
@@ -108,16 +109,20 @@ internal sealed class OutboxRelay : BackgroundService
     {
         var storeFailures = 0;
         var recheck = FirstRecheck;
+        string? keyCursor = null;
+        var emptyScans = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             var size = Math.Min(_options.BatchSize, await budget.WaitAvailableAsync(stoppingToken).ConfigureAwait(false));
             IReadOnlyList<OutboxEnvelope> batch;
+            bool mayHaveMore;
             try
             {
                 var now = _timeProvider.GetUtcNow();
-                batch = await _store.ClaimAsync(
-                    new ClaimRequest(_owner, size, now, now + _options.LeaseDuration, _options.DeadKeyPolicy == DeadKeyPolicy.Block),
+                var claim = await _store.ClaimAsync(
+                    new ClaimRequest(_owner, size, now, now + _options.LeaseDuration, _options.DeadKeyPolicy == DeadKeyPolicy.Block, keyCursor),
                     stoppingToken).ConfigureAwait(false);
+                (batch, keyCursor, mayHaveMore) = (claim.Messages, claim.NextKeyCursor, claim.MayHaveMore);
                 storeFailures = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -140,10 +145,25 @@ internal sealed class OutboxRelay : BackgroundService
 
             }
 
+            if (batch.Count > 0)
+            {
+                emptyScans = 0;
+            }
+
             if (batch.Count >= size)
             {
                 continue; // More is probably waiting: claim again as soon as a slot frees.
             }
+
+            // The claim looked at as many keys as it may and more keys are waiting: go on round the keys at once. A run of
+            // scans that find every key blocked is bounded (MaxEmptyKeyScans × BatchSize keys), so a backlog of blocked keys
+            // cannot make the relay spin; past it the relay waits for a wake-up or the poll interval as usual.
+            if (mayHaveMore && (batch.Count > 0 || ++emptyScans < MaxEmptyKeyScans))
+            {
+                continue;
+            }
+
+            emptyScans = 0;
 
             // Drained for now. Shortly after a wake-up, look again at growing intervals (1, 2, 4 ... ms) even when
             // the claim found something: a local signal fires before the enqueuing transaction commits, and

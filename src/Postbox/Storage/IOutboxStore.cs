@@ -7,14 +7,17 @@ namespace Postbox.Storage;
 public interface IOutboxStore
 {
     /// <summary>
-    /// Claims up to <see cref="ClaimRequest.BatchSize"/> due messages under a lease, in enqueue order, never a
-    /// message whose key has an earlier message still in flight, waiting for a retry (or dead, when
-    /// <see cref="ClaimRequest.DeadMessagesBlockKey"/> is set).
+    /// Claims up to <see cref="ClaimRequest.BatchSize"/> due messages under a lease. A keyed message is claimed only when
+    /// every earlier message of its key is settled (delivered, or dead under the skip policy) or claimed with it, in
+    /// sequence order; a blocked key (its head in flight, waiting for a retry or a delay, or dead under the block
+    /// policy) never delays another key or a keyless message, whatever the number of its followers. The cost of a claim
+    /// is bounded by the batch size, not by the backlog: at most <see cref="ClaimRequest.BatchSize"/> keys are looked
+    /// at, round-robin from <see cref="ClaimRequest.KeyCursor"/>. See docs/ordering.md.
     /// </summary>
-    /// <param name="request">Who claims, how many, until when.</param>
+    /// <param name="request">Who claims, how many, until when, from which key.</param>
     /// <param name="cancellationToken">Cancels the claim.</param>
-    /// <returns>The claimed messages ordered by <see cref="OutboxEnvelope.Sequence"/>.</returns>
-    Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken);
+    /// <returns>The claimed messages ordered by <see cref="OutboxEnvelope.Sequence"/>, and where to resume.</returns>
+    Task<ClaimResult> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken);
 
     /// <summary>Records a batch outcome (delivered, failed, released) in one round trip.</summary>
     /// <param name="request">The outcome.</param>

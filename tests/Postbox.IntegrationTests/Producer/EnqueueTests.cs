@@ -36,12 +36,12 @@ public sealed class EnqueueTests : IAsyncLifetime
 
             // Not visible to a relay before the commit.
             var now = DateTimeOffset.UtcNow;
-            Assert.Empty(await _schema.Store.ClaimAsync(new ClaimRequest("relay", 10, now, now.AddSeconds(30), true), default));
+            Assert.Empty((await _schema.Store.ClaimAsync(new ClaimRequest("relay", 10, now, now.AddSeconds(30), true), default)).Messages);
             await transaction.CommitAsync();
         }
 
         var claimNow = DateTimeOffset.UtcNow;
-        var claimed = Assert.Single(await _schema.Store.ClaimAsync(new ClaimRequest("relay", 10, claimNow, claimNow.AddSeconds(30), true), default));
+        var claimed = Assert.Single((await _schema.Store.ClaimAsync(new ClaimRequest("relay", 10, claimNow, claimNow.AddSeconds(30), true), default)).Messages);
         Assert.Equal(message.Id, claimed.Id);
         Assert.Equal("application/json", claimed.Headers[OutboxHeaders.ContentType]);
         Assert.Equal(1L, await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.customers"));
@@ -151,7 +151,7 @@ public sealed class EnqueueTests : IAsyncLifetime
         await PlaceOrderAsync(PostgresSchema.Message("orders"), commit: false);
 
         var now = DateTimeOffset.UtcNow;
-        var claimed = Assert.Single(await _schema.Store.ClaimAsync(new ClaimRequest("relay", 10, now, now.AddSeconds(30), true), default));
+        var claimed = Assert.Single((await _schema.Store.ClaimAsync(new ClaimRequest("relay", 10, now, now.AddSeconds(30), true), default)).Messages);
         Assert.Equal((kept.Id, "o-1"), (claimed.Id, claimed.Key));
         Assert.Equal(1L, await _schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.orders"));
         Assert.Throws<ArgumentException>(() => outbox.CreateEnqueueCommands([new OutboxMessage("t", new byte[1]) { MaxAttempts = 0 }]));

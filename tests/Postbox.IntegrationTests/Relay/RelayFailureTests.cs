@@ -49,7 +49,7 @@ public sealed class RelayFailureTests : ServerTest
         // The "dead" relay claims everything and never settles: exactly what a crash after claiming leaves behind.
         var lease = TimeSpan.FromSeconds(3);
         var now = DateTimeOffset.UtcNow;
-        var held = await Schema.Store.ClaimAsync(new ClaimRequest("crashed-relay", 100, now, now + lease, true), default);
+        var held = (await Schema.Store.ClaimAsync(new ClaimRequest("crashed-relay", 100, now, now + lease, true), default)).Messages;
         Assert.Equal(50, held.Count);
         using var relay = PostboxHost.Build(Schema, b => Broker.UseIn(b));
 

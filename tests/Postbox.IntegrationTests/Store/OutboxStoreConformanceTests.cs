@@ -3,7 +3,7 @@ using Postbox.Storage;
 namespace Postbox.IntegrationTests.Store;
 
 /// <summary>The behaviour every store must have. Each provider runs this suite through a subclass.</summary>
-public abstract class OutboxStoreConformanceTests
+public abstract partial class OutboxStoreConformanceTests
 {
     protected static readonly DateTimeOffset T0 = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
     protected static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
@@ -22,8 +22,8 @@ public abstract class OutboxStoreConformanceTests
     private static OutboxMessage M(string? key = null, DateTimeOffset? at = null) =>
         new("orders", "{}"u8.ToArray()) { Key = key, AvailableAt = at };
 
-    private Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(string owner, int batch, DateTimeOffset now, bool block = true) =>
-        Store.ClaimAsync(new ClaimRequest(owner, batch, now, now + Lease, block), CancellationToken.None);
+    private async Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(string owner, int batch, DateTimeOffset now, bool block = true) =>
+        (await Store.ClaimAsync(new ClaimRequest(owner, batch, now, now + Lease, block), CancellationToken.None)).Messages;
 
     private Task<int> SettleAsync(string owner, DateTimeOffset now, Guid[]? delivered = null, DeliveryFailure[]? failed = null, Guid[]? released = null, bool delete = false) =>
         Store.SettleAsync(new SettleRequest(owner, now, delivered ?? [], failed ?? [], released ?? [], delete), CancellationToken.None);
