@@ -21,7 +21,7 @@ namespace Postbox.MySql;
 /// followers it has) visits at most a batch of keys with pending messages, starting after the previous claim's last
 /// key and wrapping round, and looks at each key's head. A key whose head is claimable (ready, or due) and not behind
 /// a dead message (under <see cref="Relay.DeadKeyPolicy.Block"/>) gives its head and the claimable messages that
-/// follow it, in order, at most a batch.</item>
+/// directly follow it, in order, at most a fair share of the batch.</item>
 /// </list>
 /// The union's first batch by sequence is leased, each row only if it is still claimable. A blocked key therefore
 /// costs one probe, never a window of the batch, whatever its number of followers.
@@ -34,8 +34,6 @@ public sealed class MySqlOutboxStore : IOutboxStore
     private readonly MySqlDataSource _dataSource;
     private readonly MySqlTables _tables;
     private readonly string _candidates;
-    private readonly Lock _cursorLock = new();
-    private string _keyCursor = string.Empty;
 
     /// <summary>Creates a store over <paramref name="dataSource"/> for the tables in <paramref name="options"/>.</summary>
     /// <param name="dataSource">Connection source (pooled).</param>
@@ -49,27 +47,7 @@ public sealed class MySqlOutboxStore : IOutboxStore
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<OutboxEnvelope>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
-    {
-        string cursor;
-        lock (_cursorLock)
-        {
-            cursor = _keyCursor;
-        }
-
-        var (claimed, next, _) = await ClaimAsync(request, cursor, cancellationToken).ConfigureAwait(false);
-        lock (_cursorLock)
-        {
-            _keyCursor = next;
-        }
-
-        return claimed;
-    }
-
-    /// <summary>One claim from <paramref name="keyCursor"/>: the messages, the last key visited (the next claim's
-    /// cursor) and whether more may be claimable at once (a batch of keys visited or a batch of messages taken).</summary>
-    internal async Task<(IReadOnlyList<OutboxEnvelope> Claimed, string NextKeyCursor, bool MayHaveMore)> ClaimAsync(
-        ClaimRequest request, string? keyCursor, CancellationToken cancellationToken)
+    public async Task<ClaimResult> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
         var batch = request.BatchSize;
         var now = MySqlValues.ToDb(request.Now);
@@ -78,15 +56,15 @@ public sealed class MySqlOutboxStore : IOutboxStore
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
 
         var candidates = new List<long>();
-        var eligibleKeys = new List<string>();
-        string? lastKey = null;
-        var keysVisited = 0;
+        var heads = new List<(string Key, bool Eligible)>();
         await using (var command = new MySqlCommand(_candidates, connection, transaction))
         {
             command.Parameters.AddWithValue("@b", batch);
+            // Keys: one more than the batch, only to learn whether more keys are waiting.
+            command.Parameters.AddWithValue("@b1", batch + 1);
             command.Parameters.AddWithValue("@now", now);
-            // Keys are never empty (MessageValidator), so '' sorts before every key: "start from the beginning".
-            command.Parameters.AddWithValue("@cursor", keyCursor ?? string.Empty);
+            // Keys are never empty (MessageValidator), so '' sorts before every key: "from the first key".
+            command.Parameters.AddWithValue("@cursor", request.KeyCursor ?? string.Empty);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lock row
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -97,22 +75,27 @@ public sealed class MySqlOutboxStore : IOutboxStore
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                // k, head seq, head state, head available_at, dead message before the head
-                var key = reader.GetString(0);
-                lastKey = key;
-                keysVisited++;
-                var ready = reader.GetInt32(2) == 0 || reader.GetDateTime(3) <= now;
-                var blockedByDead = request.DeadMessagesBlockKey && reader.GetInt32(4) != 0;
-                if (ready && !blockedByDead)
-                {
-                    eligibleKeys.Add(key);
-                }
+                // key, head state, head available_at, a dead message before the head
+                var ready = reader.GetInt32(1) == 0 || reader.GetDateTime(2) <= now;
+                var blockedByDead = request.DeadMessagesBlockKey && reader.GetInt32(3) != 0;
+                heads.Add((reader.GetString(0), ready && !blockedByDead));
             }
         }
 
-        if (eligibleKeys.Count > 0)
+        var keysVisited = heads.Count;
+        if (heads.Count > batch)
         {
-            await AddKeyRunsAsync(connection, transaction, eligibleKeys, batch, now, candidates, cancellationToken).ConfigureAwait(false);
+            heads.RemoveAt(batch);
+        }
+
+        var eligible = heads.Where(h => h.Eligible).Select(h => h.Key).ToList();
+        var keyed = eligible.Count == 0
+            ? []
+            : await ReadKeyRunsAsync(connection, transaction, eligible, Math.Max(1, (batch + eligible.Count - 1) / eligible.Count), now, cancellationToken)
+                .ConfigureAwait(false);
+        foreach (var run in keyed.Values)
+        {
+            candidates.AddRange(run);
         }
 
         candidates.Sort();
@@ -125,6 +108,8 @@ public sealed class MySqlOutboxStore : IOutboxStore
         if (candidates.Count > 0)
         {
             var list = string.Join(',', candidates.Select(s => s.ToString(CultureInfo.InvariantCulture)));
+            // MySQL has no UPDATE ... RETURNING (MariaDB only from 11.x): the update and the read of what it leased share
+            // one round trip, and the read sees exactly the rows this transaction leased (owner and lease expiry match).
             await using var command = new MySqlCommand($"""
                 UPDATE {_tables.Outbox} SET state = 3, lease_owner = @owner, available_at = @lease, last_attempt_at = @now
                 WHERE seq IN ({list}) AND {Claimable};
@@ -142,7 +127,22 @@ public sealed class MySqlOutboxStore : IOutboxStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return (claimed, lastKey ?? string.Empty, keysVisited >= batch || candidates.Count >= batch);
+
+        // Resume after the last key whose collected messages were all chosen (a key whose messages lost to older ones is
+        // looked at first next time).
+        var chosen = candidates.ToHashSet();
+        string? lastDone = null;
+        foreach (var (key, _) in heads)
+        {
+            if (keyed.TryGetValue(key, out var run) && !run.All(chosen.Contains))
+            {
+                break;
+            }
+
+            lastDone = key;
+        }
+
+        return ClaimProgress.Result(claimed, request, lastDone, keysVisited);
     }
 
     /// <inheritdoc />
@@ -258,43 +258,46 @@ public sealed class MySqlOutboxStore : IOutboxStore
         return names.ToString();
     }
 
-    // The claimable run of each eligible key: its first pending messages in order (one bounded index range per key),
-    // kept while each is claimable. A run stops at the first message in flight or scheduled for later.
-    private async Task AddKeyRunsAsync(MySqlConnection connection, MySqlTransaction transaction, List<string> keys, int batch, DateTime now,
-        List<long> candidates, CancellationToken cancellationToken)
+    // The claimable run of each eligible key: its head and the claimable messages right behind it in sequence order (one
+    // bounded index range per key, at most a fair share of the batch), stopping at the first that is not claimable.
+    private async Task<Dictionary<string, List<long>>> ReadKeyRunsAsync(MySqlConnection connection, MySqlTransaction transaction, List<string> keys,
+        int share, DateTime now, CancellationToken cancellationToken)
     {
         await using var command = new MySqlCommand { Connection = connection, Transaction = transaction };
         var sql = new StringBuilder();
         for (var i = 0; i < keys.Count; i++)
         {
             sql.Append(i == 0 ? "" : " UNION ALL ").Append(CultureInfo.InvariantCulture,
-                $"(SELECT {i} AS k, seq, {Claimable} AS ok FROM {_tables.Outbox} WHERE claim_class = 3 AND `key` = @k{i} ORDER BY seq LIMIT @b)");
-            command.Parameters.AddWithValue($"@k{i}", keys[i]);
+                $"(SELECT {i} AS k, seq, {Claimable} AS ok FROM {_tables.Outbox} WHERE claim_class = 3 AND `key` = @k{i} ORDER BY seq LIMIT @share)");
+            command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"@k{i}"), keys[i]);
         }
 
         command.CommandText = sql.Append(" ORDER BY k, seq").ToString();
-        command.Parameters.AddWithValue("@b", batch);
+        command.Parameters.AddWithValue("@share", share);
         command.Parameters.AddWithValue("@now", now);
+        var runs = new Dictionary<string, List<long>>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        List<long>? run = null;
         var current = -1;
         var stopped = false;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var key = reader.GetInt32(0);
-            if (key != current)
+            var k = reader.GetInt32(0);
+            if (k != current)
             {
-                (current, stopped) = (key, false);
+                (current, stopped) = (k, false);
+                run = [];
+                runs[keys[k]] = run;
             }
 
-            if (!stopped && reader.GetInt32(2) != 0)
+            stopped |= reader.GetInt32(2) == 0;
+            if (!stopped)
             {
-                candidates.Add(reader.GetInt64(1));
-            }
-            else
-            {
-                stopped = true;
+                run!.Add(reader.GetInt64(1));
             }
         }
+
+        return runs;
     }
 
     private static OutboxEnvelope ReadEnvelope(MySqlDataReader reader) => new(
@@ -310,12 +313,12 @@ public sealed class MySqlOutboxStore : IOutboxStore
         MaxAttempts: reader.IsDBNull(9) ? null : reader.GetInt32(9));
 
     // Three result sets: the lock row; keyless candidates (seq); visited keys in visiting order with their head
-    // (k, seq, state, available_at, dead_before). Parameters: @b batch, @now, @cursor (the previous claim's last key,
-    // '' for none).
+    // (key, state, available_at, dead_before). Parameters: @b batch, @b1 batch + 1 (keys to visit: one more than the
+    // batch, only to learn whether more are waiting), @now, @cursor (where the previous claim stopped, '' for none).
     //
     // The key visit is a loose index scan written as a recursive CTE over (claim_class, key, seq): each step is "the
     // first key after k", one probe. Row (k, n, w): k the key (NULL once past the last key: the next step wraps to the
-    // first key and sets w), n the step number (bounds the visit to @b keys plus the wrap step). After the wrap, keys
+    // first key and sets w), n the step number (bounds the visit to @b1 keys plus the wrap step). After the wrap, keys
     // beyond the cursor were visited already and end the scan. MySQL 8.0 caps recursion at cte_max_recursion_depth
     // (1000), hence the SET_VAR hint (a comment to MariaDB, whose max_recursive_iterations default is far higher).
     private static string Candidates(MySqlTables tables)
@@ -334,15 +337,15 @@ public sealed class MySqlOutboxStore : IOutboxStore
                           (SELECT o.`key` FROM {t} o WHERE o.claim_class = 3 AND o.`key` > ks.k ORDER BY o.`key` LIMIT 1)),
                        ks.n + 1, IF(ks.k IS NULL, 1, ks.w)
                 FROM ks
-                WHERE ks.n <= @b AND (ks.k IS NOT NULL OR ks.w = 0) AND NOT (ks.w = 1 AND ks.k > @cursor)
+                WHERE ks.n <= @b1 AND (ks.k IS NOT NULL OR ks.w = 0) AND NOT (ks.w = 1 AND ks.k > @cursor)
             ), heads AS (
                 SELECT ks.k, ks.n, (SELECT o.seq FROM {t} o WHERE o.claim_class = 3 AND o.`key` = ks.k ORDER BY o.seq LIMIT 1) AS head
                 FROM ks
                 WHERE ks.k IS NOT NULL AND NOT (ks.w = 1 AND ks.k > @cursor)
                 ORDER BY ks.n
-                LIMIT @b
+                LIMIT @b1
             )
-            SELECT /*+ SET_VAR(cte_max_recursion_depth = 20000) */ heads.k, h.seq, h.state, h.available_at,
+            SELECT /*+ SET_VAR(cte_max_recursion_depth = 20000) */ heads.k, h.state, h.available_at,
                    EXISTS (SELECT 1 FROM {t} d WHERE d.claim_class = 4 AND d.`key` = heads.k AND d.seq < h.seq) AS dead_before
             FROM heads JOIN {t} h ON h.seq = heads.head
             ORDER BY heads.n;
