@@ -5,7 +5,7 @@ namespace Postbox.Bench;
 /// <summary>Sizes and switches of one benchmark run, parsed from <c>--name value</c> pairs.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "mysql"];
+    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "claim", "mysql"];
 
     public string Postgres { get; set; } = Environment.GetEnvironmentVariable("POSTBOX_BENCH_POSTGRES")
         ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";

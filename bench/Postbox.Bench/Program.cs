@@ -55,6 +55,7 @@ namespace Postbox.Bench
                 ("latency", () => new LatencyScenario(context).RunAsync()),
                 ("idle", () => new IdleScenario(context).RunAsync()),
                 ("backlog", () => new BacklogScenario(context).RunAsync()),
+                ("claim", () => new ClaimScenario(context).RunAsync()),
                 ("mysql", () => new MySqlScenario(context).RunAsync()),
             };
             foreach (var (name, run) in scenarios)
