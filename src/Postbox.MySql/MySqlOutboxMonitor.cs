@@ -80,7 +80,7 @@ public sealed class MySqlOutboxMonitor : IOutboxMonitor
             names.Add(name);
         }
 
-        command.CommandText = $"UPDATE {_tables.Outbox} SET state = 0, attempts = 0 WHERE id IN ({string.Join(',', names)}) AND state = 2";
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        command.CommandText = $"UPDATE {_tables.Outbox} FORCE INDEX ({_tables.Outbox}_id_key) SET state = 0, attempts = 0 WHERE id IN ({string.Join(',', names)}) AND state = 2";
+        return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
     }
 }

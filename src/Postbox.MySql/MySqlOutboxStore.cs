@@ -154,12 +154,16 @@ public sealed class MySqlOutboxStore : IOutboxStore
             return 0;
         }
 
-        // All outcomes in one round trip; each statement changes only rows this owner still holds. The statements run
-        // in autocommit: each outcome stands on its own, and a lost one only means a republish or a retry.
+        // All outcomes in one round trip (plus begin and commit); each statement changes only rows this owner still holds.
+        // READ COMMITTED: see MySqlValues.ExecuteReadCommittedAsync.
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new MySqlCommand { Connection = connection };
         var sql = new StringBuilder();
         var p = command.Parameters;
+        // By the id index, always: on a small table the optimizer may scan the primary key instead, and a DELETE (READ
+        // COMMITTED's semi-consistent read covers only UPDATE) then waits for every row an open enqueue transaction
+        // inserted. Found by the model-based test, whose schedules leave enqueue transactions open.
+        var byId = $"FORCE INDEX ({_tables.Outbox}_id_key)";
         p.AddWithValue("@owner", request.Owner);
         p.AddWithValue("@now", MySqlValues.ToDb(request.Now));
         const string Owned = "state = 3 AND lease_owner = @owner";
@@ -167,8 +171,8 @@ public sealed class MySqlOutboxStore : IOutboxStore
         {
             var ids = IdList(p, "d", request.Delivered);
             sql.Append(request.DeleteDelivered
-                ? $"DELETE FROM {_tables.Outbox} WHERE id IN ({ids}) AND {Owned};"
-                : $"UPDATE {_tables.Outbox} SET state = 1, delivered_at = @now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN ({ids}) AND {Owned};");
+                ? $"DELETE o FROM {_tables.Outbox} AS o {byId} WHERE o.id IN ({ids}) AND o.{Owned};"
+                : $"UPDATE {_tables.Outbox} {byId} SET state = 1, delivered_at = @now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN ({ids}) AND {Owned};");
         }
 
         for (var i = 0; i < request.Failed.Count; i++)
@@ -178,8 +182,8 @@ public sealed class MySqlOutboxStore : IOutboxStore
             p.AddWithValue($"@e{i}", f.Error.Length > 2000 ? f.Error[..2000] : f.Error);
             // A dead message keeps its available_at; a failed one is due again at its next attempt.
             sql.Append(f.Dead
-                ? $"UPDATE {_tables.Outbox} SET state = 2, attempts = attempts + 1, last_error = @e{i}, lease_owner = NULL WHERE id = @f{i} AND {Owned};"
-                : $"UPDATE {_tables.Outbox} SET state = 4, attempts = attempts + 1, last_error = @e{i}, available_at = @n{i}, lease_owner = NULL WHERE id = @f{i} AND {Owned};");
+                ? $"UPDATE {_tables.Outbox} {byId} SET state = 2, attempts = attempts + 1, last_error = @e{i}, lease_owner = NULL WHERE id = @f{i} AND {Owned};"
+                : $"UPDATE {_tables.Outbox} {byId} SET state = 4, attempts = attempts + 1, last_error = @e{i}, available_at = @n{i}, lease_owner = NULL WHERE id = @f{i} AND {Owned};");
             if (!f.Dead)
             {
                 p.AddWithValue($"@n{i}", MySqlValues.ToDb(f.NextAttemptAt));
@@ -189,12 +193,12 @@ public sealed class MySqlOutboxStore : IOutboxStore
         if (request.Released.Count > 0)
         {
             var ids = IdList(p, "r", request.Released);
-            sql.Append($"UPDATE {_tables.Outbox} SET state = 0, lease_owner = NULL, available_at = @now WHERE id IN ({ids}) AND {Owned};");
+            sql.Append($"UPDATE {_tables.Outbox} {byId} SET state = 0, lease_owner = NULL, available_at = @now WHERE id IN ({ids}) AND {Owned};");
         }
 
         command.CommandText = sql.ToString();
         // The sum of the rows matched by every statement (MySqlConnector reports found rows, not changed rows, by default).
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -205,7 +209,7 @@ public sealed class MySqlOutboxStore : IOutboxStore
             $"DELETE FROM {_tables.Outbox} WHERE state = 1 AND delivered_at < @cutoff ORDER BY delivered_at LIMIT @batch");
         command.Parameters.AddWithValue("@cutoff", MySqlValues.ToDb(deliveredBefore));
         command.Parameters.AddWithValue("@batch", batchSize);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

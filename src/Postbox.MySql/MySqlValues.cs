@@ -13,6 +13,22 @@ internal static class MySqlValues
 {
     public static MySqlCommand Command(MySqlConnection connection, string sql) => new(sql, connection);
 
+    /// <summary>
+    /// Runs a write at READ COMMITTED. Under InnoDB's default REPEATABLE READ a write whose plan scans (an <c>IN</c> list
+    /// on a small table, a range on a secondary index) locks every row and gap it reads, so it waits for producers'
+    /// uncommitted inserts and blocks their next ones; at READ COMMITTED it skips rows not yet committed and takes no
+    /// gap locks. Found by the model-based test: a settle waited for an enqueue transaction left open.
+    /// </summary>
+    public static async Task<int> ExecuteReadCommittedAsync(MySqlCommand command, CancellationToken cancellationToken)
+    {
+        var connection = command.Connection!;
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        command.Transaction = transaction;
+        var changed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
     public static DateTime ToDb(DateTimeOffset value)
     {
         var ticks = value.UtcTicks;

@@ -221,7 +221,7 @@ public sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
             $"DELETE FROM {_t} WHERE state = 1 AND processed_at < @before ORDER BY processed_at LIMIT @limit");
         command.Parameters.AddWithValue("@before", MySqlValues.ToDb(processedBefore));
         command.Parameters.AddWithValue("@limit", batchSize);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
