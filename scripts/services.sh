@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs (from Debian packages) and starts the servers the integration tests need, on 127.0.0.1 only:
-# PostgreSQL 15, RabbitMQ, and (when asked) an aiosmtpd SMTP server and Chromium. Idempotent: whatever
+# PostgreSQL 15, RabbitMQ, MariaDB 10.11 (for Postbox.MySql), and (when asked) an aiosmtpd SMTP server and Chromium. Idempotent: whatever
 # is already installed or running is left as it is. Source it or run it; it prints what it does.
 set -euo pipefail
 
 need_pkgs=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || need_pkgs+=(rabbitmq-server)
+command -v mariadbd >/dev/null 2>&1 || need_pkgs+=(mariadb-server)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_pkgs+=(python3-aiosmtpd)
 if [ "${POSTBOX_NEED_CHROMIUM:-0}" = 1 ] && [ ! -x /usr/bin/chromium ]; then need_pkgs+=(chromium); fi
 
@@ -42,4 +43,20 @@ fi
 for _ in $(seq 1 120); do rabbitmqctl -q await_startup --timeout 60 >/dev/null 2>&1 && break; sleep 0.5; done
 rabbitmqctl -q await_startup --timeout 5 >/dev/null 2>&1 || { echo "services: RabbitMQ did not start" >&2; exit 1; }
 
-echo "services: PostgreSQL 127.0.0.1:5432 and RabbitMQ 127.0.0.1:5672 are up"
+# MariaDB on 127.0.0.1:3306 (no systemd here: mariadbd runs detached). The package's post-install initialises the
+# data directory but starts nothing. Tests connect as postbox/postbox and create one database each.
+if ! mariadb-admin -uroot ping >/dev/null 2>&1; then
+  echo "services: starting MariaDB"
+  install -d -o mysql -g mysql /run/mysqld /var/log/mysql
+  [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db >/dev/null
+  setsid nohup mariadbd --user=mysql --datadir=/var/lib/mysql --bind-address=127.0.0.1 --port=3306 \
+    --socket=/run/mysqld/mysqld.sock --pid-file=/run/mysqld/mysqld.pid --log-error=/var/log/mysql/error.log \
+    --max-connections=500 </dev/null >/dev/null 2>&1 &
+fi
+for _ in $(seq 1 120); do mariadb-admin -uroot ping >/dev/null 2>&1 && break; sleep 0.5; done
+mariadb-admin -uroot ping >/dev/null 2>&1 || { echo "services: MariaDB did not start" >&2; exit 1; }
+mariadb -uroot -e "CREATE USER IF NOT EXISTS 'postbox'@'%' IDENTIFIED BY 'postbox';
+  CREATE USER IF NOT EXISTS 'postbox'@'localhost' IDENTIFIED BY 'postbox';
+  GRANT ALL ON *.* TO 'postbox'@'%'; GRANT ALL ON *.* TO 'postbox'@'localhost';"
+
+echo "services: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 and MariaDB 127.0.0.1:3306 are up"

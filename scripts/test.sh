@@ -10,6 +10,7 @@ bash scripts/services.sh
 
 export POSTBOX_TEST_POSTGRES="${POSTBOX_TEST_POSTGRES:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres}"
 export POSTBOX_TEST_RABBITMQ="${POSTBOX_TEST_RABBITMQ:-amqp://guest:guest@127.0.0.1:5672/}"
+export POSTBOX_TEST_MYSQL="${POSTBOX_TEST_MYSQL:-Server=127.0.0.1;Port=3306;User ID=postbox;Password=postbox;GuidFormat=Binary16}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 dotnet build Postbox.slnx -c Release -warnaserror -nologo -clp:NoSummary

@@ -5,10 +5,14 @@ namespace Postbox.Bench;
 /// <summary>Sizes and switches of one benchmark run, parsed from <c>--name value</c> pairs.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "ordering", "claim"];
+    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "ordering", "claim", "mysql"];
 
     public string Postgres { get; set; } = Environment.GetEnvironmentVariable("POSTBOX_BENCH_POSTGRES")
         ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
+
+    /// <summary>A MariaDB/MySQL server (no database: the run creates its own) for the <c>mysql</c> scenario.</summary>
+    public string MySql { get; set; } = Environment.GetEnvironmentVariable("POSTBOX_BENCH_MYSQL")
+        ?? Environment.GetEnvironmentVariable("POSTBOX_TEST_MYSQL") ?? "Server=127.0.0.1;Port=3306;User ID=postbox;Password=postbox";
 
     public string RabbitMQ { get; set; } = Environment.GetEnvironmentVariable("POSTBOX_BENCH_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:5672/";
 
@@ -67,6 +71,7 @@ internal sealed class BenchOptions
             switch (name)
             {
                 case "--postgres": o.Postgres = Next(); break;
+                case "--mysql": o.MySql = Next(); break;
                 case "--rabbitmq": o.RabbitMQ = Next(); break;
                 case "--scenarios":
                     o.Scenarios.Clear();

@@ -25,6 +25,8 @@ internal sealed class ChildArgs
 
     public string this[string name] => _values.TryGetValue(name, out var v) ? v : throw new ArgumentException($"Missing --{name}.");
 
+    public bool Has(string name) => _values.ContainsKey(name);
+
     public int Int(string name) => int.Parse(this[name], CultureInfo.InvariantCulture);
 
     public bool Bool(string name) => bool.Parse(this[name]);
@@ -60,12 +62,20 @@ internal static class RelayMode
                 o.Relay.BatchSize = a.Int("batch-size");
                 o.Relay.MaxInFlightBatches = a.Int("in-flight");
                 o.Relay.PollInterval = TimeSpan.FromMilliseconds(a.Int("poll-ms"));
-            })
-            .UsePostgreSql(a["pg"], o =>
+            });
+        if (a.Has("mysql"))
+        {
+            postbox.UseMySql(a["mysql"]);
+        }
+        else
+        {
+            postbox.UsePostgreSql(a["pg"], o =>
             {
                 o.Schema = a["schema"];
                 o.ListenForNotifications = a.Bool("listen");
             });
+        }
+
         var sink = new SinkTransport();
         if (a["transport"] == "sink")
         {

@@ -57,6 +57,7 @@ namespace Postbox.Bench
                 ("backlog", () => new BacklogScenario(context).RunAsync()),
                 ("ordering", () => new OrderingScenario(context).RunAsync()),
                 ("claim", () => new ClaimScenario(context).RunAsync()),
+                ("mysql", () => new MySqlScenario(context).RunAsync()),
             };
             foreach (var (name, run) in scenarios)
             {

@@ -7,9 +7,10 @@ namespace Postbox.Service.Cli;
 internal sealed class ServiceOptions
 {
     private readonly Option<string?> _urls = Make<string?>("--urls", "Where the API listens, e.g. http://localhost:3080 (Urls).");
-    private readonly Option<string?> _database = Make<string?>("--database", "sqlite (default) or postgresql (Storage:Provider).", "sqlite", "postgresql");
+    private readonly Option<string?> _database = Make<string?>("--database", "sqlite (default), postgresql or mysql (Storage:Provider).", "sqlite", "postgresql", "mysql");
     private readonly Option<string?> _sqlite = Make<string?>("--sqlite", "SQLite connection string (Storage:Sqlite). Default: Data Source=data/postbox.db.");
     private readonly Option<string?> _postgres = Make<string?>("--postgres", "PostgreSQL connection string; implies --database postgresql (Storage:PostgreSql). Prefer the environment variable Storage__PostgreSql for passwords.");
+    private readonly Option<string?> _mysql = Make<string?>("--mysql", "MySQL/MariaDB connection string with Database=...; implies --database mysql (Storage:MySql). Prefer the environment variable Storage__MySql for passwords.");
     private readonly Option<string?> _schema = Make<string?>("--schema", "PostgreSQL schema of every table (Storage:Schema). Default: postbox.");
     private readonly Option<string?> _transport = Make<string?>("--transport", "inmemory (default, only with 'all'), rabbitmq or kafka (Transport:Provider).", "inmemory", "rabbitmq", "kafka");
     private readonly Option<string?> _rabbitmq = Make<string?>("--rabbitmq", "RabbitMQ URI; implies --transport rabbitmq (Transport:RabbitMQ).");
@@ -32,7 +33,7 @@ internal sealed class ServiceOptions
 
     public IEnumerable<Option> All =>
     [
-        _urls, _database, _sqlite, _postgres, _schema, _transport, _rabbitmq, _exchange, _kafka, _smtpHost, _smtpPort, _smtpTls, _smtpSecurity, _smtpAllowInsecureAuth, _smtpUser, _mailDir,
+        _urls, _database, _sqlite, _postgres, _mysql, _schema, _transport, _rabbitmq, _exchange, _kafka, _smtpHost, _smtpPort, _smtpTls, _smtpSecurity, _smtpAllowInsecureAuth, _smtpUser, _mailDir,
         _maxRetries, _retryDelay, _sentRecordTimeout, _noMigrate,
     ];
 
@@ -49,7 +50,9 @@ internal sealed class ServiceOptions
 
         Set("urls", result.GetValue(_urls));
         Set("Storage:Provider", result.GetValue(_postgres) is not null ? "PostgreSql" : null);
+        Set("Storage:Provider", result.GetValue(_mysql) is not null ? "MySql" : null);
         Set("Storage:Provider", result.GetValue(_database));
+        Set("Storage:MySql", result.GetValue(_mysql));
         Set("Storage:Sqlite", result.GetValue(_sqlite));
         Set("Storage:PostgreSql", result.GetValue(_postgres));
         Set("Storage:Schema", result.GetValue(_schema));

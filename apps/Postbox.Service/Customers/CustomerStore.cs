@@ -13,9 +13,9 @@ internal sealed class CustomerStore(AppDatabase database)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(customer);
-        await using var command = AppDatabase.Command(transaction.Connection!, transaction, $"""
+        await using var command = AppDatabase.Command(transaction.Connection!, transaction, database.Dialect($"""
             INSERT INTO {_customers} (id, email, name, created_at) VALUES (@id, @email, @name, @now) ON CONFLICT (email) DO NOTHING
-            """, ("id", database.Id(customer.Id)), ("email", customer.Email), ("name", customer.Name), ("now", customer.CreatedAt));
+            """), ("id", database.Id(customer.Id)), ("email", customer.Email), ("name", customer.Name), ("now", customer.CreatedAt));
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 

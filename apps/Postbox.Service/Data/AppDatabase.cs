@@ -60,6 +60,12 @@ internal abstract class AppDatabase
     /// <summary>Whether <paramref name="exception"/> is a unique-constraint violation.</summary>
     public abstract bool IsUniqueViolation(DbException exception);
 
+    /// <summary>
+    /// The database's spelling of a statement written in the shared SQL (SQLite and PostgreSQL run it as written; MySQL
+    /// rewrites the constructs it lacks, see <see cref="MySqlAppDatabase"/>).
+    /// </summary>
+    public virtual string Dialect(string sql) => sql;
+
     /// <summary>Creates a command with named parameters (<see langword="null"/> becomes <c>NULL</c>).</summary>
     public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {

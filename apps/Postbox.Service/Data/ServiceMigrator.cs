@@ -8,7 +8,8 @@ namespace Postbox.Service.Data;
 /// <summary>
 /// Applies the service's embedded migrations (<c>Data/Migrations/{Sqlite|PostgreSql}/NNN_name.up.sql</c>), each in one
 /// transaction with its bookkeeping row in <c>service_migrations</c>. Concurrent migrators (api, relay and worker
-/// starting together) are serialized by <c>BEGIN IMMEDIATE</c> on SQLite and an advisory lock on PostgreSQL.
+/// starting together) are serialized by <c>BEGIN IMMEDIATE</c> on SQLite, an advisory lock on PostgreSQL and a named
+/// lock (<c>GET_LOCK</c>) on MySQL, where DDL commits implicitly: there the migrations are written to be re-run safely.
 /// </summary>
 internal sealed partial class ServiceMigrator(AppDatabase database, TimeProvider timeProvider, ILogger<ServiceMigrator> logger)
 {
@@ -17,6 +18,11 @@ internal sealed partial class ServiceMigrator(AppDatabase database, TimeProvider
 
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken)
     {
+        if (database is MySqlAppDatabase)
+        {
+            return await MigrateMySqlAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var postgres = database is PostgreSqlAppDatabase;
         var bookkeeping = database.Table("service_migrations");
         var applied = new List<int>();
@@ -64,6 +70,61 @@ internal sealed partial class ServiceMigrator(AppDatabase database, TimeProvider
         return applied;
     }
 
+    private async Task<IReadOnlyList<int>> MigrateMySqlAsync(CancellationToken cancellationToken)
+    {
+        const string Lock = "CONCAT('postbox-service:migrate:', LEFT(SHA2(DATABASE(), 256), 32))";
+        var applied = new List<int>();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (var acquire = AppDatabase.Command(connection, null, $"SELECT GET_LOCK({Lock}, 300)"))
+        {
+            if (Convert.ToInt64(await acquire.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) != 1)
+            {
+                throw new TimeoutException("Another process held the service's migration lock for more than 300 s.");
+            }
+        }
+
+        try
+        {
+            await using (var setup = AppDatabase.Command(connection, null,
+                "CREATE TABLE IF NOT EXISTS service_migrations (version INT NOT NULL PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at DATETIME(6) NOT NULL) ENGINE = InnoDB"))
+            {
+                await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var (version, name, sql) in Load("MySql"))
+            {
+                await using (var check = AppDatabase.Command(connection, null, "SELECT count(*) FROM service_migrations WHERE version = @v", ("v", version)))
+                {
+                    if (Convert.ToInt64(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0)
+                    {
+                        continue;
+                    }
+                }
+
+                await using (var migrate = AppDatabase.Command(connection, null, sql))
+                {
+                    await migrate.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await using (var record = AppDatabase.Command(connection, null, "INSERT INTO service_migrations (version, name, applied_at) VALUES (@v, @n, @t)",
+                    ("v", version), ("n", name), ("t", timeProvider.GetUtcNow().UtcDateTime)))
+                {
+                    await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                ServiceLog.MigrationApplied(logger, version, name);
+                applied.Add(version);
+            }
+        }
+        finally
+        {
+            await using var release = AppDatabase.Command(connection, null, $"DO RELEASE_LOCK({Lock})");
+            await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return applied;
+    }
+
     private static List<(int Version, string Name, string Sql)> Load(string provider)
     {
         var assembly = typeof(ServiceMigrator).Assembly;
@@ -85,6 +146,6 @@ internal sealed partial class ServiceMigrator(AppDatabase database, TimeProvider
         return result;
     }
 
-    [GeneratedRegex(@"\.Migrations\.(?<provider>Sqlite|PostgreSql)\.(?<version>\d{3})_(?<name>\w+)\.up\.sql$")]
+    [GeneratedRegex(@"\.Migrations\.(?<provider>Sqlite|PostgreSql|MySql)\.(?<version>\d{3})_(?<name>\w+)\.up\.sql$")]
     private static partial Regex MigrationName();
 }

@@ -35,6 +35,11 @@ internal static class ServiceComposition
             services.AddSingleton(database);
             services.AddSingleton<AppDatabase>(database);
         }
+        else if (storage.Provider == StorageProvider.MySql)
+        {
+            services.AddSingleton(_ => new MySqlAppDatabase(storage.MySql!));
+            services.AddSingleton<AppDatabase>(sp => sp.GetRequiredService<MySqlAppDatabase>());
+        }
         else
         {
             // Owned by the container, which disposes it (and its connection pool) when the host stops.
@@ -71,6 +76,12 @@ internal static class ServiceComposition
         {
             // Brings the consumers' inbox too, in the same file.
             postbox.UseSqlite(storage.Sqlite);
+        }
+        else if (storage.Provider == StorageProvider.MySql)
+        {
+            // Brings the consumers' inbox too, in the same database. No LISTEN/NOTIFY on MySQL: a relay in another
+            // process than the API finds new messages by polling (Postbox:Relay:PollInterval).
+            postbox.UseMySql(MySqlAppDatabase.WithBinaryIds(storage.MySql!));
         }
         else
         {

@@ -42,6 +42,13 @@ internal sealed partial record ServiceConfiguration(
                 errors.Add($"Storage:Schema must be lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters (was '{Storage.Schema}').");
             }
         }
+        else if (Storage.Provider == StorageProvider.MySql)
+        {
+            if (string.IsNullOrWhiteSpace(Storage.MySql))
+            {
+                errors.Add("Storage:MySql (--mysql) is required when Storage:Provider is MySql: a MySqlConnector connection string with Database=....");
+            }
+        }
         else if (string.IsNullOrWhiteSpace(Storage.Sqlite))
         {
             errors.Add("Storage:Sqlite (--sqlite) must be a SQLite connection string such as 'Data Source=data/postbox.db'.");

@@ -8,9 +8,12 @@ internal static class StartupBanner
     public static void Write(TextWriter output, ServiceConfiguration settings, ICollection<string> addresses)
     {
         var roles = settings.Roles == ServiceRoles.All ? "all" : settings.Roles.ToString().ToLowerInvariant();
-        var storage = settings.Storage.Provider == StorageProvider.Sqlite
-            ? $"SQLite {Path.GetFullPath(new SqliteConnectionStringBuilder(settings.Storage.Sqlite).DataSource)}"
-            : $"PostgreSQL (schema {settings.Storage.Schema})";
+        var storage = settings.Storage.Provider switch
+        {
+            StorageProvider.Sqlite => $"SQLite {Path.GetFullPath(new SqliteConnectionStringBuilder(settings.Storage.Sqlite).DataSource)}",
+            StorageProvider.MySql => $"MySQL (database {new MySqlConnector.MySqlConnectionStringBuilder(settings.Storage.MySql ?? string.Empty).Database})",
+            _ => $"PostgreSQL (schema {settings.Storage.Schema})",
+        };
         var transport = settings.Transport.Provider switch
         {
             TransportProvider.InMemory => "in-process transport",

@@ -69,11 +69,11 @@ internal sealed class MailDeliveryStore(AppDatabase database)
     public async Task<MailToSend?> TryStartSendingAsync(Guid id, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = AppDatabase.Command(connection, null, $"""
+        await using var command = AppDatabase.Command(connection, null, database.Dialect($"""
             UPDATE {_deliveries} SET status = 'sending', attempts = attempts + 1, started_at = COALESCE(started_at, @now), updated_at = @now
             WHERE id = @id AND status <> 'sent'
             RETURNING from_address, to_addresses, subject, content, attempts
-            """, ("id", database.Id(id)), ("now", now));
+            """), ("id", database.Id(id)), ("now", now));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
             ? new MailToSend(id, reader.GetString(0), Recipients(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetInt32(4))

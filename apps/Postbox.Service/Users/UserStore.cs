@@ -15,9 +15,9 @@ internal sealed class UserStore(AppDatabase database)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         // ON CONFLICT DO NOTHING rather than catching the violation: a failed statement aborts a PostgreSQL transaction.
-        await using (var insert = AppDatabase.Command(transaction.Connection!, transaction, $"""
+        await using (var insert = AppDatabase.Command(transaction.Connection!, transaction, database.Dialect($"""
             INSERT INTO {_users} (id, email, password_hash, created_at) VALUES (@id, @email, @hash, @now) ON CONFLICT (email) DO NOTHING
-            """, ("id", database.Id(userId)), ("email", email), ("hash", passwordHash), ("now", now)))
+            """), ("id", database.Id(userId)), ("email", email), ("hash", passwordHash), ("now", now)))
         {
             if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
             {
@@ -59,9 +59,9 @@ internal sealed class UserStore(AppDatabase database)
     public async Task<WelcomeToSend?> TryStartSendingAsync(Guid notificationId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = AppDatabase.Command(connection, null, $"""
+        await using var command = AppDatabase.Command(connection, null, database.Dialect($"""
             UPDATE {_notifications} SET attempts = attempts + 1 WHERE id = @id AND status <> 'sent' RETURNING recipient, attempts
-            """, ("id", database.Id(notificationId)));
+            """), ("id", database.Id(notificationId)));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? new WelcomeToSend(notificationId, reader.GetString(0), reader.GetInt32(1)) : null;
     }

@@ -125,7 +125,7 @@ internal sealed class DrainScenario(BenchContext context)
             $"machine busy {Stats.Median(raw.Select(m => m.MachineBusy)):P0}.");
     }
 
-    private async Task<Measurement> WatchAsync(string queue, int pid, int count)
+    internal async Task<Measurement> WatchAsync(string queue, int pid, int count)
     {
         var start = (long)Math.Ceiling(count * 0.05);
         var watch = Stopwatch.StartNew();
@@ -200,7 +200,7 @@ internal sealed class DrainScenario(BenchContext context)
         }
     }
 
-    private sealed record Measurement(double Rate, double CpuPer1000, double PgPer1000, double BeamPer1000, double MachineBusy, double PeakRssMiB);
+    internal sealed record Measurement(double Rate, double CpuPer1000, double PgPer1000, double BeamPer1000, double MachineBusy, double PeakRssMiB);
 
     private sealed record Snapshot(double Time, long Depth, double Process, double Postgres, double Beam, double MachineBusy, double MachineTotal)
     {

@@ -8,7 +8,8 @@ namespace Postbox.Service.Tests.Infrastructure;
 
 /// <summary>
 /// The service as in production: <c>migrate</c>, then <c>api</c>, <c>relay</c> and <c>worker</c> as separate processes on
-/// PostgreSQL (own schema), RabbitMQ (own exchange and queues) and a real SMTP server (aiosmtpd). Cleaned up afterwards.
+/// PostgreSQL (own schema) or MariaDB/MySQL (own database), RabbitMQ (own exchange and queues) and a real SMTP server
+/// (aiosmtpd). Cleaned up afterwards.
 /// </summary>
 public sealed class DistributedService : IAsyncDisposable
 {
@@ -17,9 +18,10 @@ public sealed class DistributedService : IAsyncDisposable
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..12];
     private readonly int _apiPort = TestEnvironment.FreePort();
 
-    public DistributedService(int maxRetries = 2, string? postgres = null)
+    public DistributedService(int maxRetries = 2, bool mySql = false, string? postgres = null)
     {
         MaxRetries = maxRetries;
+        MySql = mySql;
         Postgres = postgres ?? TestEnvironment.PostgresConnectionString;
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_apiPort}") };
     }
@@ -28,6 +30,12 @@ public sealed class DistributedService : IAsyncDisposable
 
     /// <summary>The PostgreSQL the service runs on: the shared one, or a private cluster a test may restart.</summary>
     public string Postgres { get; }
+
+    /// <summary>On MariaDB/MySQL (database <see cref="Schema"/>) instead of PostgreSQL.</summary>
+    public bool MySql { get; }
+
+    private string MySqlConnectionString =>
+        new MySqlConnector.MySqlConnectionStringBuilder(TestEnvironment.MySqlServerConnectionString) { Database = Schema }.ConnectionString;
 
     public string Schema => "svc_" + _suffix;
 
@@ -47,13 +55,18 @@ public sealed class DistributedService : IAsyncDisposable
 
     private string[] Common =>
     [
-        "--postgres", Postgres, "--schema", Schema,
+        .. MySql ? ["--mysql", MySqlConnectionString] : new[] { "--postgres", Postgres, "--schema", Schema },
         "--rabbitmq", TestEnvironment.RabbitMQUri, "--exchange", Exchange, $"--Transport:QueuePrefix={QueuePrefix}",
     ];
 
     public async Task StartAsync()
     {
         await Smtp.StartAsync();
+        if (MySql)
+        {
+            await ExecuteMySqlAsync(TestEnvironment.MySqlServerConnectionString, $"CREATE DATABASE `{Schema}` CHARACTER SET utf8mb4");
+        }
+
         await using (var migrate = ServiceProcess.Start("migrate", Common))
         {
             var code = await migrate.WaitForExitAsync(TimeSpan.FromSeconds(60));
@@ -68,12 +81,12 @@ public sealed class DistributedService : IAsyncDisposable
         await Worker.WaitForLineAsync("subscribed to mail.send", TimeSpan.FromSeconds(60));
     }
 
-    public ServiceProcess StartWorker(params string[] extra) => ServiceProcess.Start("worker",
+    public ServiceProcess StartWorker() => ServiceProcess.Start("worker",
     [
         .. Common, "--no-migrate", "--smtp-host", "127.0.0.1", "--smtp-port", Smtp.Port.ToString(CultureInfo.InvariantCulture),
         "--max-retries", MaxRetries.ToString(CultureInfo.InvariantCulture), "--retry-delay", "00:00:00.300",
         "--Mail:Smtp:Timeout=00:00:10", "--Postbox:Consumers:RetryPollInterval=00:00:00.100", "--Postbox:Consumers:HandleSignals=false",
-        "--Logging:LogLevel:Postbox.Consumers=Debug", .. extra,
+        "--Logging:LogLevel:Postbox.Consumers=Debug",
     ]);
 
     public async Task<Guid> SendMailAsync(string subject)
@@ -97,6 +110,17 @@ public sealed class DistributedService : IAsyncDisposable
     /// <summary>Reads a stored outbox message, to publish it again exactly as the relay did.</summary>
     public async Task<(Guid Id, string Topic, string? Type, byte[] Payload)> OutboxMessageAsync(Guid id)
     {
+        if (MySql)
+        {
+            await using var connection = new MySqlConnector.MySqlConnection(MySqlConnectionString);
+            await connection.OpenAsync();
+            await using var select = new MySqlConnector.MySqlCommand("SELECT id, topic, type, payload FROM postbox_outbox WHERE id = @id", connection);
+            select.Parameters.AddWithValue("@id", id);
+            await using var row = await select.ExecuteReaderAsync();
+            Assert.True(await row.ReadAsync(), $"outbox message {id} not found");
+            return (row.GetGuid(0), row.GetString(1), row.IsDBNull(2) ? null : row.GetString(2), (byte[])row.GetValue(3));
+        }
+
         await using var dataSource = NpgsqlDataSource.Create(Postgres);
         await using var command = dataSource.CreateCommand($"SELECT id, topic, type, payload FROM \"{Schema}\".outbox WHERE id = $1");
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
@@ -105,8 +129,20 @@ public sealed class DistributedService : IAsyncDisposable
         return (reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), (byte[])reader.GetValue(3));
     }
 
+    /// <summary>Runs <paramref name="sql"/> written for PostgreSQL's layout: on MySQL <c>{schema}.outbox</c> and
+    /// <c>{schema}.inbox</c> are Postbox's prefixed tables and the service's tables are unqualified.</summary>
     public async Task<T?> ScalarAsync<T>(string sql)
     {
+        if (MySql)
+        {
+            var text = sql.Replace("{schema}.outbox", "postbox_outbox", StringComparison.Ordinal)
+                .Replace("{schema}.inbox", "postbox_inbox", StringComparison.Ordinal).Replace("{schema}.", "", StringComparison.Ordinal);
+            await using var connection = new MySqlConnector.MySqlConnection(MySqlConnectionString);
+            await connection.OpenAsync();
+            await using var scalar = new MySqlConnector.MySqlCommand(text, connection);
+            return (T?)await scalar.ExecuteScalarAsync();
+        }
+
         await using var dataSource = NpgsqlDataSource.Create(Postgres);
         await using var command = dataSource.CreateCommand(sql.Replace("{schema}", $"\"{Schema}\"", StringComparison.Ordinal));
         return (T?)await command.ExecuteScalarAsync();
@@ -131,10 +167,13 @@ public sealed class DistributedService : IAsyncDisposable
 
         Client.Dispose();
         await Smtp.DisposeAsync();
-        await using (var dataSource = NpgsqlDataSource.Create(Postgres))
-        await using (var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE"))
+        if (MySql)
         {
-            await drop.ExecuteNonQueryAsync();
+            await ExecuteMySqlAsync(TestEnvironment.MySqlServerConnectionString, $"DROP DATABASE IF EXISTS `{Schema}`");
+        }
+        else
+        {
+            await DropSchemaAsync();
         }
 
         var factory = new ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMQUri), ClientProvidedName = "postbox-service-tests-cleanup" };
@@ -146,6 +185,23 @@ public sealed class DistributedService : IAsyncDisposable
         }
 
         await channel.ExchangeDeleteAsync(Exchange, ifUnused: false);
+    }
+
+    private static async Task ExecuteMySqlAsync(string connectionString, string sql)
+    {
+        await using var connection = new MySqlConnector.MySqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new MySqlConnector.MySqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task DropSchemaAsync()
+    {
+        await using (var dataSource = NpgsqlDataSource.Create(Postgres))
+        await using (var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE"))
+        {
+            await drop.ExecuteNonQueryAsync();
+        }
     }
 
     private ServiceProcess Add(ServiceProcess process)

@@ -10,6 +10,12 @@ public static class TestEnvironment
             ? value
             : "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
 
+    /// <summary>A MariaDB/MySQL server without a database (each test creates its own).</summary>
+    public static string MySqlServerConnectionString =>
+        Environment.GetEnvironmentVariable("POSTBOX_TEST_MYSQL") is { Length: > 0 } value
+            ? value
+            : "Server=127.0.0.1;Port=3306;User ID=postbox;Password=postbox;GuidFormat=Binary16";
+
     public static string RabbitMQUri =>
         Environment.GetEnvironmentVariable("POSTBOX_TEST_RABBITMQ") is { Length: > 0 } value ? value : "amqp://guest:guest@127.0.0.1:5672/";
 

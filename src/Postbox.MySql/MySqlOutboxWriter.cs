@@ -1,0 +1,97 @@
+using System.Data.Common;
+using System.Text;
+using MySqlConnector;
+using Postbox.Storage;
+
+namespace Postbox.MySql;
+
+/// <summary>
+/// Writes outbox messages through the caller's <see cref="MySqlTransaction"/>: one multi-row <c>INSERT</c> per call
+/// (one round trip), split only when a call is larger than one statement should be (see <see cref="MaxRowsPerStatement"/>).
+/// </summary>
+public sealed class MySqlOutboxWriter : IOutboxWriter
+{
+    /// <summary>Rows per <c>INSERT</c>: bounds the statement's size well under the server's default
+    /// <c>max_allowed_packet</c> (16 MB on MariaDB 10.11, 64 MB on MySQL 8.0) together with <see cref="MaxBytesPerStatement"/>.</summary>
+    internal const int MaxRowsPerStatement = 1000;
+
+    /// <summary>Payload bytes per <c>INSERT</c> (a statement carries them hex-escaped, about twice as long).</summary>
+    internal const int MaxBytesPerStatement = 4 * 1024 * 1024;
+
+    private const string Columns = "(id, state, topic, `key`, type, payload, headers, created_at, available_at, max_attempts)";
+    private readonly string _insert;
+
+    /// <summary>Creates a writer for the tables in <paramref name="options"/>.</summary>
+    /// <param name="options">Store options (the table prefix).</param>
+    public MySqlOutboxWriter(MySqlOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _insert = $"INSERT INTO {new MySqlTables(options.TablePrefix).Outbox} {Columns} VALUES ";
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException"><paramref name="transaction"/> is not an open <see cref="MySqlTransaction"/>.</exception>
+    public async Task WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (transaction is not MySqlTransaction mySqlTransaction)
+        {
+            throw new ArgumentException($"The MySQL outbox needs a MySqlTransaction; got {transaction?.GetType().FullName ?? "null"}.", nameof(transaction));
+        }
+
+        var connection = mySqlTransaction.Connection
+            ?? throw new ArgumentException("The transaction is no longer usable (committed, rolled back or disposed).", nameof(transaction));
+
+        var start = 0;
+        while (start < messages.Count)
+        {
+            var end = start;
+            long bytes = 0;
+            while (end < messages.Count && end - start < MaxRowsPerStatement && (end == start || bytes + messages[end].Payload.Length <= MaxBytesPerStatement))
+            {
+                bytes += messages[end].Payload.Length;
+                end++;
+            }
+
+            await using var command = CreateInsert(connection, mySqlTransaction, messages, start, end, now);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            start = end;
+        }
+    }
+
+    private MySqlCommand CreateInsert(MySqlConnection connection, MySqlTransaction transaction, IReadOnlyList<OutboxMessage> messages, int start, int end, DateTimeOffset now)
+    {
+        var sql = new StringBuilder(_insert, _insert.Length + ((end - start) * 80));
+        var command = new MySqlCommand { Connection = connection, Transaction = transaction };
+        var p = command.Parameters;
+        var created = MySqlValues.ToDb(now);
+        for (var i = start; i < end; i++)
+        {
+            var m = messages[i];
+            var n = i - start;
+            if (n > 0)
+            {
+                sql.Append(',');
+            }
+
+            sql.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"(@i{n},@s{n},@t{n},@k{n},@y{n},@p{n},@h{n},@c,@a{n},@m{n})");
+            // A message delayed into the future is "scheduled" (state 4): it holds back later messages of its key and
+            // is claimed through the due-time index. Anything else is ready at once (state 0).
+            var delayed = m.AvailableAt is { } at && at > now;
+            p.AddWithValue($"@i{n}", MySqlValues.ToDb(m.Id));
+            p.AddWithValue($"@s{n}", delayed ? 4 : 0);
+            p.AddWithValue($"@t{n}", m.Topic);
+            p.AddWithValue($"@k{n}", m.Key);
+            p.AddWithValue($"@y{n}", m.Type);
+            p.AddWithValue($"@p{n}", m.Payload);
+            p.AddWithValue($"@h{n}", HeaderSerializer.Serialize(m.Headers));
+            p.AddWithValue($"@a{n}", delayed ? MySqlValues.ToDb(m.AvailableAt!.Value) : created);
+            p.AddWithValue($"@m{n}", m.MaxAttempts);
+        }
+
+        p.AddWithValue("@c", created);
+        command.CommandText = sql.ToString();
+        return command;
+    }
+}
