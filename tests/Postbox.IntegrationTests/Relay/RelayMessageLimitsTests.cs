@@ -156,7 +156,11 @@ public sealed class RelayMessageLimitsTests(ITestOutputHelper output) : ServerTe
         var elapsed = clock.Elapsed;
         await relay.StopAsync();
 
-        output.WriteLine($"{topics} messages to {topics} new topics delivered in {elapsed.TotalSeconds:0.00} s.");
-        Assert.Equal(0L, await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE attempts <> 1 OR last_error IS NOT NULL"));
+        var charged = await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox WHERE attempts <> 1 OR last_error IS NOT NULL");
+        output.WriteLine($"{topics} messages to {topics} new topics delivered in {elapsed.TotalSeconds:0.00} s; {charged} charged an attempt.");
+        // Declarations counted against the publish timeout charged 1,426 of 2,000 here. On a quiet machine none is charged;
+        // on a badly overloaded one a confirm can still miss the 5 s timeout on its own, so allow a handful (1 %) rather
+        // than let machine load decide the test.
+        Assert.True(charged <= topics / 100, $"{charged} of {topics} messages were charged an attempt.");
     }
 }
