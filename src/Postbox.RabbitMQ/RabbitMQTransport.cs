@@ -67,11 +67,11 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
     {
         ArgumentNullException.ThrowIfNull(message);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        CheckPublishable(message);
+        // A keyed message of a partitioned topic goes to its key's partition queue (per-key order across workers).
+        var routingKey = string.IsNullOrEmpty(message.Topic) ? message.Topic : Partitioning.RoutingKey(_options, message.Topic, message.Key);
+        CheckPublishable(message, routingKey);
 
         var messageId = message.Id.ToString("D");
-        // A keyed message of a partitioned topic goes to its key's partition queue (per-key order across workers).
-        var routingKey = Partitioning.RoutingKey(_options, message.Topic, message.Key);
         BrokerSession? session = null;
         var blockEpoch = 0;
         var ticket = 0L;
@@ -210,7 +210,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         return _connection.ProbeAsync(cancellationToken);
     }
 
-    private void CheckPublishable(OutboxEnvelope message)
+    private void CheckPublishable(OutboxEnvelope message, string routingKey)
     {
         if (string.IsNullOrEmpty(message.Topic) || Encoding.UTF8.GetByteCount(message.Topic) > 255)
         {
@@ -219,10 +219,18 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
                 null, isTransient: false);
         }
 
-        if (_options.DeclareQueues && Encoding.UTF8.GetByteCount(_options.QueuePrefix + message.Topic) > 255)
+        // A partitioned topic's routing key and queue carry the ".p{n}" suffix: the limits apply to those names.
+        if (Encoding.UTF8.GetByteCount(routingKey) > 255)
         {
             throw new TransportException(
-                $"Message {message.Id} cannot be published to RabbitMQ: the queue name '{_options.QueuePrefix}{message.Topic}' for its topic exceeds 255 bytes.",
+                $"Message {message.Id} cannot be published to RabbitMQ: its routing key '{routingKey}' (topic plus partition suffix) exceeds 255 bytes.",
+                null, isTransient: false);
+        }
+
+        if (_options.DeclareQueues && Encoding.UTF8.GetByteCount(_options.QueuePrefix + routingKey) > 255)
+        {
+            throw new TransportException(
+                $"Message {message.Id} cannot be published to RabbitMQ: the queue name '{_options.QueuePrefix}{routingKey}' for its topic exceeds 255 bytes.",
                 null, isTransient: false);
         }
 
