@@ -175,6 +175,17 @@ public sealed class MySqlOutboxStore : IOutboxStore
                 : $"UPDATE {_tables.Outbox} {byId} SET state = 1, delivered_at = @now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN ({ids}) AND {Owned};");
         }
 
+        // A failure (retry wait, or dead) makes its message block its key again. A claim judges keys on one snapshot and
+        // rechecks only each claimed row, not its key's head: if such a settle (of a relay whose lease expired) landed
+        // between the two, the claim could take a key's later messages while the earlier one waits for its retry. So a
+        // settle with failures takes the claim lock first (released at commit) and cannot interleave with a claim.
+        // Deliveries and releases need not: they leave nothing behind that blocks the key. The lock's SELECT returns a
+        // row but changes none, so it adds nothing to the count below.
+        if (request.Failed.Count > 0)
+        {
+            sql.Append($"SELECT id FROM {_tables.ClaimLock} WHERE id = 1 FOR UPDATE;");
+        }
+
         for (var i = 0; i < request.Failed.Count; i++)
         {
             var f = request.Failed[i];

@@ -19,6 +19,7 @@ public sealed class MySqlOutboxWriter : IOutboxWriter
     internal const int MaxBytesPerStatement = 4 * 1024 * 1024;
 
     private const string Columns = "(id, state, topic, `key`, type, payload, headers, created_at, available_at, max_attempts)";
+    private readonly string _table;
     private readonly string _insert;
 
     /// <summary>Creates a writer for the tables in <paramref name="options"/>.</summary>
@@ -26,12 +27,20 @@ public sealed class MySqlOutboxWriter : IOutboxWriter
     public MySqlOutboxWriter(MySqlOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _insert = $"INSERT INTO {new MySqlTables(options.TablePrefix).Outbox} {Columns} VALUES ";
+        _table = new MySqlTables(options.TablePrefix).Outbox;
+        _insert = $"INSERT INTO {_table} {Columns} VALUES ";
     }
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException"><paramref name="transaction"/> is not an open <see cref="MySqlTransaction"/>.</exception>
-    public async Task WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A message whose id is already stored is skipped by <c>ON DUPLICATE KEY UPDATE id = id</c>, which changes nothing
+    /// and, unlike <c>INSERT IGNORE</c>, turns no other error into a warning; a copy of the id in an open transaction
+    /// is waited for. The statement's row count cannot tell a skipped row from an inserted one (MySqlConnector reports
+    /// found rows), so the ids already visible to the caller's transaction are counted first, in the same round trip;
+    /// the count misses only a copy inserted by a concurrent transaction that commits while this one runs.
+    /// </remarks>
+    public async Task<int> WriteAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (transaction is not MySqlTransaction mySqlTransaction)
@@ -42,6 +51,7 @@ public sealed class MySqlOutboxWriter : IOutboxWriter
         var connection = mySqlTransaction.Connection
             ?? throw new ArgumentException("The transaction is no longer usable (committed, rolled back or disposed).", nameof(transaction));
 
+        var written = 0;
         var start = 0;
         while (start < messages.Count)
         {
@@ -54,14 +64,32 @@ public sealed class MySqlOutboxWriter : IOutboxWriter
             }
 
             await using var command = CreateInsert(connection, mySqlTransaction, messages, start, end, now);
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                written += end - start - (int)reader.GetInt64(0);
+                // Through the insert's result, so that its error (if any) surfaces here.
+                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                {
+                }
+            }
+
             start = end;
         }
+
+        return written;
     }
 
     private MySqlCommand CreateInsert(MySqlConnection connection, MySqlTransaction transaction, IReadOnlyList<OutboxMessage> messages, int start, int end, DateTimeOffset now)
     {
-        var sql = new StringBuilder(_insert, _insert.Length + ((end - start) * 80));
+        var ids = new StringBuilder();
+        for (var i = start; i < end; i++)
+        {
+            ids.Append(System.Globalization.CultureInfo.InvariantCulture, $"{(i == start ? "" : ",")}@i{i - start}");
+        }
+
+        var sql = new StringBuilder($"SELECT COUNT(*) FROM {_table} WHERE id IN ({ids});", ((end - start) * 100) + 200);
+        sql.Append(_insert);
         var command = new MySqlCommand { Connection = connection, Transaction = transaction };
         var p = command.Parameters;
         var created = MySqlValues.ToDb(now);
@@ -91,6 +119,7 @@ public sealed class MySqlOutboxWriter : IOutboxWriter
         }
 
         p.AddWithValue("@c", created);
+        sql.Append(" ON DUPLICATE KEY UPDATE id = id");
         command.CommandText = sql.ToString();
         return command;
     }

@@ -54,6 +54,86 @@ public sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
             """, messageId, consumer, topic, now, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The insert is a plain <c>INSERT IGNORE ... VALUES</c> followed, in the same round trip, by the key check: not an
+    /// <c>INSERT ... SELECT ... WHERE NOT EXISTS</c>, which under <c>innodb_autoinc_lock_mode = 1</c> (MariaDB's
+    /// default) holds the table's AUTO-INC lock (of <c>seq</c>) while it waits for a concurrent duplicate, stalling every
+    /// insert into the inbox. When the key is held, the row just inserted is rolled back. Whether a row was inserted
+    /// also tells a duplicate from a held key, so no further query is needed.
+    /// </remarks>
+    public async Task<KeyedInboxBegin> BeginInKeyOrderAsync(Guid messageId, string consumer, string topic, string key, bool deadBlocksKey,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        MySqlTransaction? transaction = null;
+        try
+        {
+            transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+            // The check reads committed rows after the insert (which may have waited for a concurrent copy); the new
+            // row is processed (state 1), so it is never in pending_key itself.
+            await using var command = new MySqlCommand($"""
+                INSERT IGNORE INTO {_t} (message_id, consumer, state, topic, attempts, errors, received_at, processed_at)
+                VALUES (@id, @consumer, 1, @topic, 1, '[]', @now, @now);
+                SELECT ROW_COUNT(), EXISTS (SELECT 1 FROM {_t} e
+                    WHERE e.consumer = @consumer AND e.pending_key = @key AND (e.state = 2 OR (e.state = 3 AND @dead)));
+                """, connection, transaction);
+            command.Parameters.AddWithValue("@id", MySqlValues.ToDb(messageId));
+            command.Parameters.AddWithValue("@consumer", consumer);
+            command.Parameters.AddWithValue("@topic", topic);
+            command.Parameters.AddWithValue("@now", MySqlValues.ToDb(now));
+            command.Parameters.AddWithValue("@key", key);
+            command.Parameters.AddWithValue("@dead", deadBlocksKey);
+            bool inserted, blocked;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                inserted = reader.GetInt64(0) == 1;
+                blocked = reader.GetInt64(1) != 0;
+            }
+
+            if (inserted && !blocked)
+            {
+                return new KeyedInboxBegin(new MySqlInboxTransaction(connection, transaction), KeyBlocked: false);
+            }
+
+            if (inserted)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await DisposeAsync(connection, transaction).ConfigureAwait(false);
+            return new KeyedInboxBegin(null, KeyBlocked: inserted);
+        }
+        catch
+        {
+            await DisposeAsync(connection, transaction).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> ParkAsync(InboxParking parking, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(parking);
+        // Due at once: the claim's key check holds it until everything before it (smaller seq) is finished.
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = MySqlValues.Command(connection, $"""
+            INSERT IGNORE INTO {_t} (message_id, consumer, state, topic, `key`, type, payload, headers, attempts, errors, received_at, next_attempt_at)
+            VALUES (@id, @consumer, 2, @topic, @key, @type, @payload, @headers, 0, '[]', @now, @now)
+            """);
+        var p = command.Parameters;
+        p.AddWithValue("@id", MySqlValues.ToDb(parking.MessageId));
+        p.AddWithValue("@consumer", parking.Consumer);
+        p.AddWithValue("@topic", parking.Topic);
+        p.AddWithValue("@key", parking.Key);
+        p.AddWithValue("@type", parking.Type);
+        p.AddWithValue("@payload", parking.Payload.ToArray());
+        p.AddWithValue("@headers", HeaderSerializer.Serialize(new Dictionary<string, string>(parking.Headers)));
+        p.AddWithValue("@now", MySqlValues.ToDb(parking.At));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
     public Task<InboxTransaction?> BeginRetryAsync(Guid messageId, string consumer, string owner, DateTimeOffset now, CancellationToken cancellationToken) =>
         // The payload copy is no longer needed once handled.
         BeginAsync($"""
@@ -150,17 +230,29 @@ public sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
         var result = new List<InboxRetry>();
         await using (var select = new MySqlCommand { Connection = connection, Transaction = transaction })
         {
-            var consumers = new StringBuilder();
-            for (var i = 0; i < request.Consumers.Count; i++)
+            var consumers = InList(select.Parameters, "c", request.Consumers);
+            // For an ordered consumer only a key's head is claimable: a claimed (leased) head stays in state 2, so
+            // nothing after it is claimed meanwhile; a head being handled holds its row lock, and this subquery (a
+            // non-locking read) still sees it committed in state 2. IN () is not SQL: an empty list drops the clause.
+            var headOnly = "";
+            if (request.OrderedConsumers.Count > 0)
             {
-                consumers.Append(i == 0 ? "@c0" : string.Create(CultureInfo.InvariantCulture, $",@c{i}"));
-                select.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"@c{i}"), request.Consumers[i]);
+                var ordered = InList(select.Parameters, "o", request.OrderedConsumers);
+                var deadBlocking = request.DeadBlockingConsumers.Count == 0
+                    ? "FALSE"
+                    : $"e.consumer IN ({InList(select.Parameters, "b", request.DeadBlockingConsumers)})";
+                headOnly = $"""
+                    AND (r.`key` IS NULL OR r.consumer NOT IN ({ordered}) OR NOT EXISTS (
+                        SELECT 1 FROM {_t} e WHERE e.consumer = r.consumer AND e.pending_key = r.`key` AND e.seq < r.seq
+                          AND (e.state = 2 OR (e.state = 3 AND {deadBlocking}))))
+                    """;
             }
 
             select.CommandText = $"""
-                SELECT message_id, consumer, topic, `key`, type, payload, headers, attempts FROM {_t}
-                WHERE state = 2 AND next_attempt_at <= @now AND consumer IN ({consumers})
-                ORDER BY next_attempt_at LIMIT @limit FOR UPDATE SKIP LOCKED
+                SELECT r.message_id, r.consumer, r.topic, r.`key`, r.type, r.payload, r.headers, r.attempts FROM {_t} r
+                WHERE r.state = 2 AND r.next_attempt_at <= @now AND r.consumer IN ({consumers})
+                {headOnly}
+                ORDER BY r.next_attempt_at LIMIT @limit FOR UPDATE SKIP LOCKED
                 """;
             select.Parameters.AddWithValue("@now", MySqlValues.ToDb(request.Now));
             select.Parameters.AddWithValue("@limit", request.Limit);
@@ -198,6 +290,20 @@ public sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return result;
+    }
+
+    // "@{prefix}0,@{prefix}1,...", one parameter per value.
+    private static string InList(MySqlParameterCollection parameters, string prefix, IReadOnlyList<string> values)
+    {
+        var list = new StringBuilder();
+        for (var i = 0; i < values.Count; i++)
+        {
+            var name = string.Create(CultureInfo.InvariantCulture, $"@{prefix}{i}");
+            list.Append(i == 0 ? name : "," + name);
+            parameters.AddWithValue(name, values[i]);
+        }
+
+        return list.ToString();
     }
 
     /// <inheritdoc />
