@@ -1,4 +1,7 @@
+using System.Data.Common;
 using MySqlConnector;
+using Microsoft.Extensions.DependencyInjection;
+using Postbox.Hosting;
 using Postbox.IntegrationTests.Infrastructure;
 using Postbox.MySql;
 using Postbox.Storage;
@@ -16,6 +19,12 @@ public sealed class MySqlStoreConformanceTests : OutboxStoreConformanceTests, IA
     public Task InitializeAsync() => _database.InitializeAsync();
 
     public Task DisposeAsync() => _database.DisposeAsync();
+
+    protected override string BusinessTable => "business";
+
+    protected override void UseStore(PostboxBuilder postbox) => postbox.UseMySql(_database.ConnectionString);
+
+    protected override async Task<DbConnection> OpenConnectionAsync() => await _database.DataSource.OpenConnectionAsync();
 
     protected override Task EnqueueAsync(IReadOnlyList<OutboxMessage> messages, DateTimeOffset now) => _database.EnqueueAsync(messages, now);
 
