@@ -33,6 +33,8 @@ public sealed class SmtpAuthTests : IAsyncLifetime
         Assert.True(status.GetProperty("status").GetString() == "sent", status.ToString() + "\n" + service.Process.Output + "\n" + _smtp.Output);
         var mail = Assert.Single(_smtp.Mails());
         Assert.Contains($"Message-ID: <mail.{id:N}@postbox.local>", mail, StringComparison.Ordinal);
+        // Exactly one Message-ID header (MimeKit adds a random "Message-Id" of its own unless it is removed).
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(mail, "^Message-ID:", System.Text.RegularExpressions.RegexOptions.Multiline | System.Text.RegularExpressions.RegexOptions.IgnoreCase));
         AssertPasswordNowhere(service, status);
     }
 

@@ -30,6 +30,8 @@ public sealed class SqliteEndToEndTests : IAsyncLifetime
         var eml = Assert.Single(Directory.GetFiles(_service.MailFolder, "*.eml"));
         var text = await File.ReadAllTextAsync(eml);
         Assert.Contains($"Message-ID: <mail.{id:N}@postbox.local>", text, StringComparison.Ordinal);
+        // Exactly one Message-ID header (MimeKit adds a random "Message-Id" of its own unless it is removed).
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "^Message-ID:", System.Text.RegularExpressions.RegexOptions.Multiline | System.Text.RegularExpressions.RegexOptions.IgnoreCase));
         Assert.Contains("Subject: Test Subject", text, StringComparison.Ordinal);
         Assert.Contains("other@example.com", text, StringComparison.Ordinal);
 

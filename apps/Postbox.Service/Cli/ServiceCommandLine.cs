@@ -41,10 +41,46 @@ internal static class ServiceCommandLine
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The tokens left over by the named options that the configuration would silently ignore: an option without a
+    /// <c>Section:Key</c> colon, other than the host's own switches.
+    /// </summary>
+    internal static IReadOnlyList<string> UnknownOptions(IReadOnlyList<string> tokens)
+    {
+        string[] hostKeys = ["urls", "environment", "contentRoot", "applicationName"];
+        var unknown = new List<string>();
+        foreach (var token in tokens)
+        {
+            // Values (a path, a negative number) are not options; "-x" and "--x" are.
+            if (!token.StartsWith("--", StringComparison.Ordinal) && !(token.Length > 1 && token[0] == '-' && char.IsLetter(token[1])))
+            {
+                continue;
+            }
+
+            var key = token.TrimStart('-').Split('=', 2)[0];
+            if (key.Length == 0 || (!key.Contains(':', StringComparison.Ordinal) && !hostKeys.Contains(key, StringComparer.OrdinalIgnoreCase)))
+            {
+                unknown.Add(token.Split('=', 2)[0]);
+            }
+        }
+
+        return unknown;
+    }
+
     private static async Task<int> RunAsync(ParseResult result, ServiceRoles roles, ServiceOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         var overrides = options.ToConfiguration(result);
         var args = result.UnmatchedTokens.ToArray();
+        var unknown = UnknownOptions(args);
+        if (unknown.Count > 0)
+        {
+            // A mistyped option (--smtp-usr) would otherwise become an unused configuration key, and the mail would go
+            // out unauthenticated without a word.
+            await Console.Error.WriteLineAsync(
+                $"Unknown option(s): {string.Join(", ", unknown)}. See --help; other settings are given as --Section:Key=value.").ConfigureAwait(false);
+            return 1;
+        }
+
         try
         {
             using var host = ServiceApp.Build(roles == ServiceRoles.None ? ServiceRoles.None : roles, args, overrides, roles == ServiceRoles.None ? null : output);

@@ -67,7 +67,14 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
             message.To.Add(MailboxAddress.Parse(recipient));
         }
 
-        // Named as System.Net.Mail wrote it (MimeKit would write "Message-Id"), for whoever greps the sink.
+        // Named as System.Net.Mail wrote it (MimeKit would write "Message-Id"), for whoever greps the sink. MimeMessage's
+        // constructor already added a random "Message-Id": remove it, or the mail carries two and receivers (and the
+        // fault run's sink) dedupe by the random one, which differs on every attempt.
+        while (message.Headers.Contains(HeaderId.MessageId))
+        {
+            message.Headers.Remove(HeaderId.MessageId);
+        }
+
         message.Headers.Add("Message-ID", MessageIdFor(kind, id));
         var body = new TextPart(TextFormat.Plain);
         body.SetText(System.Text.Encoding.UTF8, content);
