@@ -16,7 +16,7 @@ internal sealed class PostgreSqlCommands
             """;
         Notify = $"SELECT pg_notify('{schema.Channel}', '')";
         ClaimLock = $"SELECT pg_advisory_xact_lock({schema.ClaimLockKey})";
-        RelayCommit = "SELECT set_config('synchronous_commit', 'off', true)";
+        RelayCommit = "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)";
         ClaimBlockingDead = Claim(t, deadBlocksKey: true);
         ClaimSkippingDead = Claim(t, deadBlocksKey: false);
         CompleteKeep = $"""
@@ -57,7 +57,9 @@ internal sealed class PostgreSqlCommands
     /// commit in a server crash only means the message is published again (consumers deduplicate by id), and the WAL
     /// is replayed in order, so a later claim is never kept while an earlier settle is lost. The business
     /// transactions (enqueue, inbox) keep the server's synchronous commit. Transaction-local, so pooled connections
-    /// are unaffected.
+    /// are unaffected. JIT is turned off too: the claim's estimated cost on a large backlog crosses jit_above_cost, and
+    /// compiling it took 2 s per claim on a 1,000,000-message keyless backlog (24 ms without), for a statement that
+    /// touches at most a batch of rows.
     /// </summary>
     public string RelayCommit { get; }
 
