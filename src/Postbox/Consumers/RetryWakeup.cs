@@ -34,6 +34,7 @@ internal sealed class RetryWakeup(TimeProvider timeProvider)
     /// </summary>
     public async Task<bool> WaitAsync(TimeSpan maxDelay, CancellationToken cancellationToken)
     {
+        var deadline = timeProvider.GetUtcNow() + maxDelay;
         while (!cancellationToken.IsCancellationRequested)
         {
             Task changed;
@@ -47,24 +48,23 @@ internal sealed class RetryWakeup(TimeProvider timeProvider)
                     return true;
                 }
 
+                if (now >= deadline)
+                {
+                    return false;
+                }
+
                 changed = _changed.Task;
-                delay = _due is { } next && next - now < maxDelay ? next - now : maxDelay;
+                var wake = _due is { } next && next < deadline ? next : deadline;
+                // Rounded up to whole milliseconds: timers truncate, and one that fires a fraction early would find
+                // the retry not yet due.
+                delay = TimeSpan.FromMilliseconds(Math.Ceiling((wake - now).TotalMilliseconds));
             }
 
             var timer = Task.Delay(delay, timeProvider, cancellationToken);
             if (await Task.WhenAny(timer, changed).ConfigureAwait(false) == timer)
             {
+                // Fired (the loop checks what is due now) or cancelled (the loop ends).
                 await timer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                lock (_lock)
-                {
-                    if (_due is { } due && due <= timeProvider.GetUtcNow())
-                    {
-                        _due = null;
-                        return true;
-                    }
-                }
-
-                return false;
             }
         }
 

@@ -64,23 +64,6 @@ public sealed class FailureLogLimiterTests
         Assert.DoesNotContain('\n', FailureReason.Describe(new InvalidOperationException("two\nlines")));
     }
 
-    [Fact]
-    public async Task RetryWakeup_RetryDueSoon_EndsAnHourLongIdleWait()
-    {
-        var wakeup = new RetryWakeup(TimeProvider.System);
-        var waiting = wakeup.WaitAsync(TimeSpan.FromHours(1), CancellationToken.None);
-        wakeup.Schedule(DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(50));
-        // Bounded only so a broken wake-up fails the test instead of hanging it.
-        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(60)));
-    }
-
-    [Fact]
-    public async Task RetryWakeup_NothingScheduled_WaitsItsIntervalAndSaysSo()
-    {
-        var wakeup = new RetryWakeup(TimeProvider.System);
-        Assert.False(await wakeup.WaitAsync(TimeSpan.FromMilliseconds(20), CancellationToken.None));
-    }
-
     private sealed class ListLogger : ILogger
     {
         public ConcurrentQueue<string> Lines { get; } = new();
