@@ -42,6 +42,7 @@ internal static class CustomerEndpoints
         }
 
         var customer = new CustomerCreated(Guid.CreateVersion7(), name!.Trim(), email!, timeProvider.GetUtcNow());
+        CustomerView? created;
         await using (var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false))
         await using (var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false))
         {
@@ -53,11 +54,12 @@ internal static class CustomerEndpoints
 
             await outbox.EnqueueAsync(transaction, OutboxMessage.FromJson(Topics.CustomerCreated, customer, key: customer.Id.ToString("D"), type: nameof(CustomerCreated)),
                 cancellationToken).ConfigureAwait(false);
+            created = await customers.GetAsync(transaction, customer.Id, cancellationToken).ConfigureAwait(false);
             await AppDatabase.CommitAsync(transaction).ConfigureAwait(false);
         }
 
         ServiceLog.CustomerCreated(logger, customer.Id);
-        return TypedResults.Created($"/customers/{customer.Id}", await customers.GetAsync(customer.Id, cancellationToken).ConfigureAwait(false));
+        return TypedResults.Created($"/customers/{customer.Id}", created);
     }
 
     private static async Task<IResult> GetAsync(Guid id, CustomerStore customers, CancellationToken cancellationToken) =>

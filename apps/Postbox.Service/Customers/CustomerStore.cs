@@ -22,7 +22,22 @@ internal sealed class CustomerStore(AppDatabase database)
     public async Task<CustomerView?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = AppDatabase.Command(connection, null,
+        return await GetAsync(connection, null, id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads on <paramref name="transaction"/>'s connection: a create answers with what it wrote before committing, so no
+    /// second connection (possibly a stale pooled one) is needed after the commit, when the request can no longer be retried.
+    /// </summary>
+    public Task<CustomerView?> GetAsync(DbTransaction transaction, Guid id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        return GetAsync(transaction.Connection!, transaction, id, cancellationToken);
+    }
+
+    private async Task<CustomerView?> GetAsync(DbConnection connection, DbTransaction? transaction, Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = AppDatabase.Command(connection, transaction,
             $"SELECT id, email, name, created_at, event_handled_count, event_handled_at FROM {_customers} WHERE id = @id", ("id", database.Id(id)));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)

@@ -23,8 +23,7 @@ internal static class UserEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
     }
 
-    private static async Task<IResult> RegisterAsync(HttpRequest request, UserService service, UserStore users, IOptions<ApiSettings> api,
-        CancellationToken cancellationToken)
+    private static async Task<IResult> RegisterAsync(HttpRequest request, UserService service, IOptions<ApiSettings> api, CancellationToken cancellationToken)
     {
         var (body, problem) = await JsonBody.ReadAsync<RegisterUserRequest>(request, api.Value.MaxRequestBytes, cancellationToken).ConfigureAwait(false);
         if (problem is not null)
@@ -54,14 +53,13 @@ internal static class UserEndpoints
             return TypedResults.ValidationProblem(errors.ToDictionary(), title: "The registration is invalid.");
         }
 
-        if (await service.RegisterAsync(email!, body.Password!, cancellationToken).ConfigureAwait(false) is not { } id)
+        if (await service.RegisterAsync(email!, body.Password!, cancellationToken).ConfigureAwait(false) is not { } view)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "E-mail address already registered.",
                 detail: "A user with this e-mail address exists.");
         }
 
-        var view = await users.GetAsync(id, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Created($"/api/v1/users/{id}", view);
+        return TypedResults.Created($"/api/v1/users/{view.Id}", view);
     }
 
     private static bool IsWellFormed(string text)

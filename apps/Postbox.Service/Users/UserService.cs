@@ -6,8 +6,11 @@ namespace Postbox.Service.Users;
 /// <summary>Registers a user: user, welcome notification and outbox message in one transaction.</summary>
 internal sealed class UserService(AppDatabase database, UserStore users, IOutbox outbox, TimeProvider timeProvider, ILogger<UserService> logger)
 {
-    /// <summary>Returns the new user's id, or <see langword="null"/> when the address is already registered.</summary>
-    public async Task<Guid?> RegisterAsync(string email, string password, CancellationToken cancellationToken)
+    /// <summary>
+    /// Returns the new user as stored (read before the commit, on the same connection), or <see langword="null"/> when
+    /// the address is already registered.
+    /// </summary>
+    public async Task<UserView?> RegisterAsync(string email, string password, CancellationToken cancellationToken)
     {
         // Hashed before the transaction opens: the slow part must not hold SQLite's write lock.
         var hash = PasswordHasher.Hash(password);
@@ -22,8 +25,10 @@ internal sealed class UserService(AppDatabase database, UserStore users, IOutbox
 
         await outbox.EnqueueAsync(transaction, OutboxMessage.FromJson(Topics.UserWelcome, new WelcomeMailCommand(notificationId), type: "WelcomeMail"),
             cancellationToken).ConfigureAwait(false);
+        var view = await users.GetAsync(transaction, userId, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"The user {userId} just inserted was not found in the same transaction.");
         await AppDatabase.CommitAsync(transaction).ConfigureAwait(false);
         ServiceLog.UserRegistered(logger, userId);
-        return userId;
+        return view;
     }
 }

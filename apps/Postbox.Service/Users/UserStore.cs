@@ -35,7 +35,23 @@ internal sealed class UserStore(AppDatabase database)
     public async Task<UserView?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = AppDatabase.Command(connection, null, $"""
+        return await GetAsync(connection, null, id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads on <paramref name="transaction"/>'s connection: a registration answers with what it wrote before committing,
+    /// so no second connection (possibly a stale pooled one) is needed after the commit, when the request can no longer
+    /// be retried.
+    /// </summary>
+    public Task<UserView?> GetAsync(DbTransaction transaction, Guid id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        return GetAsync(transaction.Connection!, transaction, id, cancellationToken);
+    }
+
+    private async Task<UserView?> GetAsync(DbConnection connection, DbTransaction? transaction, Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = AppDatabase.Command(connection, transaction, $"""
             SELECT u.id, u.email, u.created_at, n.status, n.attempts, n.last_error
             FROM {_users} u JOIN {_notifications} n ON n.user_id = u.id AND n.kind = 'welcome'
             WHERE u.id = @id
