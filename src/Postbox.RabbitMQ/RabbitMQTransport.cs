@@ -89,12 +89,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
                 CheckEnvelope(message, properties, session.Connection.FrameMax);
             }
 
-            await session.EnsureExchangeAsync(cancellationToken).ConfigureAwait(false);
-            if (_options.DeclareQueues)
-            {
-                await session.EnsureQueueAsync(routingKey, cancellationToken).ConfigureAwait(false);
-            }
-
+            await DeclareForPublishAsync(session, message, routingKey, cancellationToken).ConfigureAwait(false);
             var channel = await session.GetPublishChannelAsync(cancellationToken).ConfigureAwait(false);
             await channel.BasicPublishAsync(_options.ExchangeName, routingKey, mandatory: true,
                 properties, message.Payload, cancellationToken).ConfigureAwait(false);
@@ -164,6 +159,30 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         if (session.TryTakeReturn(messageId, out _))
         {
             throw Unroutable(session, message, messageId, null);
+        }
+    }
+
+    /// <summary>
+    /// Declares what this publish still needs (normally <see cref="PrepareAsync"/> already did, outside the publish
+    /// timeout). Declaring is not publishing: when the declaration does not answer in time (the publish timeout ran out,
+    /// or the client's own continuation timeout did) the broker is not keeping up, and the message is released without
+    /// an attempt charged. The declaration itself goes on in the background, so the next round finds it done.
+    /// </summary>
+    private async Task DeclareForPublishAsync(BrokerSession session, OutboxEnvelope message, string routingKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await session.EnsureExchangeAsync(cancellationToken).ConfigureAwait(false);
+            if (_options.DeclareQueues)
+            {
+                await session.EnsureQueueAsync(routingKey, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw new TransportUnavailableException(
+                $"Declaring the topology for message {message.Id} (topic '{message.Topic}') on RabbitMQ at {_connection.Endpoint} did not complete " +
+                "in time: the broker is not keeping up. The message is released without an attempt.", ex);
         }
     }
 

@@ -67,7 +67,7 @@ internal sealed class RabbitMQTransportOptionsValidator : IValidateOptions<Rabbi
             errors.Add($"{Section}:PublishChannels must be between 1 and 64 (was {options.PublishChannels}).");
         }
 
-        Partitions.Validate(Section, options.Partitions, options.TopicPartitions, errors);
+        Partitions.Validate(Section, options.Partitions, options.TopicPartitions, options.DeclareQueues ? options.QueuePrefix : null, errors);
 
         if (options.MaxOutstandingConfirms is < 1 or > 100_000)
         {

@@ -36,6 +36,37 @@ public sealed class RabbitMQOptionsValidationTests
         Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A partitioned topic whose last partition queue (<c>{prefix}{topic}.p{n-1}</c>) exceeds 255 bytes could only produce
+    /// unpublishable messages: refused at start, naming the queue. One byte shorter starts.
+    /// </summary>
+    [Theory]
+    [InlineData(200, 10, true)]
+    [InlineData(249, 10, true)]   // "pq." + topic + ".p9": 255 bytes, the limit itself
+    [InlineData(250, 10, false)]  // 256
+    [InlineData(248, 11, true)]   // ".p10": 255
+    [InlineData(249, 11, false)]  // 256
+    [InlineData(249, 1, true)]    // ".p0": 255
+    public async Task UseRabbitMQ_PartitionQueueNamesBeyond255Bytes_FailAtStart(int topicBytes, int partitions, bool starts)
+    {
+        var topic = new string('t', topicBytes);
+        using var host = BuildHost(o =>
+        {
+            o.QueuePrefix = "pq.";
+            o.TopicPartitions[topic] = partitions;
+        });
+
+        if (starts)
+        {
+            await host.StartAsync();
+            await host.StopAsync();
+            return;
+        }
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains(error.Failures, f => f.Contains("exceeds AMQP's 255-byte limit", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task UseRabbitMQ_WithReservedExchangeName_FailsAtStart()
     {

@@ -52,6 +52,40 @@ public sealed class RabbitMQTransportTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Issue 15: declaring a new topic's queue is not publishing. When the declaration does not answer within the publish
+    /// timeout (here: the token is already cancelled when the publish reaches it), the message is released as
+    /// "transport unavailable" (no attempt charged), not failed; the declaration completes in the background and the
+    /// next publish to the topic goes through.
+    /// </summary>
+    [Fact]
+    public async Task Publish_WhenTheQueueDeclarationDoesNotAnswerInTime_IsUnavailableNotAFailedAttempt_AndTheNextPublishDelivers()
+    {
+        var exchange = RabbitMQBroker.UniqueName("px");
+        var prefix = RabbitMQBroker.UniqueName("pq") + ".";
+        try
+        {
+            await using var transport = RabbitMQBroker.CreateTransport(o => (o.ExchangeName, o.QueuePrefix) = (exchange, prefix));
+            // Connection and exchange first, so the cancelled publish below gets as far as the new topic's declaration.
+            await transport.PublishAsync(RabbitMQBroker.Envelope("warm"), CancellationToken.None);
+
+            using var expired = new CancellationTokenSource();
+            await expired.CancelAsync();
+            var late = RabbitMQBroker.Envelope("fresh");
+            var ex = await Assert.ThrowsAsync<TransportUnavailableException>(() => transport.PublishAsync(late, expired.Token).AsTask());
+            Assert.Contains("topic 'fresh'", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("without an attempt", ex.Message, StringComparison.Ordinal);
+
+            await transport.PublishAsync(late, CancellationToken.None);
+            await using var reader = await QueueReader.StartAsync(prefix + "fresh");
+            Assert.Equal(late.Id.ToString("D"), (await reader.ReadAsync(TimeSpan.FromSeconds(10))).MessageId);
+        }
+        finally
+        {
+            await RabbitMQBroker.DeleteAsync(exchange, prefix + "warm", prefix + "fresh");
+        }
+    }
+
     [Fact]
     public async Task Publish_TenThousandConcurrently_AllArriveExactlyOnce()
     {

@@ -38,7 +38,7 @@ internal sealed class RabbitMQConsumerOptionsValidator : IValidateOptions<Rabbit
             errors.Add($"{Section}:QueueType '{options.QueueType}' is unknown: use 'classic' or 'quorum'.");
         }
 
-        Partitions.Validate(Section, options.Partitions, options.TopicPartitions, errors);
+        Partitions.Validate(Section, options.Partitions, options.TopicPartitions, options.QueuePrefix, errors);
 
         if (options.ClientProvidedName is null)
         {
