@@ -81,10 +81,14 @@ public sealed partial class MySqlMigrator : IPostboxMigrator
                 }
             }
 
+            // The binary collation without trailing-space padding has a different name on each server (both compare
+            // code points, which is UTF-8 byte order).
+            var noPadBinary = connection.ServerVersion.Contains("MariaDB", StringComparison.OrdinalIgnoreCase) ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin";
             var done = new List<int>();
             foreach (var migration in LoadMigrations().Where(m => !applied.Contains(m.Version)))
             {
-                await ExecuteAsync(connection, migration.Sql.Replace("{prefix}", _tables.Prefix, StringComparison.Ordinal), cancellationToken).ConfigureAwait(false);
+                var sql = migration.Sql.Replace("{prefix}", _tables.Prefix, StringComparison.Ordinal).Replace("{nopad_bin}", noPadBinary, StringComparison.Ordinal);
+                await ExecuteAsync(connection, sql, cancellationToken).ConfigureAwait(false);
                 await using (var record = new MySqlCommand($"INSERT INTO {_tables.Migrations} (version, name) VALUES (@version, @name)", connection))
                 {
                     record.Parameters.AddWithValue("@version", migration.Version);

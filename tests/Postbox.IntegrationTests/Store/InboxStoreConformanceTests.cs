@@ -273,6 +273,33 @@ public abstract class InboxStoreConformanceTests
         await nowFree.Transaction!.DisposeAsync();
     }
 
+    /// <summary>
+    /// Keys are opaque: "k" retrying holds back "k" only, not "k ", "k  " or " k" (MySQL's PAD SPACE collation made them
+    /// one key); and parked messages of those keys are each the head of their own key in the retry claim.
+    /// </summary>
+    [Fact]
+    public async Task KeyOrder_KeysDifferingOnlyInSpaces_DoNotHoldEachOther()
+    {
+        var first = Guid.CreateVersion7();
+        Assert.True(await Store.RecordFailureAsync(Failure(first, 1, T0, T0), CancellationToken.None)); // key "k", retrying
+
+        foreach (var key in new[] { "k ", "k  ", " k" })
+        {
+            var begun = await Store.BeginInKeyOrderAsync(Guid.CreateVersion7(), Consumer, "mail", key, deadBlocksKey: true, T0, CancellationToken.None);
+            Assert.False(begun.KeyBlocked, $"'{key}' was held back by 'k'");
+            await begun.Transaction!.DisposeAsync();
+        }
+
+        var parked = new[] { (Id: Guid.CreateVersion7(), Key: "k "), (Id: Guid.CreateVersion7(), Key: "k  ") };
+        foreach (var (id, key) in parked)
+        {
+            Assert.True(await Store.ParkAsync(Parking(id, key), CancellationToken.None));
+        }
+
+        var claimed = await ClaimInKeyOrderAsync(T0);
+        Assert.Equal(new[] { first }.Concat(parked.Select(p => p.Id)).Order(), claimed.Select(r => r.MessageId).Order());
+    }
+
     [Fact]
     public async Task KeyOrder_DeadLetterHoldsItsKeyOnlyUnderBlock_AndAnUnorderedClaimIgnoresKeys()
     {

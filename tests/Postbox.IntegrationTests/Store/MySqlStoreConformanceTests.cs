@@ -10,8 +10,6 @@ namespace Postbox.IntegrationTests.Store;
 
 public sealed class MySqlStoreConformanceTests : OutboxStoreConformanceTests, IAsyncLifetime
 {
-    protected override bool KeysKeepTrailingSpaces => false;
-
     private readonly MySqlDatabase _database = new();
 
     protected override IOutboxStore Store => _database.Store;
