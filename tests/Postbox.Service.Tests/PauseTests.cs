@@ -24,6 +24,9 @@ public sealed class PauseTests : IAsyncLifetime
             "--urls", $"http://127.0.0.1:{_port}", "--sqlite", $"Data Source={Path.Combine(_folder, "service.db")}", "--mail-dir", MailFolder,
             "--Postbox:Relay:PollInterval=00:00:00.200", "--Postbox:Consumers:RetryPollInterval=00:00:00.100",
         ]);
+        // The banner comes once Kestrel listens (ApplicationStarted); the consumers may subscribe before that, so waiting
+        // for them alone let the first request meet a closed port under load.
+        await _all.WaitForLineAsync("Postbox service (all", TimeSpan.FromSeconds(60));
         await _all.WaitForLineAsync("subscribed to customers.created", TimeSpan.FromSeconds(60));
     }
 
