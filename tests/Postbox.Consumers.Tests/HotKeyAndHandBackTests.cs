@@ -62,22 +62,25 @@ public sealed class HotKeyAndHandBackTests : ServerTest
         await host.StopAsync();
     }
 
-    // Concurrency 2: one slot held by a slow message, so the key's later messages stay unread in the subscription's
-    // buffer while its head is handed back (the in-memory source puts it back behind them).
+    // Concurrency 2 (prefetch 4): one slot held by a slow message, so the key's later messages wait unread in the
+    // subscription's buffer while its head is handed back; RabbitMQ redelivers the head after them.
     [Fact]
     public async Task HandBack_InboxUnreachableForKeyHead_LaterMessagesOfTheKeyDoNotOvertakeIt()
     {
-        var topic = "handback-" + Guid.NewGuid().ToString("N");
-        var slow = OutboxMessage.FromJson(topic, new WorkItem("slow:0"), key: "slow");
-        var keyed = Enumerable.Range(0, 10).Select(i => OutboxMessage.FromJson(topic, new WorkItem($"a:{i}"), key: "a")).ToList();
-        var script = new HandlerScript { Schema = Db.Schema, DelayFor = c => c.MessageId == slow.Id ? TimeSpan.FromSeconds(3) : TimeSpan.Zero };
-        var flaky = new FlakyInbox(keyed[0].Id);
-        using var host = BuildInMemoryHost(script, topic, concurrency: 2, services =>
+        var topic = TestBroker.NewTopic("handback");
+        await Broker.DeclareAsync(topic);
+        var slow = Guid.CreateVersion7();
+        var keyed = Enumerable.Range(0, 10).Select(_ => Guid.CreateVersion7()).ToList();
+        var script = new HandlerScript { DelayFor = c => c.MessageId == slow ? TimeSpan.FromSeconds(3) : TimeSpan.Zero };
+        var flaky = new FlakyInbox(keyed[0]);
+        using var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.Concurrency = 2, services: services =>
             services.Replace(ServiceDescriptor.Singleton<IInboxStore>(sp => flaky.Wrap(sp.GetRequiredService<PostgreSqlInboxStore>()))));
-        await host.StartAsync();
-        await EnqueueAsync(host, [slow]);
-        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(script.Attempts.ContainsKey(slow.Id)), Wait, "the slow message started");
-        await EnqueueAsync(host, [.. keyed]);
+        await Broker.PublishAsync(topic, slow, new WorkItem("slow:0"), key: "slow");
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(script.Attempts.ContainsKey(slow)), Wait, "the slow message started");
+        for (var i = 0; i < keyed.Count; i++)
+        {
+            await Broker.PublishAsync(topic, keyed[i], new WorkItem($"a:{i}"), key: "a");
+        }
 
         await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 11, Wait, "11 effects");
         await Task.Delay(300);
