@@ -99,8 +99,9 @@ public sealed class HotKeyAndHandBackTests : ServerTest
         var topic = TestBroker.NewTopic("hotkill");
         KeyedMessages.TrackPartitions(Broker, topic, partitions);
         var others = Enumerable.Range(0, 8).Select(i => $"k{i}").ToList();
-        var first = await WorkerProcess.StartAsync(Db, topic, "2-6", shutdownMs: 1000, partitions: partitions, concurrency: "default");
-        await using var second = await WorkerProcess.StartAsync(Db, topic, "2-6", shutdownMs: 1000, partitions: partitions, concurrency: "default");
+        // Handler timeout 5 s: a retry lease is then 2 x 5 s + 1 s + 1 min.
+        var first = await WorkerProcess.StartAsync(Db, topic, "2-6", shutdownMs: 1000, partitions: partitions, concurrency: "default", timeoutMs: 5000);
+        await using var second = await WorkerProcess.StartAsync(Db, topic, "2-6", shutdownMs: 1000, partitions: partitions, concurrency: "default", timeoutMs: 5000);
         await using var transport = KeyedMessages.Transport(partitions);
 
         // The hot key first, quicker than it is handled, so its backlog fills the prefetch and gets parked.
@@ -112,9 +113,25 @@ public sealed class HotKeyAndHandBackTests : ServerTest
         await first.DisposeAsync();
         await publish;
 
-        // A parked message the killed worker had claimed waits for its retry lease to expire (about two minutes here:
-        // twice the handler timeout, the shutdown timeout and one minute), as any claimed retry does.
-        await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 700, TimeSpan.FromMinutes(5), "700 effects");
+        // A parked message the killed worker had claimed waits for its retry lease to expire (71 s here), as any claimed
+        // retry does.
+        try
+        {
+            await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 700, TimeSpan.FromMinutes(3), "700 effects");
+        }
+        catch (TimeoutException)
+        {
+            await using var command = Db.DataSource.CreateCommand(
+                $"SELECT state, coalesce(key, '-'), count(*), min(next_attempt_at)::text, count(lease_owner) FROM \"{Db.Schema}\".inbox GROUP BY 1, 2 ORDER BY 1, 2");
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                Console.WriteLine($"INBOX state {reader.GetInt16(0)} key {reader.GetString(1)}: {reader.GetInt64(2)} rows, first due {(reader.IsDBNull(3) ? "-" : reader.GetString(3))}, leased {reader.GetInt64(4)}");
+            }
+
+            Console.WriteLine($"EFFECTS {await KeyedMessages.CountAsync(Db)}; now {DateTime.UtcNow:O}; second worker:\n{second.Output[^Math.Min(second.Output.Length, 3000)..]}");
+            throw;
+        }
         await Task.Delay(500);
         KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(others, 50).Append(new("hot", [.. Enumerable.Range(0, 300)])).ToDictionary());
         Assert.Equal(700, await Db.EffectsAsync());

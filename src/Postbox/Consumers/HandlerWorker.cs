@@ -43,6 +43,9 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
 
     // Keys with handed-back deliveries not back yet: the ids, and when the barrier last changed.
     private readonly Dictionary<string, HandBackBarrier> _barriers = new(StringComparer.Ordinal);
+
+    // Hand-backs of held deliveries, one after another in arrival order.
+    private Task _heldChain = Task.CompletedTask;
     private IConsumerSubscription? _subscription;
     private CancellationToken _stopIntake;
 
@@ -416,7 +419,10 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         return false;
     }
 
-    /// <summary>Puts a barrier on <paramref name="key"/> for the handed-back deliveries. Caller holds the lock.</summary>
+    /// <summary>
+    /// Puts a barrier on <paramref name="key"/> for the handed-back deliveries, ahead of any still outstanding (those
+    /// came later: only a barrier's first delivery gets to run). Caller holds the lock.
+    /// </summary>
     private void RaiseBarrier(string key, List<IncomingMessage> handedBack)
     {
         if (!_barriers.TryGetValue(key, out var barrier))
@@ -425,14 +431,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             _barriers[key] = barrier;
         }
 
-        foreach (var message in handedBack)
-        {
-            if (message.MessageId is { } id)
-            {
-                barrier.Ids.Add(id);
-            }
-        }
-
+        barrier.Ids.InsertRange(0, handedBack.Where(static m => m.MessageId is not null).Select(static m => m.MessageId!.Value));
         barrier.Since = timeProvider.GetTimestamp();
         if (barrier.Ids.Count == 0)
         {
@@ -442,7 +441,9 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
 
     /// <summary>
     /// Whether a delivery of <paramref name="key"/> must be handed back because earlier handed-back deliveries of the key
-    /// have not come back yet. A delivery that is one of them lowers the barrier by one. Caller holds the lock.
+    /// have not come back yet. Only the barrier's first delivery passes (and lowers the barrier by one); one that comes
+    /// back out of turn is handed back again, and any other delivery of the key joins the barrier at its end. Caller
+    /// holds the lock.
     /// </summary>
     private bool HeldByBarrier(string key, IncomingMessage message)
     {
@@ -451,9 +452,9 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             return false;
         }
 
-        if (message.MessageId is { } id && barrier.Ids.Remove(id))
+        if (message.MessageId is { } id && barrier.Ids[0] == id)
         {
-            // One of them is back; the key is free once all are (the broker gives them back in their order).
+            barrier.Ids.RemoveAt(0);
             barrier.Since = timeProvider.GetTimestamp();
             if (barrier.Ids.Count == 0)
             {
@@ -470,7 +471,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             return false;
         }
 
-        if (message.MessageId is { } later)
+        if (message.MessageId is { } later && !barrier.Ids.Contains(later))
         {
             barrier.Ids.Add(later);
         }
@@ -478,10 +479,30 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         return true;
     }
 
-    /// <summary>Hands back a delivery held by its key's barrier, after a short pause.</summary>
-    private async Task HandBackHeldAsync(IncomingMessage message)
+    /// <summary>
+    /// Hands back a delivery held by its key's barrier after a short pause, strictly after the ones held before it (the
+    /// broker puts each back at its place, so handing them back in order keeps their order even when it delivers one
+    /// before the next is back).
+    /// </summary>
+    private Task HandBackHeldAsync(IncomingMessage message)
     {
-        await Task.Delay(BarrierPause, timeProvider, _stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var due = timeProvider.GetTimestamp() + (long)(BarrierPause.TotalSeconds * timeProvider.TimestampFrequency);
+        lock (_busyKeys)
+        {
+            _heldChain = HandBackAfterAsync(_heldChain, message, due);
+            return _heldChain;
+        }
+    }
+
+    private async Task HandBackAfterAsync(Task previous, IncomingMessage message, long due)
+    {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var wait = TimeSpan.FromSeconds((due - timeProvider.GetTimestamp()) / (double)timeProvider.TimestampFrequency);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, timeProvider, _stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         await SettleAsync(message, requeue: true).ConfigureAwait(false);
     }
 
@@ -525,7 +546,8 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
 
     private sealed class HandBackBarrier
     {
-        public HashSet<Guid> Ids { get; } = [];
+        // In arrival order: the first is the only one allowed to run.
+        public List<Guid> Ids { get; } = [];
 
         public long Since { get; set; }
     }
