@@ -7,6 +7,7 @@
 //   WORKER_DELAY_MS     also "MIN-MAX": a random delay per message
 //   WORKER_CONCURRENCY  HandlerOptions.Concurrency (default 4; "default" keeps the library's default)
 //   WORKER_PARTITIONS   RabbitMQ partitions of the topic (default 0)
+//   WORKER_TIMEOUT_MS   HandlerOptions.Timeout (default 120000); also sets the retry lease (2 x timeout + shutdown + 1 min)
 // Prints "STARTED <id>" when a handler starts and "DONE <id>" after its effect is written (before the commit).
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -40,7 +41,7 @@ builder.Services.AddPostbox(o => o.Relay.Enabled = false)
             o.Concurrency = int.Parse(concurrency, System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        o.Timeout = TimeSpan.FromMinutes(2);
+        o.Timeout = TimeSpan.FromMilliseconds(int.Parse(Environment.GetEnvironmentVariable("WORKER_TIMEOUT_MS") ?? "120000", System.Globalization.CultureInfo.InvariantCulture));
     });
 
 using var host = builder.Build();

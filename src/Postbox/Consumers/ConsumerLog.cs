@@ -74,4 +74,7 @@ internal static partial class ConsumerLog
 
     [LoggerMessage(5021, LogLevel.Debug, "Message {MessageId} for {Consumer} waits in the inbox behind an unfinished earlier message of key {Key}.")]
     public static partial void Parked(ILogger logger, Guid messageId, string consumer, string key);
+
+    [LoggerMessage(5022, LogLevel.Warning, "{Consumer}: {Count} handed-back messages of key {Key} did not come back to this worker within {Lapse}; the key's later messages are no longer held back for them.")]
+    public static partial void BarrierLapsed(ILogger logger, string consumer, string key, int count, TimeSpan lapse);
 }

@@ -11,19 +11,51 @@ namespace Postbox.Consumers;
 /// (in memory, bounded by the prefetch) and runs on the same slot right after the one before it, so a key's messages run
 /// one at a time in arrival order while other keys use the other slots. A key held by a retry is the inbox's business:
 /// the next delivery of the key finds the retrying row and is parked behind it (see <see cref="MessageProcessor"/>).
+/// <para>
+/// A hot key: when a key's message finishes with <see cref="ParkThreshold"/> or more deliveries waiting behind it in
+/// memory, those (and the ones that arrive while they are moved) are parked in the inbox in order and acknowledged, so
+/// they stop holding the prefetch that other keys need; the retry scheduler runs them in order. Only after the running
+/// message's outcome is committed: every earlier message of the key is then in the inbox, so a crash cannot let a
+/// redelivered earlier message queue up behind its parked successors.
+/// </para>
+/// <para>
+/// A hand-back (inbox unreachable) puts a hand-back barrier on the key: later deliveries of the key that reach this
+/// worker before the handed-back ones come back are handed back too, so nothing of the key runs ahead of them.
+/// </para>
 /// </remarks>
 internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcessor processor, TimeProvider timeProvider, ILogger logger,
     FailureLogLimiter limiter, Func<CancellationToken, Task> whilePaused)
 {
     private static readonly TimeSpan HandBackPause = TimeSpan.FromSeconds(1);
+
+    // A handed-back delivery that never comes back to this worker (another consumer took it, the broker dropped it)
+    // must not hold its key here forever: the barrier lapses after this long without any of its deliveries returning.
+    private static readonly TimeSpan BarrierLapse = TimeSpan.FromSeconds(30);
+
+    // Pause before handing back a delivery held by a barrier, so a key whose head is away does not spin the read loop.
+    private static readonly TimeSpan BarrierPause = TimeSpan.FromMilliseconds(100);
+
     private readonly List<Task> _inFlight = [];
 
-    // Keys being handled, each with the deliveries waiting behind the running one (arrival order). Guarded by itself.
+    // Keys being handled, each with the deliveries waiting behind the running one (arrival order). Guarded by itself,
+    // which also guards _barriers.
     private readonly Dictionary<string, Queue<IncomingMessage>> _busyKeys = new(StringComparer.Ordinal);
+
+    // Keys with handed-back deliveries not back yet: the ids, and when the barrier last changed.
+    private readonly Dictionary<string, HandBackBarrier> _barriers = new(StringComparer.Ordinal);
+
+    // Hand-backs of held deliveries, one after another in arrival order.
+    private Task _heldChain = Task.CompletedTask;
     private IConsumerSubscription? _subscription;
     private CancellationToken _stopIntake;
 
     public HandlerRegistration Handler => handler;
+
+    /// <summary>
+    /// Deliveries waiting in memory behind a key's running message from which that backlog is parked in the inbox
+    /// instead: half the concurrency, at least 2.
+    /// </summary>
+    public int ParkThreshold { get; } = Math.Max(2, handler.Options.Concurrency / 2);
 
     /// <summary>Free handling slots; held by deliveries and retries alike.</summary>
     public SemaphoreSlim Slots { get; } = new(handler.Options.Concurrency, handler.Options.Concurrency);
@@ -124,17 +156,29 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
                 var key = handler.OrdersByKey ? message.Key : null;
                 if (key is not null)
                 {
+                    var held = false;
                     lock (_busyKeys)
                     {
-                        if (_busyKeys.TryGetValue(key, out var waiting))
+                        held = HeldByBarrier(key, message);
+                        if (!held)
                         {
-                            // Runs after the key's earlier deliveries, on their slot.
-                            waiting.Enqueue(message);
-                            Slots.Release();
-                            continue;
-                        }
+                            if (_busyKeys.TryGetValue(key, out var waiting))
+                            {
+                                // Runs after the key's earlier deliveries, on their slot.
+                                waiting.Enqueue(message);
+                                Slots.Release();
+                                continue;
+                            }
 
-                        _busyKeys[key] = new Queue<IncomingMessage>();
+                            _busyKeys[key] = new Queue<IncomingMessage>();
+                        }
+                    }
+
+                    if (held)
+                    {
+                        Slots.Release();
+                        Track(HandBackHeldAsync(message));
+                        continue;
                     }
                 }
 
@@ -208,6 +252,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
     /// <summary>
     /// Handles <paramref name="first"/>, then, for a key, the deliveries that queued up behind it, one after another on
     /// the same slot, until the key's queue is empty or intake stops (what is left is requeued by <see cref="CloseAsync"/>).
+    /// A backlog of <see cref="ParkThreshold"/> or more is parked in the inbox instead of handled here.
     /// </summary>
     private async Task ProcessDeliveriesAsync(IncomingMessage first, string? key, CancellationToken abort)
     {
@@ -216,11 +261,19 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         try
         {
             var message = first;
+            var parking = false;
             while (true)
             {
-                var handedBack = await ProcessDeliveryAsync(message, abort).ConfigureAwait(false);
+                var handedBack = parking
+                    ? await ParkDeliveryAsync(message, abort).ConfigureAwait(false)
+                    : await ProcessDeliveryAsync(message, abort).ConfigureAwait(false);
                 if (key is null)
                 {
+                    if (handedBack)
+                    {
+                        await SettleAsync(message, requeue: true).ConfigureAwait(false);
+                    }
+
                     return;
                 }
 
@@ -243,9 +296,12 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
                     var waiting = _busyKeys[key];
                     if (handedBack)
                     {
-                        // The broker gets this one back; the later ones must not overtake it.
-                        requeue = [.. waiting];
+                        // The broker gets this one back, and the later ones with it: none may overtake it, neither
+                        // these nor those of the key still on their way to this worker (the barrier, raised before the
+                        // requeue so the redelivery cannot arrive first).
+                        requeue = [message, .. waiting];
                         _busyKeys.Remove(key);
+                        RaiseBarrier(key, requeue);
                     }
                     else if (waiting.Count == 0)
                     {
@@ -258,6 +314,9 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
                     }
                     else
                     {
+                        // A hot key's backlog goes to the inbox once this delivery's outcome is committed (a stale one
+                        // is redelivered later, so its successors must not be parked ahead of it).
+                        parking |= waiting.Count >= ParkThreshold && !message.IsStale;
                         message = waiting.Dequeue();
                     }
                 }
@@ -279,7 +338,10 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         }
     }
 
-    /// <summary>Handles and settles one delivery; <see langword="true"/> when it was handed back to the broker.</summary>
+    /// <summary>
+    /// Handles one delivery and acknowledges it, unless the inbox was unreachable: then it returns <see langword="true"/>
+    /// and the caller hands it back.
+    /// </summary>
     private async Task<bool> ProcessDeliveryAsync(IncomingMessage message, CancellationToken abort)
     {
         if (message.IsStale)
@@ -297,19 +359,151 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            var reason = FailureReason.Describe(ex);
-            if (limiter.ShouldLog(handler.ConsumerName + " (inbox)", reason))
-            {
-                ConsumerLog.InboxUnavailable(logger, FailureReason.IsExpected(ex) ? null : ex, message.MessageId, handler.ConsumerName, reason);
-            }
-
-            // Pause so a database outage does not turn into a tight redelivery loop.
-            await Task.Delay(HandBackPause, timeProvider, abort).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            outcome = AttemptOutcome.HandedBack;
+            outcome = await InboxUnavailableAsync(message, ex, abort).ConfigureAwait(false);
         }
 
-        await SettleAsync(message, outcome == AttemptOutcome.HandedBack).ConfigureAwait(false);
-        return outcome == AttemptOutcome.HandedBack;
+        return await AckUnlessHandedBackAsync(message, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>Parks one delivery of a hot key's backlog in the inbox and acknowledges it; otherwise like <see cref="ProcessDeliveryAsync"/>.</summary>
+    private async Task<bool> ParkDeliveryAsync(IncomingMessage message, CancellationToken abort)
+    {
+        if (message.MessageId is not { } id || message.Key is not { } key)
+        {
+            return await ProcessDeliveryAsync(message, abort).ConfigureAwait(false);
+        }
+
+        if (message.IsStale)
+        {
+            ConsumerLog.StaleSkipped(logger, message.MessageId);
+            return false;
+        }
+
+        AttemptOutcome outcome;
+        try
+        {
+            outcome = await processor.ParkBacklogAsync(handler,
+                new Delivery(id, message.Topic, key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null)).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The inbox is unreachable: the delivery goes back to the broker, which keeps it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            outcome = await InboxUnavailableAsync(message, ex, abort).ConfigureAwait(false);
+        }
+
+        return await AckUnlessHandedBackAsync(message, outcome).ConfigureAwait(false);
+    }
+
+    private async Task<AttemptOutcome> InboxUnavailableAsync(IncomingMessage message, Exception ex, CancellationToken abort)
+    {
+        var reason = FailureReason.Describe(ex);
+        if (limiter.ShouldLog(handler.ConsumerName + " (inbox)", reason))
+        {
+            ConsumerLog.InboxUnavailable(logger, FailureReason.IsExpected(ex) ? null : ex, message.MessageId, handler.ConsumerName, reason);
+        }
+
+        // Pause so a database outage does not turn into a tight redelivery loop.
+        await Task.Delay(HandBackPause, timeProvider, abort).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return AttemptOutcome.HandedBack;
+    }
+
+    private async Task<bool> AckUnlessHandedBackAsync(IncomingMessage message, AttemptOutcome outcome)
+    {
+        if (outcome == AttemptOutcome.HandedBack)
+        {
+            return true;
+        }
+
+        await SettleAsync(message, requeue: false).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>
+    /// Puts a barrier on <paramref name="key"/> for the handed-back deliveries, ahead of any still outstanding (those
+    /// came later: only a barrier's first delivery gets to run). Caller holds the lock.
+    /// </summary>
+    private void RaiseBarrier(string key, List<IncomingMessage> handedBack)
+    {
+        if (!_barriers.TryGetValue(key, out var barrier))
+        {
+            barrier = new HandBackBarrier();
+            _barriers[key] = barrier;
+        }
+
+        barrier.Ids.InsertRange(0, handedBack.Where(static m => m.MessageId is not null).Select(static m => m.MessageId!.Value));
+        barrier.Since = timeProvider.GetTimestamp();
+        if (barrier.Ids.Count == 0)
+        {
+            _barriers.Remove(key);
+        }
+    }
+
+    /// <summary>
+    /// Whether a delivery of <paramref name="key"/> must be handed back because earlier handed-back deliveries of the key
+    /// have not come back yet. Only the barrier's first delivery passes (and lowers the barrier by one); one that comes
+    /// back out of turn is handed back again, and any other delivery of the key joins the barrier at its end. Caller
+    /// holds the lock.
+    /// </summary>
+    private bool HeldByBarrier(string key, IncomingMessage message)
+    {
+        if (!_barriers.TryGetValue(key, out var barrier))
+        {
+            return false;
+        }
+
+        if (message.MessageId is { } id && barrier.Ids[0] == id)
+        {
+            barrier.Ids.RemoveAt(0);
+            barrier.Since = timeProvider.GetTimestamp();
+            if (barrier.Ids.Count == 0)
+            {
+                _barriers.Remove(key);
+            }
+
+            return false;
+        }
+
+        if (timeProvider.GetElapsedTime(barrier.Since) > BarrierLapse)
+        {
+            ConsumerLog.BarrierLapsed(logger, handler.ConsumerName, key, barrier.Ids.Count, BarrierLapse);
+            _barriers.Remove(key);
+            return false;
+        }
+
+        if (message.MessageId is { } later && !barrier.Ids.Contains(later))
+        {
+            barrier.Ids.Add(later);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Hands back a delivery held by its key's barrier after a short pause, strictly after the ones held before it (the
+    /// broker puts each back at its place, so handing them back in order keeps their order even when it delivers one
+    /// before the next is back).
+    /// </summary>
+    private Task HandBackHeldAsync(IncomingMessage message)
+    {
+        var due = timeProvider.GetTimestamp() + (long)(BarrierPause.TotalSeconds * timeProvider.TimestampFrequency);
+        lock (_busyKeys)
+        {
+            _heldChain = HandBackAfterAsync(_heldChain, message, due);
+            return _heldChain;
+        }
+    }
+
+    private async Task HandBackAfterAsync(Task previous, IncomingMessage message, long due)
+    {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var wait = TimeSpan.FromSeconds((due - timeProvider.GetTimestamp()) / (double)timeProvider.TimestampFrequency);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, timeProvider, _stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await SettleAsync(message, requeue: true).ConfigureAwait(false);
     }
 
     private async Task<AttemptOutcome> ProcessAsync(IncomingMessage message, CancellationToken abort)
@@ -348,5 +542,13 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         {
             ConsumerLog.SettleFailed(logger, ex, message.MessageId);
         }
+    }
+
+    private sealed class HandBackBarrier
+    {
+        // In arrival order: the first is the only one allowed to run.
+        public List<Guid> Ids { get; } = [];
+
+        public long Since { get; set; }
     }
 }

@@ -186,6 +186,25 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
         return AttemptOutcome.Parked;
     }
 
+    /// <summary>
+    /// Moves a delivery that waits in memory behind a busy key into the inbox (a hot key's backlog): parked behind the
+    /// key's earlier messages, all of which are already recorded, so it can be acknowledged and free its prefetch. The
+    /// retry scheduler is woken to run it once the key's earlier rows are finished. Exceptions mean the inbox was
+    /// unreachable: the caller hands the delivery back.
+    /// </summary>
+    public async Task<AttemptOutcome> ParkBacklogAsync(HandlerRegistration handler, Delivery delivery)
+    {
+        using var activity = ConsumerMetrics.StartProcessActivity(handler, delivery.MessageId, delivery.Headers, delivery.Attempt);
+        var now = timeProvider.GetUtcNow();
+        var outcome = await ParkAsync(handler, delivery, delivery.Key!, now, activity).ConfigureAwait(false);
+        if (outcome == AttemptOutcome.Parked)
+        {
+            wakeup.Schedule(now);
+        }
+
+        return outcome;
+    }
+
     /// <summary>Records a failed attempt: the next one, or the dead letter when retries are exhausted or cannot help.</summary>
     public async Task<AttemptOutcome> FailAsync(HandlerRegistration handler, Delivery delivery, Activity? activity, long started, Exception error, bool retryable)
     {

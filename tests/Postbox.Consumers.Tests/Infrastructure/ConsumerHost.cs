@@ -12,7 +12,7 @@ public static class ConsumerHost
     public const string Consumer = "test-consumer";
 
     public static async Task<IHost> StartAsync(TestDatabase database, string topic, HandlerScript script, Action<HandlerOptions>? configure = null,
-        int partitions = 0)
+        int partitions = 0, Action<IServiceCollection>? services = null)
     {
         script.Schema = database.Schema;
         var builder = Host.CreateApplicationBuilder();
@@ -30,6 +30,7 @@ public static class ConsumerHost
                 o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(100));
                 configure?.Invoke(o);
             });
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         await host.StartAsync();
         return host;

@@ -15,6 +15,9 @@ public sealed class HandlerScript
 
     public TimeSpan Delay { get; set; }
 
+    /// <summary>A delay per attempt; wins over <see cref="Delay"/> when set.</summary>
+    public Func<MessageContext, TimeSpan>? DelayFor { get; set; }
+
     public string Schema { get; set; } = "";
 }
 
@@ -24,9 +27,10 @@ public sealed class TestHandler(HandlerScript script) : IMessageHandler<WorkItem
     public async Task HandleAsync(WorkItem message, MessageContext context, CancellationToken cancellationToken)
     {
         script.Attempts.AddOrUpdate(context.MessageId, 1, static (_, n) => n + 1);
-        if (script.Delay > TimeSpan.Zero)
+        var delay = script.DelayFor?.Invoke(context) ?? script.Delay;
+        if (delay > TimeSpan.Zero)
         {
-            await Task.Delay(script.Delay, cancellationToken);
+            await Task.Delay(delay, cancellationToken);
         }
 
         await using (var command = new NpgsqlCommand($"INSERT INTO \"{script.Schema}\".effects (message_id, body) VALUES ($1, $2)",
