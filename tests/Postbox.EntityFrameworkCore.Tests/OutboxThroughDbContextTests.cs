@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Postbox.EntityFrameworkCore.Tests.Infrastructure;
 
@@ -193,6 +194,27 @@ public abstract class OutboxThroughDbContextTests<TStore> : IAsyncLifetime
         db.Orders.Add(new Order { Number = "G-1" });
         await db.SaveChangesAsync();
         Assert.Equal(1, await Store.MessagesAsync());
+    }
+
+    [Fact]
+    public async Task PooledContext_StagedButNeverSaved_DoesNotLeakToTheNextLease()
+    {
+        var options = new DbContextOptionsBuilder<ShopContext>();
+        Store.UseProvider(options);
+        var factory = new PooledDbContextFactory<ShopContext>(options.UsePostbox().Options, poolSize: 1);
+        ShopContext first;
+        await using (first = factory.CreateDbContext())
+        {
+            await Outbox.EnqueueAsync(first, Message("abandoned"));
+        }
+
+        await using var second = factory.CreateDbContext();
+        Assert.Same(first, second);
+        second.Orders.Add(new Order { Number = "H-1" });
+        await second.SaveChangesAsync();
+
+        Assert.Equal(1, await Store.OrdersAsync());
+        Assert.Equal(0, await Store.MessagesAsync());
     }
 }
 

@@ -81,7 +81,9 @@ public sealed class PostgreSqlTestStore : TestStore
     public override string OutboxTable => $"\"{Schema}\".outbox";
 
     public override void UseStore(PostboxBuilder builder) =>
-        builder.UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = Schema; o.ListenForNotifications = false; }).UsePostgreSqlInbox();
+        // The same connection string as the context: a handler's context runs on the inbox's connection, whose search
+        // path must find the context's unqualified tables.
+        builder.UsePostgreSql(ConnectionString, o => { o.Schema = Schema; o.ListenForNotifications = false; }).UsePostgreSqlInbox();
 
     public override void UseProvider(DbContextOptionsBuilder options) => options.UseNpgsql(ConnectionString);
 
