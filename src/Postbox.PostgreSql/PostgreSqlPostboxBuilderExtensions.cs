@@ -45,7 +45,7 @@ public static class PostgreSqlPostboxBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
         var services = builder.Services;
-        services.AddOptions<PostgreSqlOptions>().Configure(configure).ValidateOnStart();
+        builder.AddOptions<PostgreSqlOptions>("PostgreSql").Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOptions>, PostgreSqlOptionsValidator>(
             sp => new PostgreSqlOptionsValidator(dataSource, sp)));
         services.TryAddSingleton(sp => new PostgreSqlDataSourceHolder(

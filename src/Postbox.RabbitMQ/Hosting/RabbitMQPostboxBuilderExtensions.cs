@@ -21,7 +21,7 @@ public static class RabbitMQPostboxBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.AddOptions<RabbitMQTransportOptions>().Configure(configure).ValidateOnStart();
+        builder.AddOptions<RabbitMQTransportOptions>("RabbitMQ").Configure(configure).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RabbitMQTransportOptions>, RabbitMQTransportOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<RabbitMQTransport>();
