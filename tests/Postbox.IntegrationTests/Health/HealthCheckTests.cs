@@ -131,12 +131,17 @@ public sealed class HealthCheckTests : ServerTest
     internal static async Task<HealthReportEntry> ExpectAsync(IHost host, string name, HealthStatus status)
     {
         var service = host.Services.GetRequiredService<HealthCheckService>();
-        HealthReportEntry entry = default;
-        await Eventually.HoldsAsync(async () =>
+        using var timeout = new CancellationTokenSource(Wait);
+        while (true)
         {
-            entry = (await service.CheckHealthAsync(r => r.Name == name)).Entries[name];
-            return entry.Status == status;
-        }, Wait, $"{name} reports {status} (last: {entry.Status}, {entry.Description})");
-        return entry;
+            var entry = (await service.CheckHealthAsync(r => r.Name == name)).Entries[name];
+            if (entry.Status == status)
+            {
+                return entry;
+            }
+
+            Assert.False(timeout.IsCancellationRequested, $"Timed out after {Wait} waiting until {name} reports {status} (last: {entry.Status}, {entry.Description}).");
+            await Task.Delay(50);
+        }
     }
 }
