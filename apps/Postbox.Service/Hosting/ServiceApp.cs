@@ -92,6 +92,7 @@ internal static class ServiceApp
         }
 
         builder.Services.AddPostboxService(builder.Configuration, settings);
+        builder.AddTelemetry();
         return settings;
     }
 
