@@ -28,7 +28,7 @@ public static class MySqlPostboxBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        services.AddOptions<MySqlOptions>().Configure(o =>
+        builder.AddOptions<MySqlOptions>("MySql").Configure(o =>
         {
             o.ConnectionString = connectionString;
             configure?.Invoke(o);

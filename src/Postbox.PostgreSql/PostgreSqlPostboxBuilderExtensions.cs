@@ -24,11 +24,14 @@ public static class PostgreSqlPostboxBuilderExtensions
             configure?.Invoke(o);
         });
 
-    /// <summary>Stores the outbox in PostgreSQL; the connection string comes from <paramref name="configure"/>.</summary>
+    /// <summary>
+    /// Stores the outbox in PostgreSQL; the connection string comes from the <c>Postbox:PostgreSql</c> configuration
+    /// section (see <c>AddPostbox(configuration)</c>) or from <paramref name="configure"/>.
+    /// </summary>
     /// <param name="builder">The Postbox builder.</param>
-    /// <param name="configure">Options, including <see cref="PostgreSqlOptions.ConnectionString"/>.</param>
-    public static PostboxBuilder UsePostgreSql(this PostboxBuilder builder, Action<PostgreSqlOptions> configure) =>
-        Register(builder, configure, dataSource: null);
+    /// <param name="configure">Options, including <see cref="PostgreSqlOptions.ConnectionString"/>; applied after the configuration section.</param>
+    public static PostboxBuilder UsePostgreSql(this PostboxBuilder builder, Action<PostgreSqlOptions>? configure = null) =>
+        Register(builder, configure ?? (_ => { }), dataSource: null);
 
     /// <summary>Stores the outbox in PostgreSQL through an existing <paramref name="dataSource"/> (not disposed by Postbox).</summary>
     /// <param name="builder">The Postbox builder.</param>
@@ -45,7 +48,7 @@ public static class PostgreSqlPostboxBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
         var services = builder.Services;
-        services.AddOptions<PostgreSqlOptions>().Configure(configure).ValidateOnStart();
+        builder.AddOptions<PostgreSqlOptions>("PostgreSql").Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOptions>, PostgreSqlOptionsValidator>(
             sp => new PostgreSqlOptionsValidator(dataSource, sp)));
         services.TryAddSingleton(sp => new PostgreSqlDataSourceHolder(

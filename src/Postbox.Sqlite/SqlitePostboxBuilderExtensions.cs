@@ -24,7 +24,7 @@ public static class SqlitePostboxBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        services.AddOptions<SqliteOptions>().Configure(o =>
+        builder.AddOptions<SqliteOptions>("Sqlite").Configure(o =>
         {
             o.ConnectionString = connectionString;
             configure?.Invoke(o);

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 
 namespace Postbox.IntegrationTests;
@@ -17,6 +19,16 @@ public static class ReadmeExample
         // README:register:end
     }
 
+    public static void RegisterFromConfiguration(IHostApplicationBuilder builder)
+    {
+        // README:configure:begin
+        builder.Services.AddPostbox(builder.Configuration.GetSection("Postbox")) // every key: docs/operations.md
+            .UsePostgreSql()    // Postbox:PostgreSql:ConnectionString, Schema, ...
+            .UseRabbitMQ()      // Postbox:RabbitMQ:ConnectionString, ExchangeName, ...
+            .AddHealthChecks(); // Postbox:HealthChecks:OldestPendingThreshold, ...
+        // README:configure:end
+    }
+
     public static async Task CreateCustomerAsync(NpgsqlConnection connection, IOutbox outbox, string email)
     {
         // README:enqueue:begin
@@ -29,7 +41,7 @@ public static class ReadmeExample
             await insert.ExecuteNonQueryAsync();
         }
 
-        await outbox.EnqueueAsync(tx, OutboxMessage.FromJson("customers", customer, key: customer.Id.ToString()));
+        await outbox.EnqueueAsync(tx, "customers", customer, key: customer.Id.ToString()); // JSON, System.Text.Json
         await tx.CommitAsync(); // the row and the message commit together, or neither does
         // README:enqueue:end
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
@@ -38,6 +39,30 @@ public sealed class ReadmeExampleTests : ServerTest
     }
 
     [Fact]
+    public async Task ReadmeConfigurationExample_BindsTheSection_AndStartsAndReportsHealthy()
+    {
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Postbox:MigrateOnStart"] = "true",
+            ["Postbox:PostgreSql:ConnectionString"] = TestEnvironment.PostgresConnectionString,
+            ["Postbox:PostgreSql:Schema"] = Schema.Name,
+            ["Postbox:RabbitMQ:ConnectionString"] = TestEnvironment.RabbitMQUri,
+            ["Postbox:RabbitMQ:ExchangeName"] = Broker.Exchange,
+            ["Postbox:RabbitMQ:QueuePrefix"] = Broker.QueuePrefix,
+        });
+        ReadmeExample.RegisterFromConfiguration(builder);
+        using var host = builder.Build();
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>();
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport? report = null;
+        await Eventually.HoldsAsync(async () => (report = await health.CheckHealthAsync()).Status == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy,
+            TimeSpan.FromSeconds(30), "every Postbox check is healthy");
+        await host.StopAsync();
+        Assert.Equal(4, report!.Entries.Count);
+    }
+
+    [Fact]
     public void Readme_ShowsTheExampleExactlyAsCompiled()
     {
         // Found from this source file, so it works wherever the build output goes.
@@ -45,7 +70,7 @@ public sealed class ReadmeExampleTests : ServerTest
 
         var readme = Normalize(File.ReadAllText(Path.Combine(root, "README.md")));
         var source = File.ReadAllText(Path.Combine(root, "tests", "Postbox.IntegrationTests", "ReadmeExample.cs"));
-        foreach (var part in new[] { "register", "enqueue" })
+        foreach (var part in new[] { "register", "enqueue", "configure" })
         {
             var begin = source.IndexOf($"// README:{part}:begin", StringComparison.Ordinal);
             var end = source.IndexOf($"// README:{part}:end", StringComparison.Ordinal);

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Json;
 using Postbox.Service.Customers;
+using Postbox.Service.Http;
 using Postbox.Service.Mail;
 using Postbox.Service.Users;
 
@@ -75,7 +76,7 @@ internal static class ServiceApp
             app.MapDashboardPlaceholder(rootPage: (roles & ServiceRoles.Api) == 0);
         }
 
-        app.MapGet("/health", () => TypedResults.Text("ok")).ExcludeFromDescription();
+        app.MapHealthEndpoints();
         app.Lifetime.ApplicationStarted.Register(() =>
             Announce(app, settings, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [], output));
         return app;
@@ -91,6 +92,7 @@ internal static class ServiceApp
         }
 
         builder.Services.AddPostboxService(builder.Configuration, settings);
+        builder.AddTelemetry();
         return settings;
     }
 

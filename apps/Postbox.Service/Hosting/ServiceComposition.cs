@@ -54,10 +54,9 @@ internal static class ServiceComposition
         services.AddSingleton<UserService>();
         services.AddSingleton<CustomerStore>();
 
-        // Configuration first, then what the role decides (whether this process relays).
-        services.Configure<PostboxOptions>(configuration.GetSection("Postbox"));
+        // The Postbox section first (relay, consumers, health checks), then what the role decides (whether this process relays).
         var inMemory = settings.Transport.Provider == TransportProvider.InMemory;
-        var postbox = services.AddPostbox(o =>
+        var postbox = services.AddPostbox(configuration.GetSection("Postbox"), o =>
         {
             o.MigrateOnStart = storage.MigrateOnStart;
             o.Relay.Enabled = (roles & ServiceRoles.Relay) != 0;
@@ -70,6 +69,7 @@ internal static class ServiceComposition
         });
         // After AddPostbox: hosted services start in registration order, and Postbox's migrations create the schema.
         services.AddHostedService<ServiceMigrationHostedService>();
+        postbox.AddHealthChecks();
 
         var worker = (roles & ServiceRoles.Worker) != 0;
         if (storage.Provider == StorageProvider.Sqlite)
@@ -120,7 +120,7 @@ internal static class ServiceComposition
 
         if (worker)
         {
-            AddWorker(services, configuration, settings, postbox);
+            AddWorker(services, settings, postbox);
         }
     }
 
@@ -142,7 +142,7 @@ internal static class ServiceComposition
         return builder.ConnectionString;
     }
 
-    private static void AddWorker(IServiceCollection services, IConfiguration configuration, ServiceConfiguration settings, PostboxBuilder postbox)
+    private static void AddWorker(IServiceCollection services, ServiceConfiguration settings, PostboxBuilder postbox)
     {
         services.AddSingleton<MailSender>();
         services.AddSingleton<SentRecorder>();
@@ -179,7 +179,6 @@ internal static class ServiceComposition
         }
 
         postbox
-            .ConfigureConsumers(o => configuration.GetSection("Postbox:Consumers").Bind(o))
             .AddHandler<SendMailCommand, SendMailHandler>(Topics.MailSend, o => Handler(o, Topics.MailSender))
             .AddHandler<WelcomeMailCommand, WelcomeMailHandler>(Topics.UserWelcome, o => Handler(o, Topics.WelcomeSender))
             .AddHandler<CustomerCreated, CustomerCreatedHandler>(Topics.CustomerCreated, o => Handler(o, Topics.CustomerLogger));

@@ -32,6 +32,12 @@ public static class KafkaConsumerBuilderExtensions
                 consumer.BootstrapServers = transport.Value.BootstrapServers;
                 consumer.TopicPrefix = transport.Value.TopicPrefix;
             });
+        if (builder.Configuration is { } configuration)
+        {
+            // After the copy from the transport, before the code's own configuration.
+            options.Bind(configuration.GetSection("KafkaConsumers"));
+        }
+
         if (configure is not null)
         {
             options.Configure(configure);

@@ -21,7 +21,7 @@ public static class KafkaPostboxBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.AddOptions<KafkaTransportOptions>().Configure(configure).ValidateOnStart();
+        builder.AddOptions<KafkaTransportOptions>("Kafka").Configure(configure).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaTransportOptions>, KafkaTransportOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<KafkaTransport>();

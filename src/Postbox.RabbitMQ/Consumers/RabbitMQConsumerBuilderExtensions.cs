@@ -40,6 +40,12 @@ public static class RabbitMQConsumerBuilderExtensions
                     consumer.TopicPartitions[topic] = partitions;
                 }
             });
+        if (builder.Configuration is { } configuration)
+        {
+            // After the copy from the transport, before the code's own configuration.
+            options.Bind(configuration.GetSection("RabbitMQConsumers"));
+        }
+
         if (configure is not null)
         {
             options.Configure(configure);

@@ -16,12 +16,13 @@ public static class RabbitMQPostboxBuilderExtensions
     /// singleton. Its options are validated when the host starts, with every error listed.
     /// </summary>
     /// <param name="builder">The Postbox builder.</param>
-    /// <param name="configure">Configures the options.</param>
-    public static PostboxBuilder UseRabbitMQ(this PostboxBuilder builder, Action<RabbitMQTransportOptions> configure)
+    /// <param name="configure">
+    /// Configures the options, after the <c>Postbox:RabbitMQ</c> configuration section when Postbox was added with one.
+    /// </param>
+    public static PostboxBuilder UseRabbitMQ(this PostboxBuilder builder, Action<RabbitMQTransportOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.AddOptions<RabbitMQTransportOptions>().Configure(configure).ValidateOnStart();
+        builder.AddOptions<RabbitMQTransportOptions>("RabbitMQ").Configure(configure ?? (_ => { })).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RabbitMQTransportOptions>, RabbitMQTransportOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<RabbitMQTransport>();

@@ -29,17 +29,21 @@ public static class PostboxConsumerBuilderExtensions
         configure?.Invoke(options);
         builder.Services.TryAddScoped<THandler>();
         builder.Services.AddSingleton(HandlerRegistration.Create<TMessage, THandler>(topic ?? string.Empty, options));
-        AddRuntime(builder.Services);
+        AddRuntime(builder);
         return builder;
     }
 
-    /// <summary>Configures the consumer runtime (shutdown timeout, retry polling, inbox retention, signals).</summary>
+    /// <summary>
+    /// Configures the consumer runtime (shutdown timeout, retry polling, inbox retention, signals), after the
+    /// <c>Consumers</c> sub-section of the Postbox configuration when there is one.
+    /// </summary>
     /// <param name="builder">The Postbox builder.</param>
     /// <param name="configure">Configures the options.</param>
     public static PostboxBuilder ConfigureConsumers(this PostboxBuilder builder, Action<ConsumerOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
+        BindConfiguration(builder);
         builder.Services.Configure(configure);
         return builder;
     }
@@ -57,8 +61,22 @@ public static class PostboxConsumerBuilderExtensions
         return builder;
     }
 
-    private static void AddRuntime(IServiceCollection services)
+    // Once, and before any ConfigureConsumers callback, so code wins over configuration whatever the call order.
+    private static void BindConfiguration(PostboxBuilder builder)
     {
+        if (builder.Configuration is null || builder.Services.Any(static d => d.ServiceType == typeof(ConsumerConfigurationBound)))
+        {
+            return;
+        }
+
+        builder.Services.AddSingleton(new ConsumerConfigurationBound());
+        builder.AddOptions<ConsumerOptions>("Consumers");
+    }
+
+    private static void AddRuntime(PostboxBuilder builder)
+    {
+        BindConfiguration(builder);
+        var services = builder.Services;
         if (services.Any(static d => d.ServiceType == typeof(ConsumerRuntime)))
         {
             return;
@@ -73,4 +91,6 @@ public static class PostboxConsumerBuilderExtensions
         services.AddSingleton<IConsumerControl>(static sp => sp.GetRequiredService<ConsumerRuntime>());
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<ConsumerRuntime>());
     }
+
+    private sealed class ConsumerConfigurationBound;
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -7,7 +8,12 @@ using Postbox.Storage;
 namespace Postbox.Hosting;
 
 /// <summary>Applies the store's migrations at start-up when <see cref="PostboxOptions.MigrateOnStart"/> is set.</summary>
-internal sealed class MigrationHostedService(IEnumerable<IPostboxMigrator> migrators, IOptions<PostboxOptions> options, ILogger<MigrationHostedService> logger)
+/// <remarks>
+/// The migrators are resolved in <see cref="StartAsync"/>, not when the host resolves its hosted services: building one
+/// reads the store's options, and that would report the store's option errors alone, before start-up validation lists
+/// the errors of every options type together.
+/// </remarks>
+internal sealed class MigrationHostedService(IServiceProvider services, IOptions<PostboxOptions> options, ILogger<MigrationHostedService> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -18,7 +24,7 @@ internal sealed class MigrationHostedService(IEnumerable<IPostboxMigrator> migra
         }
 
         Log.MigratingOnStart(logger);
-        foreach (var migrator in migrators)
+        foreach (var migrator in services.GetServices<IPostboxMigrator>())
         {
             await migrator.MigrateAsync(cancellationToken).ConfigureAwait(false);
         }

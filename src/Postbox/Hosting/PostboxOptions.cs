@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Postbox.Relay;
 
 namespace Postbox.Hosting;
@@ -10,6 +11,14 @@ public sealed class PostboxOptions
 
     /// <summary>Largest payload accepted by <see cref="IOutbox.EnqueueAsync(System.Data.Common.DbTransaction, OutboxMessage, CancellationToken)"/>. Default 4 MiB; 1 byte to 128 MiB.</summary>
     public int MaxPayloadBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Serializer options of the typed
+    /// <see cref="IOutbox.EnqueueAsync{T}(System.Data.Common.DbTransaction, string, T, string?, int?, DateTimeOffset?, CancellationToken)"/>.
+    /// Default <see langword="null"/>: <see cref="JsonSerializerOptions.Web"/>, which is also what handlers read with
+    /// unless their <c>HandlerOptions.JsonOptions</c> say otherwise. Set in code (not bound from configuration).
+    /// </summary>
+    public JsonSerializerOptions? JsonOptions { get; set; }
 
     /// <summary>Apply the store's migrations when the host starts (before the relay runs). Default <see langword="false"/>.</summary>
     public bool MigrateOnStart { get; set; }

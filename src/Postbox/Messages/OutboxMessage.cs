@@ -78,7 +78,8 @@ public sealed class OutboxMessage
 
     /// <summary>
     /// Creates a message whose payload is <paramref name="value"/> serialized as UTF-8 JSON, with
-    /// <see cref="Type"/> set to the CLR type name unless <paramref name="type"/> is given.
+    /// <see cref="Type"/> set to the CLR type name unless <paramref name="type"/> is given, and a <c>content-type</c>
+    /// header of <c>application/json</c>.
     /// </summary>
     /// <typeparam name="T">The payload type.</typeparam>
     /// <param name="topic">The destination.</param>
@@ -86,10 +87,13 @@ public sealed class OutboxMessage
     /// <param name="options">Serializer options; <see cref="JsonSerializerOptions.Web"/> when omitted.</param>
     /// <param name="key">Optional ordering key.</param>
     /// <param name="type">Optional type name.</param>
-    public static OutboxMessage FromJson<T>(string topic, T value, JsonSerializerOptions? options = null, string? key = null, string? type = null)
+    /// <param name="maxAttempts">Optional <see cref="MaxAttempts"/>: publish attempts before the message is dead.</param>
+    /// <param name="availableAt">Optional <see cref="AvailableAt"/>: not published before this time.</param>
+    public static OutboxMessage FromJson<T>(string topic, T value, JsonSerializerOptions? options = null, string? key = null, string? type = null,
+        int? maxAttempts = null, DateTimeOffset? availableAt = null)
     {
         var bytes = JsonSerializer.SerializeToUtf8Bytes(value, options ?? JsonSerializerOptions.Web);
-        var message = new OutboxMessage(topic, bytes) { Key = key, Type = type ?? typeof(T).Name };
+        var message = new OutboxMessage(topic, bytes) { Key = key, Type = type ?? typeof(T).Name, MaxAttempts = maxAttempts, AvailableAt = availableAt };
         message.Headers[OutboxHeaders.ContentType] = "application/json";
         return message;
     }

@@ -39,4 +39,24 @@ public interface IOutbox
     /// both indexes); nothing was written.
     /// </exception>
     Task<int> EnqueueAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Enqueues <paramref name="value"/> through <paramref name="transaction"/>, serialized as UTF-8 JSON with
+    /// <see cref="Hosting.PostboxOptions.JsonOptions"/> (<see cref="System.Text.Json.JsonSerializerOptions.Web"/> by default),
+    /// <see cref="OutboxMessage.Type"/> set to <typeparamref name="T"/>'s name and a <c>content-type</c> header of
+    /// <c>application/json</c>; a new UUIDv7 id.
+    /// </summary>
+    /// <typeparam name="T">The payload type.</typeparam>
+    /// <param name="transaction">The caller's open transaction; its connection is used.</param>
+    /// <param name="topic">The destination (1 to 255 characters).</param>
+    /// <param name="value">The value to serialize.</param>
+    /// <param name="key">Optional ordering key: messages of one key are published and handled in enqueue order.</param>
+    /// <param name="maxAttempts">Publish attempts before the message is dead; <see langword="null"/>: <c>Postbox:Relay:MaxAttempts</c>.</param>
+    /// <param name="availableAt">Not published before this time; <see langword="null"/>: at once.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns><see langword="true"/> (a new id is never already in the outbox).</returns>
+    /// <exception cref="ArgumentException">The message is invalid (the exception names the field); nothing was written.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> cannot be serialized with the configured options.</exception>
+    Task<bool> EnqueueAsync<T>(DbTransaction transaction, string topic, T value, string? key = null, int? maxAttempts = null,
+        DateTimeOffset? availableAt = null, CancellationToken cancellationToken = default);
 }

@@ -27,6 +27,13 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
         return await EnqueueAsync(transaction, [message], cancellationToken).ConfigureAwait(false) == 1;
     }
 
+    public Task<bool> EnqueueAsync<T>(DbTransaction transaction, string topic, T value, string? key = null, int? maxAttempts = null,
+        DateTimeOffset? availableAt = null, CancellationToken cancellationToken = default)
+    {
+        var message = OutboxMessage.FromJson(topic, value, _options.JsonOptions, key, maxAttempts: maxAttempts, availableAt: availableAt);
+        return EnqueueAsync(transaction, message, cancellationToken);
+    }
+
     public async Task<int> EnqueueAsync(DbTransaction transaction, IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);

@@ -38,15 +38,17 @@ internal sealed class OutboxRelay : BackgroundService
     private readonly IOutboxTransport _transport;
     private readonly TransportOutage _outage;
     private readonly SuspectMessages _suspects;
+    private readonly RelayHeartbeat _heartbeat;
     private readonly string _owner;
     private readonly CancellationTokenSource _abort = new();
     private int _inFlight;
 
     public OutboxRelay(IOutboxStore store, IOutboxTransport transport, RelaySignal signal, IOptions<RelayOptions> options,
-        TimeProvider timeProvider, PostboxMetrics metrics, ILogger<OutboxRelay> logger, IEnumerable<IRelayWakeupSource> wakeupSources)
+        TimeProvider timeProvider, PostboxMetrics metrics, ILogger<OutboxRelay> logger, IEnumerable<IRelayWakeupSource> wakeupSources,
+        RelayHeartbeat heartbeat)
     {
         ArgumentNullException.ThrowIfNull(options);
-        (_store, _signal, _timeProvider, _logger) = (store, signal, timeProvider, logger);
+        (_store, _signal, _timeProvider, _logger, _heartbeat) = (store, signal, timeProvider, logger, heartbeat);
         _options = options.Value;
         _wakeupSource = wakeupSources.FirstOrDefault();
         _owner = _options.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
@@ -88,11 +90,17 @@ internal sealed class OutboxRelay : BackgroundService
         using var budget = new InFlightBudget(_options.BatchSize * _options.MaxInFlightBatches);
         try
         {
+            _heartbeat.Beat();
             await ClaimLoopAsync(budget, batches, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Normal shutdown.
+        }
+        finally
+        {
+            // Also when the loop failed: the health check then reports the relay down at once.
+            _heartbeat.Stopped();
         }
 
         Task[] pending;
@@ -127,6 +135,7 @@ internal sealed class OutboxRelay : BackgroundService
         var emptyScans = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
+            _heartbeat.Beat();
             if (_outage.IsDown)
             {
                 // Claim nothing while the transport is down: what is claimed would only be handed back.
@@ -226,6 +235,7 @@ internal sealed class OutboxRelay : BackgroundService
         for (var probe = 1; ; probe++)
         {
             await Task.Delay(probe == 1 ? FirstProbeDelay : ProbeInterval, _timeProvider, stoppingToken).ConfigureAwait(false);
+            _heartbeat.Beat(); // Waiting for the broker is the loop's job during an outage, not a stall.
             using var timeout = new CancellationTokenSource(ProbeTimeout, _timeProvider);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
             try

@@ -4,6 +4,11 @@ namespace Postbox.Retry;
 /// Decides how long to wait before the next attempt. The attempt limit is configured separately
 /// (<see cref="Relay.RelayOptions.MaxAttempts"/>, <see cref="OutboxMessage.MaxAttempts"/>).
 /// </summary>
+/// <remarks>
+/// Bound from configuration as <c>Asynq</c>, <c>Fixed(00:00:05)</c> or
+/// <c>Exponential(00:00:01, 00:05:00[, factor[, jitter]])</c>.
+/// </remarks>
+[System.ComponentModel.TypeConverter(typeof(RetryPolicyConverter))]
 public abstract class RetryPolicy
 {
     /// <summary>
