@@ -1,5 +1,6 @@
 using System.Globalization;
 using Npgsql;
+using Xunit.Abstractions;
 using Postbox.Service.Tests.Infrastructure;
 
 namespace Postbox.Service.Tests;
@@ -9,7 +10,7 @@ namespace Postbox.Service.Tests;
 /// api, relay and a worker at the service's own polling intervals, on a database of their own, so PostgreSQL's
 /// per-database commit counter counts nothing but them.
 /// </summary>
-public sealed class IdleCostTests
+public sealed class IdleCostTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Distributed_Idle_ApiRelayAndWorker_WellUnderOneTransactionPerSecond()
@@ -27,6 +28,15 @@ public sealed class IdleCostTests
             await using (var service = new DistributedService(postgres: connection, productionPolling: true))
             {
                 await service.StartAsync();
+                // Autovacuum's visits to the new tables are transactions of this database too, not the service's.
+                await using (var tables = NpgsqlDataSource.Create(connection))
+                await using (var off = tables.CreateCommand(
+                    $"DO $$ DECLARE t text; BEGIN FOR t IN SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables WHERE schemaname = '{service.Schema}' " +
+                    "LOOP EXECUTE 'ALTER TABLE ' || t || ' SET (autovacuum_enabled = false)'; END LOOP; END $$"))
+                {
+                    await off.ExecuteNonQueryAsync();
+                }
+
                 // Past start-up: the retry scheduler's empty polls have backed off to their idle interval (1+2+4+8 s).
                 await Task.Delay(TimeSpan.FromSeconds(20));
                 var window = TimeSpan.FromSeconds(40);
@@ -37,6 +47,7 @@ public sealed class IdleCostTests
                 // Before: the relay's claim every second alone made more than one a second. Now the relay LISTENs and
                 // polls every 5 s, the worker's idle retry poll every 10 s: about 0.4 a second, whatever the machine's load.
                 var perSecond = (after - before) / window.TotalSeconds;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{perSecond:F2} transactions/s while idle ({after - before} in {window.TotalSeconds} s)"));
                 Assert.True(perSecond <= 0.6, string.Create(CultureInfo.InvariantCulture, $"{perSecond:F2} transactions/s while idle ({after - before} in {window.TotalSeconds} s)"));
             }
         }
