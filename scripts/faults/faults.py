@@ -5,7 +5,7 @@ Starts a private PostgreSQL cluster, a private RabbitMQ node and an aiosmtpd sin
 service as separate processes (api, relay, two workers). Sends mails through the API at a steady rate while it injects,
 one after another: kill -9 of the relay (10 times), kill -9 of a worker, a RabbitMQ restart, a PostgreSQL restart (10 s
 down) and an SMTP outage (15 s). After each fault it measures the time to recover: from the end of the fault until the
-first mail accepted after it reaches the SMTP server. Then it waits for the drain and prints one table. Exit status 1
+relay publishes again and mails reach the SMTP server again (not until the backlog is drained). Then it waits for the drain and prints one table. Exit status 1
 on any lost, duplicated or stuck mail."""
 import argparse
 import collections
@@ -292,15 +292,25 @@ class Sink:
             self.arrivals[message_id.decode()].append(float(at))
 
 
-def wait_recovered(sender, sink, healed_at, timeout):
-    """Seconds from healed_at until the first mail accepted after it arrives at the SMTP server (None: not within timeout)."""
+def wait_recovered(servers, sink, healed_at, timeout):
+    """Seconds from healed_at until the system works again end to end: the relay has published a message (the outbox
+    records its delivery after healed_at) and the SMTP server has received a mail after healed_at (None: not within
+    timeout). Not "until a mail accepted after the fault arrives": that waits for the backlog the fault left to drain
+    first, which measures the machine's spare capacity (on a loaded machine, minutes), not the recovery."""
     deadline = time.time() + timeout
+    published = None
     while time.time() < deadline:
+        if published is None:
+            try:
+                value = servers.psql(f"SELECT extract(epoch FROM min(delivered_at)) FROM postbox.outbox WHERE delivered_at >= to_timestamp({healed_at})")
+                published = float(value) if value else None
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass  # the database itself may still be coming back
         sink.poll()
-        arrived = [sink.arrivals[m][0] for m in sender.accepted_after(healed_at) if m in sink.arrivals]
-        if arrived:
-            return min(arrived) - healed_at
-        time.sleep(0.2)
+        arrived = min((t for times in sink.arrivals.values() for t in times if t >= healed_at), default=None)
+        if published is not None and arrived is not None:
+            return max(published, arrived) - healed_at
+        time.sleep(0.5)
     return None
 
 
@@ -373,7 +383,7 @@ def main():
                 time.sleep(down)
             heal()
             healed = time.time()
-            recovered = wait_recovered(sender, sink, healed, args.recover_timeout)
+            recovered = wait_recovered(servers, sink, healed, args.recover_timeout)
             results.append((name, time.strftime("%H:%M:%S", time.localtime(started)), healed - started, recovered))
             log(f"{name}: down {healed - started:.1f} s, recovered in " + (f"{recovered:.1f} s" if recovered is not None else f"NOT within {args.recover_timeout:.0f} s"))
 
