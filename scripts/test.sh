@@ -33,5 +33,7 @@ bash scripts/readme-smoke.sh
 
 
 
-# The fault-injection run (scripts/faults.sh --small) is not part of the suite yet: its recovery measurement
-# is still being fixed (issue 11), and a fault that never recovers would hold CI for minutes per fault.
+# The fault-injection run (scripts/faults.sh --small) is not part of the suite yet (issue 11): it took 6-11 min on the
+# shared machine (target < 4 min), and it fails on the duplicates a kill -9 of a worker mid-send causes (see
+# bench/results/faults-2026-11-30-small.md). Its waits are bounded now (--recover-timeout) and it fails at once
+# (exit 2) when its ports are taken.

@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(4000, LogLevel.Information, "Applied migration {Version} ({Name}) to schema {Schema}.")]
     public static partial void MigrationApplied(ILogger logger, int version, string name, string schema);
 
-    [LoggerMessage(4001, LogLevel.Warning, "Listening on {Channel} failed; reconnecting in {Delay} (polling continues meanwhile).")]
-    public static partial void ListenFailed(ILogger logger, Exception exception, string channel, TimeSpan delay);
+    [LoggerMessage(4001, LogLevel.Warning, "Listening on {Channel} failed: {Reason}; reconnecting in {Delay} (polling continues meanwhile).")]
+    public static partial void ListenFailed(ILogger logger, Exception? exception, string channel, TimeSpan delay, string reason);
 
     [LoggerMessage(4002, LogLevel.Information, "Listening on {Channel} again.")]
     public static partial void ListenResumed(ILogger logger, string channel);

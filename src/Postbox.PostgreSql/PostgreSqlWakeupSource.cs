@@ -79,7 +79,9 @@ public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException or InvalidOperationException)
             {
                 var delay = TimeSpan.FromMilliseconds(Math.Min(250 * Math.Pow(2, failures++), 10_000));
-                Log.ListenFailed(_logger, ex, _schema.Channel, delay);
+                // The database away (restart, network) is expected and retried: one line with the reason, no stack trace.
+                var expected = ex is NpgsqlException { IsTransient: true } or TimeoutException or IOException;
+                Log.ListenFailed(_logger, expected ? null : ex, _schema.Channel, delay, ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message);
                 await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
             }
         }

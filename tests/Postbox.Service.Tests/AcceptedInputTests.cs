@@ -31,6 +31,18 @@ public sealed class AcceptedInputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mail_AddressesAtRfc5321Limits_Accepted()
+    {
+        // Local part 64, a 63-character label, and an address of exactly 254 (64 + 1 + 189): the largest allowed.
+        var local64 = new string('l', 64);
+        var address254 = local64 + "@" + new string('d', 62) + "." + new string('d', 62) + "." + new string('d', 61) + ".d";
+        var id = await SendAsync($"Name <{local64}@example.com>", [$"x@{new string('d', 63)}.com", address254], "Limits", "c");
+
+        var eml = await WaitForEmlAsync(id);
+        Assert.Contains(address254, eml, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Mail_DisplayNamesOneMailboxPerEntry_AllRecipientsInTheWrittenMail()
     {
         var id = await SendAsync("Sender Name <from@example.com>", ["Jane Doe <jane@example.com>", "\"Doe, John\" <john@example.com>", "plain@example.com"], "Hello", "Hi.");

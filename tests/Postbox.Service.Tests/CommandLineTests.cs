@@ -29,6 +29,49 @@ public sealed class CommandLineTests
     public void Start_SectionKeyOrHostSwitch_Accepted(params string[] tokens) =>
         Assert.Empty(ServiceCommandLine.UnknownOptions(tokens));
 
+    [Theory]
+    [InlineData("--Mail:Smtp:Password=secret")]
+    [InlineData("--Mail:Smtp:Password", "secret")]
+    [InlineData("--mail:smtp:password=secret")]
+    [InlineData("/Mail:Smtp:Password=secret")]
+    [InlineData("Mail:Smtp:Password=secret")]
+    [InlineData("-Mail:Smtp:Password=secret")]
+    public void Start_PasswordOnCommandLine_RefusedWithoutEchoingIt(params string[] tokens)
+    {
+        var secrets = ServiceCommandLine.SecretOptions(tokens);
+
+        var key = Assert.Single(secrets);
+        Assert.Equal("mail:smtp:password", key, ignoreCase: true);
+    }
+
+    [Theory]
+    [InlineData("--smtp-user", "bob")]
+    [InlineData("--Mail:Smtp:UserName=bob")]
+    [InlineData("--Storage:PostgreSql", "Host=h;Username=u;Password=p;Database=d")]
+    [InlineData("--Mail:Smtp:PasswordHint=x")]
+    public void Start_NoSecretKeyOnCommandLine_NotRefused(params string[] tokens) =>
+        Assert.Empty(ServiceCommandLine.SecretOptions(tokens));
+
+    [Fact]
+    public async Task Start_SmtpPasswordOnCommandLine_ExitsWithoutStarting()
+    {
+        // Everything else is valid: were the password accepted, the service would run (until the token stops it) and exit 0.
+        var folder = Directory.CreateTempSubdirectory("postbox-cli-");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            var code = await ServiceCommandLine.InvokeAsync(
+                ["all", "--urls", "http://127.0.0.1:0", "--sqlite", $"Data Source={Path.Combine(folder.FullName, "p.db")}",
+                 "--smtp-host", "127.0.0.1", "--smtp-user", "bob", "--smtp-allow-insecure-auth", "--Mail:Smtp:Password=secret"], TextWriter.Null, stop.Token);
+
+            Assert.Equal(2, code);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Start_MistypedSmtpUser_ExitsWithoutStarting()
     {

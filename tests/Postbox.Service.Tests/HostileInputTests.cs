@@ -104,6 +104,38 @@ public sealed class HostileInputTests : IAsyncLifetime
         await AssertNothingStoredAsync();
     }
 
+    // RFC 5321 4.5.3.1: local part 64, domain 255, path 256 (so 254 for the address); RFC 1035: a label 63.
+    private static readonly string Local65 = new('l', 65);
+    private static readonly string Label64 = new('d', 64);
+    private static readonly string Domain257 = string.Join('.', Enumerable.Repeat(new string('d', 63), 4)) + ".c"; // 4·63 + 3 + 2 = 257
+    private static readonly string Address255 = new string('l', 64) + "@" + string.Join('.', Enumerable.Repeat(new string('d', 62), 3)) + ".d"; // 64 + 1 + 190
+
+    public static TheoryData<string, string, string> OverLongAddresses => new()
+    {
+        // path, body, field the error must name
+        { "/api/mail/send", JsonSerializer.Serialize(new { from = "from@example.com", to = new[] { new string('l', 300) + "@example.com" }, subject = "s", content = "c" }), "to[0]" },
+        { "/api/mail/send", JsonSerializer.Serialize(new { from = "from@example.com", to = new[] { "ok@example.com", Local65 + "@example.com" }, subject = "s", content = "c" }), "to[1]" },
+        { "/api/mail/send", JsonSerializer.Serialize(new { from = $"Name <{Local65}@example.com>", to = new[] { "ok@example.com" }, subject = "s", content = "c" }), "from" },
+        { "/api/mail/send", JsonSerializer.Serialize(new { from = "from@example.com", to = new[] { $"x@{Label64}.com" }, subject = "s", content = "c" }), "to[0]" },
+        { "/api/mail/send", JsonSerializer.Serialize(new { from = "from@example.com", to = new[] { $"x@{Domain257}" }, subject = "s", content = "c" }), "to[0]" },
+        { "/api/mail/send", JsonSerializer.Serialize(new { from = "from@example.com", to = new[] { Address255 }, subject = "s", content = "c" }), "to[0]" },
+        { "/api/v1/users", JsonSerializer.Serialize(new { email = Local65 + "@example.com", password = "long enough password" }), "email" },
+        { "/customers", JsonSerializer.Serialize(new { email = Local65 + "@example.com", name = "n" }), "email" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OverLongAddresses))]
+    public async Task Api_AddressBeyondRfc5321Limits_400NamingTheField(string path, string body, string field)
+    {
+        using var response = await PostJsonAsync(path, body);
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{body}: {(int)response.StatusCode} {text}");
+        Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("errors").TryGetProperty(field, out var errors), text);
+        Assert.Contains("RFC", errors.ToString(), StringComparison.Ordinal);
+        await AssertNothingStoredAsync();
+    }
+
     public static TheoryData<string, string, string> Credentials => new()
     {
         // path, body, field the error must name

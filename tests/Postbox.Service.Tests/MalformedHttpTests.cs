@@ -33,12 +33,17 @@ public sealed class MalformedHttpTests : IAsyncLifetime
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public async Task Api_ContentLengthLongerThanBodyThenClientHalfCloses_400ProblemNoErrorLog(string path)
+    public async Task Api_ContentLengthLongerThanBodyThenClientHalfCloses_ClosedWithoutAnswerNoErrorLog(string path)
     {
         var (status, response) = await SendRawAsync($"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{Json[..50]}", slowTail: null, halfClose: true);
 
-        // The client may not be able to read after half-closing on every stack; when it can, it must be a 400.
-        if (status != 0)
+        // Kestrel, by design, takes a FIN as the end of the whole connection, and on a body that ends before its
+        // Content-Length it closes without an answer (Http1ContentLengthMessageBody calls OnInputOrOutputCompleted before
+        // throwing UnexpectedEndOfRequestContent; a connection wrapper that delays the close does not change that). So
+        // the client gets no answer rather than a 400; what the service controls is that nothing is a 500 or an error
+        // log, and the connection ends at once instead of waiting for the minimum data rate.
+        Assert.True(status is 0 or 400, $"expected no answer or 400, got {status}:\n{response}");
+        if (status == 400)
         {
             AssertProblem(status, response, 400);
         }

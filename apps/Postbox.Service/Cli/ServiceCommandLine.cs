@@ -67,10 +67,42 @@ internal static class ServiceCommandLine
         return unknown;
     }
 
+    /// <summary>
+    /// The configuration keys among <paramref name="tokens"/> that hold a secret (a key named <c>Password</c>, such as
+    /// <c>Mail:Smtp:Password</c>), in every form the command-line configuration accepts (<c>--key=value</c>,
+    /// <c>--key value</c>, <c>/key=value</c>, <c>key=value</c>). A process's command line is readable by every user of the
+    /// machine (<c>ps</c>, <c>/proc</c>), so a secret there is refused, not used.
+    /// </summary>
+    internal static IReadOnlyList<string> SecretOptions(IReadOnlyList<string> tokens)
+    {
+        var secrets = new List<string>();
+        foreach (var token in tokens)
+        {
+            var key = token.Split('=', 2)[0].TrimStart('-', '/');
+            var last = key.Split(':')[^1];
+            if (key.Contains(':', StringComparison.Ordinal) && last.Equals("Password", StringComparison.OrdinalIgnoreCase))
+            {
+                secrets.Add(key);
+            }
+        }
+
+        return secrets;
+    }
+
     private static async Task<int> RunAsync(ParseResult result, ServiceRoles roles, ServiceOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         var overrides = options.ToConfiguration(result);
         var args = result.UnmatchedTokens.ToArray();
+        var secrets = SecretOptions(args);
+        if (secrets.Count > 0)
+        {
+            var key = secrets[0];
+            await Console.Error.WriteLineAsync(
+                $"{key} is not accepted on the command line: every user of the machine can read a process's command line (ps). " +
+                $"Set the environment variable {key.Replace(":", "__", StringComparison.Ordinal)} or put it in appsettings.json.").ConfigureAwait(false);
+            return 2;
+        }
+
         var unknown = UnknownOptions(args);
         if (unknown.Count > 0)
         {

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace Postbox.Service.Data;
@@ -6,11 +7,22 @@ namespace Postbox.Service.Data;
 /// <summary>The service's tables in a SQLite file (the out-of-the-box run).</summary>
 internal sealed class SqliteAppDatabase : AppDatabase
 {
+    /// <summary>
+    /// How long a statement of the service waits for another connection's write lock when the connection string sets no
+    /// <c>Default Timeout</c>. The API answers a request that waited this long <c>503</c> with <c>Retry-After</c>: a
+    /// client is better served by a prompt "try again" than by an answer after Microsoft.Data.Sqlite's default 30 s,
+    /// which outlasts most clients' own time-outs. Workers retry what fails here, so it costs them nothing.
+    /// </summary>
+    public const int DefaultBusyTimeoutSeconds = 5;
+
     private readonly string _connectionString;
+    private readonly int _busyTimeoutSeconds;
 
     public SqliteAppDatabase(string connectionString)
     {
         _connectionString = connectionString;
+        var builder = new SqliteConnectionStringBuilder(connectionString);
+        _busyTimeoutSeconds = builder.ShouldSerialize("Default Timeout") ? builder.DefaultTimeout : DefaultBusyTimeoutSeconds;
         // The default file lives under data/; create the folder so the first run needs no preparation.
         var path = new SqliteConnectionStringBuilder(connectionString).DataSource;
         if (!string.IsNullOrEmpty(path) && path != ":memory:" && Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } folder)
@@ -25,12 +37,15 @@ internal sealed class SqliteAppDatabase : AppDatabase
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
+        // The limit of Microsoft.Data.Sqlite's retries of a busy statement, and (below) of SQLite's own wait for the lock.
+        var connection = new SqliteConnection(_connectionString) { DefaultTimeout = _busyTimeoutSeconds };
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            // The API, the relay and the worker share the file: wait for the write lock instead of failing.
-            await using var pragma = Command(connection, null, "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;");
+            // The API, the relay and the worker share the file: wait for the write lock (a while) instead of failing.
+            var busyMilliseconds = _busyTimeoutSeconds > 0 ? _busyTimeoutSeconds * 1000L : int.MaxValue;
+            await using var pragma = Command(connection, null,
+                string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {busyMilliseconds}; PRAGMA foreign_keys = ON;"));
             await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }

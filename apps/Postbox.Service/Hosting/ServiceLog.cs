@@ -64,13 +64,13 @@ internal static partial class ServiceLog
     [LoggerMessage(7031, LogLevel.Information, "Handling CustomerCreated for customer {CustomerId} ({Name}), message {MessageId}, attempt {Attempt}")]
     public static partial void CustomerEventHandled(ILogger logger, Guid customerId, string name, Guid messageId, int attempt);
 
-    [LoggerMessage(7050, LogLevel.Warning, "Database unreachable: {Reason}. The API answers 503 (Retry-After {RetryAfterSeconds} s) until it is back; logged once per outage")]
+    [LoggerMessage(7060, LogLevel.Warning, "Database unreachable: {Reason}. The API answers 503 (Retry-After {RetryAfterSeconds} s) until it is back; logged once per outage")]
     public static partial void DatabaseUnreachable(ILogger logger, string reason, int retryAfterSeconds);
 
-    [LoggerMessage(7051, LogLevel.Information, "Database reachable again after {Duration}; {Refused} requests were answered 503 meanwhile")]
+    [LoggerMessage(7061, LogLevel.Information, "Database reachable again after {Duration}; {Refused} requests were answered 503 meanwhile")]
     public static partial void DatabaseReachable(ILogger logger, TimeSpan duration, long refused);
 
-    [LoggerMessage(7052, LogLevel.Debug, "{Method} {Path}: broken pooled database connection ({Reason}); pool cleared, retrying on a fresh connection")]
+    [LoggerMessage(7062, LogLevel.Debug, "{Method} {Path}: broken pooled database connection ({Reason}); pool cleared, retrying on a fresh connection")]
     public static partial void StaleConnectionRetried(ILogger logger, string method, string path, string reason);
 
     [LoggerMessage(7040, LogLevel.Critical, "The service cannot start: {Errors}")]

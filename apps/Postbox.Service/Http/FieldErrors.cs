@@ -3,6 +3,11 @@ namespace Postbox.Service.Http;
 /// <summary>Collects validation errors per field for a <c>400</c> validation problem (every error listed at once).</summary>
 internal sealed class FieldErrors
 {
+    private const int MaxLocalPart = 64;
+    private const int MaxDomain = 255;
+    private const int MaxLabel = 63;
+    private const int MaxAddress = 254;
+
     private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
 
     public bool IsEmpty => _errors.Count == 0;
@@ -72,6 +77,47 @@ internal sealed class FieldErrors
             return null;
         }
 
+        if (!WithinSmtpLimits(field, mailbox.Address))
+        {
+            return null;
+        }
+
         return plain ? mailbox.Address : mailbox.ToString();
+    }
+
+    /// <summary>
+    /// RFC 5321's size limits (4.5.3.1), which SMTP servers enforce by refusing the mail after it was accepted here: local
+    /// part at most 64 octets, domain at most 255, the path (<c>&lt;address&gt;</c>) at most 256, so the address at most
+    /// 254; and each domain label at most 63 (RFC 1035). The address is ASCII here, so characters are octets.
+    /// </summary>
+    private bool WithinSmtpLimits(string field, string address)
+    {
+        var at = address.LastIndexOf('@');
+        var (local, domain) = (address[..at], address[(at + 1)..]);
+        var ok = true;
+        if (local.Length > MaxLocalPart)
+        {
+            Add(field, $"the local part (before @) must be at most {MaxLocalPart} characters (RFC 5321); it has {local.Length}.");
+            ok = false;
+        }
+
+        if (domain.Length > MaxDomain)
+        {
+            Add(field, $"the domain (after @) must be at most {MaxDomain} characters (RFC 5321); it has {domain.Length}.");
+            ok = false;
+        }
+        else if (domain.Split('.').FirstOrDefault(label => label.Length > MaxLabel) is { } label)
+        {
+            Add(field, $"each part of the domain between dots must be at most {MaxLabel} characters (RFC 1035); one has {label.Length}.");
+            ok = false;
+        }
+
+        if (ok && address.Length > MaxAddress)
+        {
+            Add(field, $"the address must be at most {MaxAddress} characters (RFC 5321's path limit); it has {address.Length}.");
+            ok = false;
+        }
+
+        return ok;
     }
 }

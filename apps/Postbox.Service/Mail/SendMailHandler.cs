@@ -59,13 +59,14 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
                 await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), reason, final, timeout.Token).ConfigureAwait(false);
             }
 
-            if (final)
+            if (permanent)
             {
                 ServiceLog.MailFailedFinally(logger, mail.Id, mail.Attempt, reason);
             }
             else
             {
-                // The runtime logs the retried attempt (one line, summarised when many fail alike).
+                // Retried, or out of retries: the runtime logs the attempt, or the dead letter (one line each); this says
+                // what SMTP answered, at debug level, so an exhausted mail is not logged twice.
                 ServiceLog.MailFailed(logger, mail.Id, mail.Attempt, reason);
             }
 

@@ -49,12 +49,14 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
                 await users.RecordFailureAsync(welcome.Id, reason, final, timeout.Token).ConfigureAwait(false);
             }
 
-            if (final)
+            if (permanent)
             {
                 ServiceLog.WelcomeFailedFinally(logger, welcome.Id, welcome.Attempt, reason);
             }
             else
             {
+                // Retried, or out of retries: the runtime logs the attempt, or the dead letter (one line each); this says
+                // what SMTP answered, at debug level, so an exhausted mail is not logged twice.
                 ServiceLog.WelcomeFailed(logger, welcome.Id, welcome.Attempt, reason);
             }
 

@@ -12,6 +12,8 @@ namespace Postbox.Consumers;
 internal static class FailureReason
 {
     private const int MaxLength = 300;
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
 
     /// <summary>Type and message of the exception and of its causes, on one line, bounded.</summary>
     public static string Describe(Exception exception)
@@ -29,7 +31,8 @@ internal static class FailureReason
 
     /// <summary>
     /// Whether the exception, or one of its causes, is an outage of something the handler depends on: time-outs,
-    /// I/O and socket errors, transient database errors, HTTP and mail transport errors, an unavailable transport.
+    /// I/O and socket errors, transient database errors, SQLite's busy/locked (another connection holds the write lock
+    /// past the busy timeout), HTTP and mail transport errors, an unavailable transport.
     /// </summary>
     public static bool IsExpected(Exception exception)
     {
@@ -37,6 +40,15 @@ internal static class FailureReason
         {
             if (e is TimeoutException or IOException or SocketException or HttpRequestException or TransportException
                 or DbException { IsTransient: true })
+            {
+                return true;
+            }
+
+            // Microsoft.Data.Sqlite (not referenced by the core) leaves IsTransient false and ErrorCode generic (E_FAIL); its
+            // SqliteErrorCode is SQLite's primary result code: SQLITE_BUSY (5) or SQLITE_LOCKED (6) is the file's lock held
+            // by someone else past the busy timeout, SQLite's kind of outage. Read by name: a failure path, not a hot one.
+            if (e is DbException && e.GetType() is { FullName: "Microsoft.Data.Sqlite.SqliteException" } type
+                && type.GetProperty("SqliteErrorCode")?.GetValue(e) is SqliteBusy or SqliteLocked)
             {
                 return true;
             }

@@ -14,8 +14,9 @@ internal static partial class Log
     [LoggerMessage(1001, LogLevel.Information, "Relay {Owner} stopped.")]
     public static partial void RelayStopped(ILogger logger, string owner);
 
-    [LoggerMessage(1002, LogLevel.Warning, "Claiming messages failed; retrying in {Delay}.")]
-    public static partial void ClaimFailed(ILogger logger, Exception exception, TimeSpan delay);
+    // Expected failures (the database down or locked, the pool exhausted) are logged without their exception: one line.
+    [LoggerMessage(1002, LogLevel.Warning, "Claiming messages failed: {Reason}; retrying in {Delay}.")]
+    public static partial void ClaimFailed(ILogger logger, Exception? exception, string reason, TimeSpan delay);
 
     [LoggerMessage(1003, LogLevel.Warning, "Publishing message {MessageId} to {Topic} failed (attempt {Attempt} of {MaxAttempts}); next attempt at {NextAttemptAt}.")]
     public static partial void PublishFailed(ILogger logger, Exception exception, Guid messageId, string topic, int attempt, int maxAttempts, DateTimeOffset nextAttemptAt);
@@ -23,23 +24,23 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Error, "Message {MessageId} to {Topic} is dead after attempt {Attempt}; it is kept and can be replayed.")]
     public static partial void MessageDead(ILogger logger, Exception exception, Guid messageId, string topic, int attempt);
 
-    [LoggerMessage(1005, LogLevel.Warning, "Recording the outcome of {Count} messages failed (try {Try}); retrying.")]
-    public static partial void SettleFailed(ILogger logger, Exception exception, int count, int @try);
+    [LoggerMessage(1005, LogLevel.Warning, "Recording the outcome of {Count} messages failed (try {Try}): {Reason}; retrying.")]
+    public static partial void SettleFailed(ILogger logger, Exception? exception, int count, int @try, string reason);
 
-    [LoggerMessage(1006, LogLevel.Error, "Could not record the outcome of {Count} messages; their leases will expire and they will be published again (at-least-once).")]
-    public static partial void SettleAbandoned(ILogger logger, Exception exception, int count);
+    [LoggerMessage(1006, LogLevel.Error, "Could not record the outcome of {Count} messages ({Reason}); their leases will expire and they will be published again (at-least-once).")]
+    public static partial void SettleAbandoned(ILogger logger, Exception? exception, int count, string reason);
 
     [LoggerMessage(1007, LogLevel.Warning, "{Lost} of {Count} messages were no longer leased by {Owner} when settling; another relay took them over.")]
     public static partial void LeaseLost(ILogger logger, int lost, int count, string owner);
 
-    [LoggerMessage(1008, LogLevel.Warning, "Outbox cleanup failed; retrying at the next interval.")]
-    public static partial void CleanupFailed(ILogger logger, Exception exception);
+    [LoggerMessage(1008, LogLevel.Warning, "Outbox cleanup failed: {Reason}; retrying at the next interval.")]
+    public static partial void CleanupFailed(ILogger logger, Exception? exception, string reason);
 
     [LoggerMessage(1009, LogLevel.Debug, "Cleanup deleted {Count} delivered messages.")]
     public static partial void CleanupDeleted(ILogger logger, int count);
 
-    [LoggerMessage(1010, LogLevel.Warning, "Reading the oldest pending message failed.")]
-    public static partial void MonitorFailed(ILogger logger, Exception exception);
+    [LoggerMessage(1010, LogLevel.Warning, "Reading the oldest pending message failed: {Reason}.")]
+    public static partial void MonitorFailed(ILogger logger, Exception? exception, string reason);
 
     [LoggerMessage(1011, LogLevel.Warning, "Cross-process wake-ups stopped; polling continues.")]
     public static partial void WakeupSourceFailed(ILogger logger, Exception exception);
@@ -51,8 +52,8 @@ internal static partial class Log
     public static partial void MigratingOnStart(ILogger logger);
 
     // 1090–1099: the store as a whole (kept apart from the ids the transport-outage work adds).
-    [LoggerMessage(1090, LogLevel.Debug, "Claiming messages failed again ({Failures} in a row); retrying in {Delay}.")]
-    public static partial void ClaimFailedAgain(ILogger logger, Exception exception, int failures, TimeSpan delay);
+    [LoggerMessage(1090, LogLevel.Debug, "Claiming messages failed again ({Failures} in a row): {Reason}; retrying in {Delay}.")]
+    public static partial void ClaimFailedAgain(ILogger logger, Exception? exception, string reason, int failures, TimeSpan delay);
 
     [LoggerMessage(1091, LogLevel.Information, "Claiming messages works again after {Failures} failed tries over {Duration}.")]
     public static partial void ClaimRecovered(ILogger logger, int failures, TimeSpan duration);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Postbox.Consumers;
 using Postbox.Diagnostics;
 using Postbox.Storage;
 using Postbox.Transport;
@@ -167,11 +168,11 @@ internal sealed class OutboxRelay : BackgroundService
                 if (storeFailures == 1)
                 {
                     failingSince = _timeProvider.GetTimestamp();
-                    Log.ClaimFailed(_logger, ex, delay);
+                    Log.ClaimFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, FailureReason.Describe(ex), delay);
                 }
                 else
                 {
-                    Log.ClaimFailedAgain(_logger, ex, storeFailures, delay);
+                    Log.ClaimFailedAgain(_logger, FailureReason.IsExpected(ex) ? null : ex, FailureReason.Describe(ex), storeFailures, delay);
                 }
 
                 await Task.Delay(delay, _timeProvider, stoppingToken).ConfigureAwait(false);
@@ -297,12 +298,12 @@ internal sealed class OutboxRelay : BackgroundService
             }
             catch (Exception ex) when (attempt < tries)
             {
-                Log.SettleFailed(_logger, ex, count, attempt);
+                Log.SettleFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, count, attempt, FailureReason.Describe(ex));
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _timeProvider).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                Log.SettleAbandoned(_logger, ex, count);
+                Log.SettleAbandoned(_logger, FailureReason.IsExpected(ex) ? null : ex, count, FailureReason.Describe(ex));
                 return;
             }
         }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Postbox.Consumers;
 using Postbox.Diagnostics;
 using Postbox.Storage;
 
@@ -55,7 +56,7 @@ internal sealed class RelayMaintenance
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    Log.CleanupFailed(_logger, ex);
+                    Log.CleanupFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, FailureReason.Describe(ex));
                 }
             }
         }
@@ -78,7 +79,7 @@ internal sealed class RelayMaintenance
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    Log.MonitorFailed(_logger, ex);
+                    Log.MonitorFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, FailureReason.Describe(ex));
                 }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));

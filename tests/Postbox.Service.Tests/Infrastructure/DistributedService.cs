@@ -18,15 +18,19 @@ public sealed class DistributedService : IAsyncDisposable
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..12];
     private readonly int _apiPort = TestEnvironment.FreePort();
 
-    public DistributedService(int maxRetries = 2, bool mySql = false, string? postgres = null)
+    public DistributedService(int maxRetries = 2, bool mySql = false, string? postgres = null, bool productionPolling = false)
     {
         MaxRetries = maxRetries;
+        ProductionPolling = productionPolling;
         MySql = mySql;
         Postgres = postgres ?? TestEnvironment.PostgresConnectionString;
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_apiPort}") };
     }
 
     public int MaxRetries { get; }
+
+    /// <summary>Relay and workers poll at the service's own intervals (an idle-cost test), not the tests' fast ones.</summary>
+    public bool ProductionPolling { get; }
 
     /// <summary>The PostgreSQL the service runs on: the shared one, or a private cluster a test may restart.</summary>
     public string Postgres { get; }
@@ -74,7 +78,7 @@ public sealed class DistributedService : IAsyncDisposable
         }
 
         Api = Add(ServiceProcess.Start("api", [.. Common, "--no-migrate", "--urls", $"http://127.0.0.1:{_apiPort}"]));
-        Relay = Add(ServiceProcess.Start("relay", [.. Common, "--no-migrate", "--Postbox:Relay:PollInterval=00:00:00.200"]));
+        Relay = Add(ServiceProcess.Start("relay", [.. Common, "--no-migrate", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Relay:PollInterval=00:00:00.200"]]));
         Worker = Add(StartWorker());
         await Api.WaitForLineAsync("Postbox service (api", TimeSpan.FromSeconds(60));
         await Relay.WaitForLineAsync("Postbox service (relay", TimeSpan.FromSeconds(60));
@@ -85,7 +89,7 @@ public sealed class DistributedService : IAsyncDisposable
     [
         .. Common, "--no-migrate", "--smtp-host", "127.0.0.1", "--smtp-port", Smtp.Port.ToString(CultureInfo.InvariantCulture),
         "--max-retries", MaxRetries.ToString(CultureInfo.InvariantCulture), "--retry-delay", "00:00:00.300",
-        "--Mail:Smtp:Timeout=00:00:10", "--Postbox:Consumers:RetryPollInterval=00:00:00.100", "--Postbox:Consumers:HandleSignals=false",
+        "--Mail:Smtp:Timeout=00:00:10", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Consumers:RetryPollInterval=00:00:00.100"], "--Postbox:Consumers:HandleSignals=false",
         "--Logging:LogLevel:Postbox.Consumers=Debug",
     ]);
 

@@ -25,21 +25,23 @@ public sealed class ServiceOnSqlite : IAsyncDisposable
     public string DatabasePath => Path.Combine(Folder, "service.db");
 
     /// <summary>Starts and waits for the banner; <paramref name="arguments"/> are added to the defaults.</summary>
-    public static async Task<ServiceOnSqlite> StartAsync(IEnumerable<string>? arguments = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<ServiceOnSqlite> StartAsync(IEnumerable<string>? arguments = null, IReadOnlyDictionary<string, string>? environment = null,
+        string? connectionOptions = null)
     {
-        var service = Launch(arguments, environment);
+        var service = Launch(arguments, environment, connectionOptions);
         await service.Process.WaitForLineAsync("Postbox service (all", TimeSpan.FromSeconds(60));
         return service;
     }
 
-    /// <summary>Starts without waiting (for a start that is meant to fail).</summary>
-    public static ServiceOnSqlite Launch(IEnumerable<string>? arguments = null, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Starts without waiting (for a start that is meant to fail). <paramref name="connectionOptions"/> are appended to the SQLite connection string.</summary>
+    public static ServiceOnSqlite Launch(IEnumerable<string>? arguments = null, IReadOnlyDictionary<string, string>? environment = null,
+        string? connectionOptions = null)
     {
         var folder = TestEnvironment.TempFolder("sqlite-process");
         var port = TestEnvironment.FreePort();
         var process = ServiceProcess.Start("all",
         [
-            "--sqlite", $"Data Source={Path.Combine(folder, "service.db")}", "--mail-dir", Path.Combine(folder, "mail"),
+            "--sqlite", $"Data Source={Path.Combine(folder, "service.db")}{(connectionOptions is null ? "" : ";" + connectionOptions)}", "--mail-dir", Path.Combine(folder, "mail"),
             "--urls", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"),
             "--Postbox:Consumers:HandleSignals=false", "--Postbox:Consumers:RetryPollInterval=00:00:00.100", "--Postbox:Relay:PollInterval=00:00:00.200",
             .. arguments ?? [],

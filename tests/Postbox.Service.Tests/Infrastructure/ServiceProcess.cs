@@ -28,11 +28,17 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _lines);
 
-    /// <summary>The app's own build output, next to this test assembly's (same configuration folder).</summary>
+    /// <summary>The app's own build output, next to this test assembly's (same configuration folder), or
+    /// <c>POSTBOX_TEST_SERVICE_DLL</c> (another build, to check that a test fails without a fix).</summary>
     public static string Dll
     {
         get
         {
+            if (Environment.GetEnvironmentVariable("POSTBOX_TEST_SERVICE_DLL") is { Length: > 0 } other)
+            {
+                return other;
+            }
+
             var pivot = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name;
             var dll = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "Postbox.Service", pivot, "Postbox.Service.dll"));
             return File.Exists(dll) ? dll : throw new FileNotFoundException("The service was not built.", dll);
