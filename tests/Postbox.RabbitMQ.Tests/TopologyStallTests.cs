@@ -43,6 +43,42 @@ public sealed class TopologyStallTests
         }
     }
 
+    /// <summary>
+    /// REVIEW: the permanent declaration failure (a queue of that name exists with other arguments, PRECONDITION_FAILED)
+    /// must stay a failure of the message (charged, so it reaches dead after its attempts), not "unavailable" (retried
+    /// forever without an attempt), also now that time-outs of declarations are "unavailable".
+    /// </summary>
+    [Fact]
+    public async Task Publish_WhenTheQueueExistsWithOtherArguments_IsAFailedAttemptNotUnavailable()
+    {
+        var exchange = RabbitMQBroker.UniqueName("sx");
+        var prefix = RabbitMQBroker.UniqueName("sq") + ".";
+        try
+        {
+            await using (var connection = await RabbitMQBroker.ConnectAsync())
+            await using (var channel = await connection.CreateChannelAsync())
+            {
+                await channel.QueueDeclareAsync(prefix + "taken", durable: true, exclusive: false, autoDelete: false,
+                    arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
+            }
+
+            await using var transport = RabbitMQBroker.CreateTransport(o => (o.ExchangeName, o.QueuePrefix) = (exchange, prefix));
+            // Preparing reports the failure (the relay logs it and publishes anyway); it must not call the broker unavailable.
+            var prepared = await Record.ExceptionAsync(() => transport.PrepareAsync(["taken"], CancellationToken.None).AsTask());
+            Assert.False(prepared is TransportUnavailableException, prepared?.Message);
+            for (var i = 0; i < 2; i++)
+            {
+                var error = await Assert.ThrowsAnyAsync<TransportException>(() => transport.PublishAsync(RabbitMQBroker.Envelope("taken"), CancellationToken.None).AsTask());
+                Assert.False(error is TransportUnavailableException, error.Message);
+                Assert.Contains("PRECONDITION_FAILED", error.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            await RabbitMQBroker.DeleteAsync(exchange, prefix + "taken");
+        }
+    }
+
     /// <summary>Forwards TCP to the broker; <see cref="Stall"/> holds every byte (both ways) without closing anything.</summary>
     private sealed class StallingProxy : IAsyncDisposable
     {
