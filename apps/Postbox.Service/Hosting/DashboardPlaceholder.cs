@@ -1,3 +1,4 @@
+using Postbox.Service.Http;
 using Postbox.Storage;
 
 namespace Postbox.Service.Hosting;
@@ -21,7 +22,7 @@ internal static class DashboardPlaceholder
         {
             statistics = await monitor.GetStatisticsAsync(cancellationToken).ConfigureAwait(false),
             dead = await monitor.ListDeadAsync(20, cancellationToken).ConfigureAwait(false),
-        }));
+        })).UsesDatabase(); // Stale pooled connections after a restart are retried, a database that is down is a 503.
         if (rootPage)
         {
             app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription();

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Data.Sqlite;
+using MySqlConnector;
 using Npgsql;
 
 namespace Postbox.Service.Http;
@@ -27,6 +28,9 @@ internal static class DatabaseFaults
                     return true;
                 case SqliteException sqlite:
                     return sqlite.SqliteErrorCode is SqliteBusy or SqliteLocked;
+                case MySqlException mysql:
+                    // Cannot connect, connection lost, server shutting down, too many connections, lock time-outs.
+                    return mysql.IsTransient || mysql.ErrorCode is MySqlErrorCode.UnableToConnectToHost;
             }
         }
 
@@ -70,6 +74,8 @@ internal static class DatabaseFaults
                     return npgsql.InnerException is { } inner ? $"{npgsql.Message} ({inner.GetType().Name}: {inner.Message})" : npgsql.Message;
                 case SqliteException sqlite:
                     return $"SQLite {sqlite.SqliteErrorCode}: {sqlite.Message}";
+                case MySqlException mysql:
+                    return $"MySQL {mysql.ErrorCode}: {mysql.Message}";
             }
         }
 

@@ -400,6 +400,11 @@ internal sealed class BrokerSession : IAsyncDisposable
         {
             await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (TransportUnavailableException ex)
+        {
+            // The shared task's exception is seen by every waiter: give each its own instance, of the same kind.
+            throw new TransportUnavailableException(ex.Message, ex.InnerException);
+        }
         catch (TransportException ex)
         {
             // The shared task's exception is seen by every waiter: give each its own instance.
@@ -427,6 +432,14 @@ internal sealed class BrokerSession : IAsyncDisposable
             }
 
             completion.TrySetResult();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException && !_disposed.IsCancellationRequested)
+        {
+            // The client's own continuation time-out (ConnectionTimeout): the broker did not answer. That is not the
+            // message's fault, nor an answer that a retry cannot change, so no publish waiting for it is charged.
+            completion.TrySetException(new TransportUnavailableException(
+                $"RabbitMQ at {_endpoint} did not answer a topology declaration within {_options.ConnectionTimeout.TotalSeconds:0.###} s " +
+                "(ConnectionTimeout): the broker is not keeping up.", ex));
         }
         catch (Exception ex)
         {

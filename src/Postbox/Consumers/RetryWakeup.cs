@@ -7,8 +7,12 @@ namespace Postbox.Consumers;
 /// </summary>
 internal sealed class RetryWakeup(TimeProvider timeProvider)
 {
+    // Due times kept, bounded: beyond that many, the latest are left to the slow poll.
+    private const int MaxKnown = 10_000;
+
     private readonly Lock _lock = new();
-    private DateTimeOffset? _due;
+    // Every known due time, not only the earliest: after the earliest wakes the scheduler, the next one must too.
+    private readonly SortedSet<DateTimeOffset> _due = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>A retry is due at <paramref name="dueAt"/> (or now, for a handed-back one).</summary>
@@ -17,9 +21,18 @@ internal sealed class RetryWakeup(TimeProvider timeProvider)
         TaskCompletionSource? changed = null;
         lock (_lock)
         {
-            if (_due is null || dueAt < _due)
+            var earliest = _due.Count == 0 || dueAt < _due.Min;
+            if (_due.Count < MaxKnown || dueAt < _due.Max)
             {
-                _due = dueAt;
+                _due.Add(dueAt);
+                if (_due.Count > MaxKnown)
+                {
+                    _due.Remove(_due.Max);
+                }
+            }
+
+            if (earliest)
+            {
                 changed = _changed;
                 _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
@@ -42,9 +55,10 @@ internal sealed class RetryWakeup(TimeProvider timeProvider)
             var now = timeProvider.GetUtcNow();
             lock (_lock)
             {
-                if (_due is { } due && due <= now)
+                if (_due.Count > 0 && _due.Min <= now)
                 {
-                    _due = null;
+                    // One claim takes every retry due by now; later ones stay known.
+                    _due.RemoveWhere(due => due <= now);
                     return true;
                 }
 
@@ -54,7 +68,7 @@ internal sealed class RetryWakeup(TimeProvider timeProvider)
                 }
 
                 changed = _changed.Task;
-                var wake = _due is { } next && next < deadline ? next : deadline;
+                var wake = _due.Count > 0 && _due.Min < deadline ? _due.Min : deadline;
                 // Rounded up to whole milliseconds: timers truncate, and one that fires a fraction early would find
                 // the retry not yet due.
                 delay = TimeSpan.FromMilliseconds(Math.Ceiling((wake - now).TotalMilliseconds));

@@ -55,6 +55,31 @@ public sealed class RetryWakeupTests
         Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(60)));
     }
 
+    /// <summary>
+    /// REVIEW (rev branch): two retries scheduled by this process, due at 1 s and at 5 s. The first wakes the scheduler;
+    /// the second must wake it too at 5 s ("retries this process schedules wake it at their due time"), not be found
+    /// only by the slow idle poll, up to IdleRetryPollInterval (10 s by default, up to an hour) late.
+    /// </summary>
+    [Fact]
+    public async Task TwoRetriesScheduled_TheLaterOneStillWakesTheSchedulerAtItsDueTime()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 0, 0, 0, TimeSpan.Zero));
+        var wakeup = new RetryWakeup(clock);
+        var start = clock.GetUtcNow();
+        wakeup.Schedule(start + TimeSpan.FromSeconds(1));
+        wakeup.Schedule(start + TimeSpan.FromSeconds(5));
+
+        var first = wakeup.WaitAsync(TimeSpan.FromHours(1), CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await first.WaitAsync(TimeSpan.FromSeconds(60)));
+
+        var second = wakeup.WaitAsync(TimeSpan.FromHours(1), CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(4));
+        var ended = await Task.WhenAny(second, Task.Delay(TimeSpan.FromSeconds(5)));
+        Assert.True(ended == second, "the retry due at 5 s did not wake the scheduler");
+        Assert.True(await second);
+    }
+
     /// <summary>The fake clock, with timers that drop the fraction of a millisecond as the system's do.</summary>
     private sealed class WholeMillisecondTimers(FakeTimeProvider clock) : TimeProvider
     {
