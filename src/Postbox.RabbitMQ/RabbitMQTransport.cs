@@ -182,7 +182,13 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
         {
             throw new TransportUnavailableException(
                 $"Declaring the topology for message {message.Id} (topic '{message.Topic}') on RabbitMQ at {_connection.Endpoint} did not complete " +
-                "in time: the broker is not keeping up. The message is released without an attempt.", ex);
+                "in time: the broker is not keeping up. The message is released without an attempt.", ex) { BeforePublish = true };
+        }
+        catch (TransportUnavailableException ex) when (!ex.BeforePublish)
+        {
+            // E.g. the client's own continuation timeout on the declaration, or the connection lost under it: either way
+            // this message was not sent, so it cannot be what broke anything.
+            throw new TransportUnavailableException(ex.Message, ex.InnerException ?? ex) { BeforePublish = true };
         }
     }
 

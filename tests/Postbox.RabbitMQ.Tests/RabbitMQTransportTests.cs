@@ -75,6 +75,7 @@ public sealed class RabbitMQTransportTests(ITestOutputHelper output)
             var ex = await Assert.ThrowsAsync<TransportUnavailableException>(() => transport.PublishAsync(late, expired.Token).AsTask());
             Assert.Contains("topic 'fresh'", ex.Message, StringComparison.Ordinal);
             Assert.Contains("without an attempt", ex.Message, StringComparison.Ordinal);
+            Assert.True(ex.BeforePublish, "a message whose queue was still being declared was not sent, so it cannot be a suspect");
 
             await transport.PublishAsync(late, CancellationToken.None);
             await using var reader = await QueueReader.StartAsync(prefix + "fresh");

@@ -259,7 +259,7 @@ internal sealed class BatchPublisher
         catch (TransportUnavailableException ex)
         {
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            if (await ProbeAsync(abort).ConfigureAwait(false))
+            if (!ex.BeforePublish && await ProbeAsync(abort).ConfigureAwait(false))
             {
                 failed.Add(RecordFailure(message, new TransportException(
                     "The transport's connection failed while this message was the only suspect in flight, and the broker was reachable again " +

@@ -50,7 +50,8 @@ internal sealed class TransportOutage
             if (messageId is { } id)
             {
                 _handedBack++;
-                if (_reported.Count < MaxSuspects)
+                // A message whose publish had not reached the broker cannot have broken the connection.
+                if (_reported.Count < MaxSuspects && !exception.BeforePublish)
                 {
                     _reported.Add(id);
                 }

@@ -19,4 +19,12 @@ public sealed class TransportUnavailableException : TransportException
     /// <param name="message">What is unavailable and why.</param>
     /// <param name="innerException">The cause.</param>
     public TransportUnavailableException(string message, Exception? innerException) : base(message, innerException, isTransient: true) { }
+
+    /// <summary>
+    /// Set when the failure came before the message was handed to the broker, e.g. while its queue was still being
+    /// declared: the message cannot have caused it. The relay then never makes the message a suspect of breaking the
+    /// connection (see docs/guarantees.md, "Broker outages"), nor charges it when it is published alone. Default
+    /// <see langword="false"/>.
+    /// </summary>
+    public bool BeforePublish { get; init; }
 }

@@ -204,6 +204,35 @@ public sealed class BatchPublisherTests
         Assert.True(suspects.IsIsolated(culprit.Id));
     }
 
+    /// <summary>
+    /// Issue 15 (review): a failure before the message reached the broker (its queue's declaration did not answer in
+    /// time) while the broker answers a probe at once looked like a flap, so the message became a suspect and, once
+    /// published alone, was charged as "breaks the connection". It cannot have broken anything: never a suspect, never
+    /// charged, however often it happens.
+    /// </summary>
+    [Fact]
+    public async Task FailureBeforePublish_WithTheBrokerAnsweringAtOnce_NeverMakesASuspect_NorChargesAnIsolatedOne()
+    {
+        var (slow, isolated) = (E(), E());
+        var suspects = new SuspectMessages(TimeProvider.System);
+        suspects.Flapped([isolated.Id]);
+        suspects.Flapped([isolated.Id]); // isolated by two earlier, real flaps
+        var transport = new ScriptedTransport(_ => new TransportUnavailableException("declaring the queue did not complete in time") { BeforePublish = true });
+
+        for (var round = 0; round < 3; round++)
+        {
+            var outage = new TransportOutage(TimeProvider.System, NullLogger.Instance);
+            var outcome = await Publisher(transport, outage: outage, suspects: suspects).PublishAsync("me", [slow, isolated], CancellationToken.None);
+
+            Assert.Empty(outcome.Failed);
+            Assert.Equal(new[] { slow.Id, isolated.Id }.Order(), outcome.Released.Order());
+            Assert.True(outage.IsDown);
+            suspects.Flapped(outage.End()); // the probe answered at once: a "flap", with no suspect in it
+        }
+
+        Assert.False(suspects.IsIsolated(slow.Id));
+    }
+
     [Fact]
     public async Task IsolatedSuspect_WhenTheBrokerIsReallyGone_IsReleasedNotCharged()
     {
