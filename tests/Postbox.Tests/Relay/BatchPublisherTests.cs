@@ -14,8 +14,8 @@ public sealed class BatchPublisherTests
         new(Guid.CreateVersion7(), seq, "t", key, null, ReadOnlyMemory<byte>.Empty, new Dictionary<string, string>(), DateTimeOffset.UnixEpoch, attempts, maxAttempts);
 
     private static BatchPublisher Publisher(IOutboxTransport transport, RelayOptions? options = null, TransportOutage? outage = null,
-        SuspectMessages? suspects = null) =>
-        new(transport, options ?? Options, TimeProvider.System, new PostboxMetrics(new TestMeterFactory(), TimeProvider.System), NullLogger.Instance,
+        SuspectMessages? suspects = null, TimeProvider? clock = null) =>
+        new(transport, options ?? Options, clock ?? TimeProvider.System, new PostboxMetrics(new TestMeterFactory(), TimeProvider.System), NullLogger.Instance,
             outage ?? new TransportOutage(TimeProvider.System, NullLogger.Instance), suspects ?? new SuspectMessages(TimeProvider.System));
 
     [Fact]
@@ -158,11 +158,21 @@ public sealed class BatchPublisherTests
     [Fact]
     public async Task TopologyPreparation_RunsOncePerBatchWithDistinctTopics_AndDoesNotCountAgainstThePublishTimeout()
     {
+        // A fake clock, so the machine's speed plays no part: preparing "takes" three publish timeouts; the publishes
+        // themselves take no time on that clock. A timeout started before the preparation would have fired.
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         var options = new RelayOptions { PublishTimeout = TimeSpan.FromMilliseconds(200), MaxAttempts = 5 };
-        var transport = new ScriptedTransport(_ => null) { Prepare = (_, token) => Task.Delay(TimeSpan.FromMilliseconds(600), token) };
+        var transport = new ScriptedTransport(_ => null)
+        {
+            Prepare = (_, _) =>
+            {
+                clock.Advance(TimeSpan.FromMilliseconds(600));
+                return Task.CompletedTask;
+            },
+        };
         OutboxEnvelope To(string topic) => E() with { Topic = topic };
 
-        var outcome = await Publisher(transport, options).PublishAsync("me", [To("a"), To("b"), To("a")], CancellationToken.None);
+        var outcome = await Publisher(transport, options, clock: clock).PublishAsync("me", [To("a"), To("b"), To("a")], CancellationToken.None);
 
         Assert.Empty(outcome.Failed);
         Assert.Equal(3, outcome.Delivered.Count);
