@@ -29,12 +29,14 @@ internal sealed class ServiceOptions
     private readonly Option<int?> _maxRetries = Make<int?>("--max-retries", "Retries before a mail is marked failed (Worker:MaxRetries). Default: 25.");
     private readonly Option<TimeSpan?> _retryDelay = Make<TimeSpan?>("--retry-delay", "Fixed delay between retries, e.g. 00:00:05 (Worker:RetryDelay). Default: asynq's backoff.");
     private readonly Option<TimeSpan?> _sentRecordTimeout = Make<TimeSpan?>("--sent-record-timeout", "How long to keep saving the record of a mail the SMTP server accepted while the database is down, e.g. 00:01:00 (Worker:SentRecordTimeout). Default: 1 minute.");
+    private readonly Option<string?> _unconfirmedSends = Make<string?>("--unconfirmed-sends",
+        "hold (default: a mail the SMTP server may have accepted without answering is held, never sent twice) or resend (Mail:UnconfirmedSends).", "hold", "resend");
     private readonly Option<bool> _noMigrate = Make<bool>("--no-migrate", "Do not apply migrations at start (Storage:MigrateOnStart=false).");
 
     public IEnumerable<Option> All =>
     [
         _urls, _database, _sqlite, _postgres, _mysql, _schema, _transport, _rabbitmq, _exchange, _kafka, _smtpHost, _smtpPort, _smtpTls, _smtpSecurity, _smtpAllowInsecureAuth, _smtpUser, _mailDir,
-        _maxRetries, _retryDelay, _sentRecordTimeout, _noMigrate,
+        _maxRetries, _retryDelay, _sentRecordTimeout, _unconfirmedSends, _noMigrate,
     ];
 
     public Dictionary<string, string?> ToConfiguration(ParseResult result)
@@ -81,6 +83,7 @@ internal sealed class ServiceOptions
         Set("Mail:Smtp:UserName", result.GetValue(_smtpUser));
         Set("Worker:MaxRetries", result.GetValue(_maxRetries)?.ToString(CultureInfo.InvariantCulture));
         Set("Worker:RetryDelay", result.GetValue(_retryDelay)?.ToString("c", CultureInfo.InvariantCulture));
+        Set("Mail:UnconfirmedSends", result.GetValue(_unconfirmedSends));
         Set("Worker:SentRecordTimeout", result.GetValue(_sentRecordTimeout)?.ToString("c", CultureInfo.InvariantCulture));
         Set("Storage:MigrateOnStart", result.GetValue(_noMigrate) ? "false" : null);
         return values;

@@ -15,6 +15,14 @@ internal sealed class MailSettings
     /// <summary>Sender of the welcome mail. Default <c>welcome@postbox.local</c>.</summary>
     public string WelcomeFrom { get; set; } = "welcome@postbox.local";
 
+    /// <summary>
+    /// What happens to a mail whose end of data was handed to the SMTP server when the attempt ended without the server's
+    /// answer (the worker was killed, the connection dropped, the answer timed out): the server may have accepted it.
+    /// <c>Hold</c> (default): marked <c>unconfirmed</c> and not sent again until an operator resends it (at most once).
+    /// <c>Resend</c>: retried like any failure (at least once; the copy carries the same <c>Message-ID</c>).
+    /// </summary>
+    public UnconfirmedSends UnconfirmedSends { get; set; } = UnconfirmedSends.Hold;
+
     /// <summary>The SMTP server, used when <see cref="Delivery"/> is <c>Smtp</c>.</summary>
     public SmtpSettings Smtp { get; set; } = new();
 }

@@ -31,6 +31,15 @@ internal static partial class ServiceLog
     [LoggerMessage(7014, LogLevel.Information, "Mail {DeliveryId} is already sent (or unknown): message {MessageId} sends nothing")]
     public static partial void MailSkipped(ILogger logger, Guid deliveryId, Guid messageId);
 
+    [LoggerMessage(7017, LogLevel.Warning, "Mail {DeliveryId} is held as unconfirmed, not sent again: {Reason}. The SMTP server may have it; POST /api/mail/{DeliveryId}/resend sends it once more")]
+    public static partial void MailHeldUnconfirmed(ILogger logger, Guid deliveryId, string reason);
+
+    [LoggerMessage(7018, LogLevel.Information, "Mail {DeliveryId} queued again by request (message {MessageId})")]
+    public static partial void MailRequeued(ILogger logger, Guid deliveryId, Guid messageId);
+
+    [LoggerMessage(7026, LogLevel.Warning, "Welcome mail {NotificationId} is held as unconfirmed, not sent again: {Reason}. The SMTP server may have it")]
+    public static partial void WelcomeHeldUnconfirmed(ILogger logger, Guid notificationId, string reason);
+
     [LoggerMessage(7020, LogLevel.Information, "User {UserId} registered; welcome mail queued")]
     public static partial void UserRegistered(ILogger logger, Guid userId);
 

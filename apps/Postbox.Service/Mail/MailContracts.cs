@@ -15,7 +15,8 @@ internal sealed record MailAccepted(Guid Id, string Status, string StatusUrl);
 
 /// <summary>A delivery as <c>GET /api/mail/{id}</c> shows it.</summary>
 /// <param name="Id">The delivery id.</param>
-/// <param name="Status"><c>queued</c>, <c>sending</c>, <c>sent</c> or <c>failed</c>.</param>
+/// <param name="Status"><c>queued</c>, <c>sending</c>, <c>sent</c>, <c>failed</c>, or <c>unconfirmed</c> (the server may have
+/// accepted it; held, not sent again until resent).</param>
 /// <param name="From">Sender.</param>
 /// <param name="To">Recipients.</param>
 /// <param name="Subject">Subject.</param>

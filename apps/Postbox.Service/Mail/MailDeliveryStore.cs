@@ -31,7 +31,7 @@ internal sealed class MailDeliveryStore(AppDatabase database)
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         MailDeliveryView? view;
         await using (var command = AppDatabase.Command(connection, null, $"""
-            SELECT id, status, from_address, to_addresses, subject, attempts, last_error, created_at, started_at, finished_at
+            SELECT id, CASE WHEN status = 'failed' AND end_of_data_at IS NOT NULL THEN 'unconfirmed' ELSE status END, from_address, to_addresses, subject, attempts, last_error, created_at, started_at, finished_at
             FROM {_deliveries} WHERE id = @id
             """, ("id", database.Id(id))))
         {
@@ -63,28 +63,94 @@ internal sealed class MailDeliveryStore(AppDatabase database)
     /// <summary>
     /// Check-and-set <c>queued</c>/<c>failed</c>/<c>sending</c> → <c>sending</c>, counting the attempt, committed at once so
     /// the status is visible while the SMTP conversation runs. <c>sending</c> is claimable too: it is what a crash
-    /// mid-send leaves behind, and the inbox already serializes attempts of one message. Returns <see langword="null"/>
-    /// when the delivery is already sent (or unknown): nothing is to be sent.
+    /// mid-send leaves behind, and the inbox already serializes attempts of one message. But a <c>sending</c> delivery
+    /// whose end of data was handed to the server (<c>end_of_data_at</c> set) may have been accepted: under
+    /// <paramref name="holdUnconfirmed"/> it becomes unconfirmed (held, not sent) instead. A delivery already sent, or held
+    /// as unconfirmed, is never claimed.
     /// </summary>
-    public async Task<MailToSend?> TryStartSendingAsync(Guid id, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<SendStart> TryStartSendingAsync(Guid id, DateTimeOffset now, bool holdUnconfirmed, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (holdUnconfirmed && await TryHoldAsync(connection, id, now, cancellationToken).ConfigureAwait(false))
+        {
+            return SendStart.Held;
+        }
+
         await using var command = AppDatabase.Command(connection, null, database.Dialect($"""
-            UPDATE {_deliveries} SET status = 'sending', attempts = attempts + 1, started_at = COALESCE(started_at, @now), updated_at = @now
-            WHERE id = @id AND status <> 'sent'
+            UPDATE {_deliveries} SET status = 'sending', attempts = attempts + 1, end_of_data_at = NULL, started_at = COALESCE(started_at, @now), updated_at = @now
+            WHERE id = @id AND status <> 'sent' AND NOT (status = 'failed' AND end_of_data_at IS NOT NULL)
             RETURNING from_address, to_addresses, subject, content, attempts
             """), ("id", database.Id(id)), ("now", now));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? new MailToSend(id, reader.GetString(0), Recipients(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetInt32(4))
-            : null;
+            ? SendStart.Send(new MailToSend(id, reader.GetString(0), Recipients(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetInt32(4)))
+            : SendStart.Nothing;
+    }
+
+    private async Task<bool> TryHoldAsync(DbConnection connection, Guid id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using (var hold = AppDatabase.Command(connection, transaction, $"""
+            UPDATE {_deliveries} SET status = 'failed', last_error = @error, finished_at = @now, updated_at = @now
+            WHERE id = @id AND status = 'sending' AND end_of_data_at IS NOT NULL
+            """, ("id", database.Id(id)), ("now", now), ("error", UnconfirmedAfterStop)))
+        {
+            if (await hold.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                return false;
+            }
+        }
+
+        await using (var history = AppDatabase.Command(connection, transaction, $"""
+            INSERT INTO {_errors} (delivery_id, attempt, occurred_at, error) SELECT id, attempts, @now, @error FROM {_deliveries} WHERE id = @id
+            """, ("id", database.Id(id)), ("now", now), ("error", UnconfirmedAfterStop)))
+        {
+            await history.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Records, committed, that this attempt is about to hand the end of the mail to the server (the final <c>.</c>): from
+    /// here on the server may accept it without us learning so. Throws when the attempt is no longer the delivery's
+    /// current one, or the database cannot record it: then the <c>.</c> is never sent and the server discards the mail.
+    /// </summary>
+    public async Task MarkEndOfDataAsync(Guid id, int attempt, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null, $"""
+            UPDATE {_deliveries} SET end_of_data_at = @now, updated_at = @now WHERE id = @id AND status = 'sending' AND attempts = @attempt
+            """, ("id", database.Id(id)), ("attempt", attempt), ("now", now));
+        if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+        {
+            throw new InvalidOperationException($"Delivery {id} is no longer at attempt {attempt}; its end of data is not sent.");
+        }
+    }
+
+    /// <summary>
+    /// Queues a failed or unconfirmed delivery again, with a new outbox message, in one transaction: an operator's decision
+    /// (an unconfirmed mail may have been received). Returns <see langword="false"/> when the delivery is unknown or not
+    /// failed.
+    /// </summary>
+    public async Task<bool> RequeueAsync(DbTransaction transaction, Guid id, Guid messageId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        await using var command = AppDatabase.Command(transaction.Connection!, transaction, $"""
+            UPDATE {_deliveries} SET status = 'queued', message_id = @message, end_of_data_at = NULL, finished_at = NULL, updated_at = @now
+            WHERE id = @id AND status = 'failed'
+            """, ("id", database.Id(id)), ("message", database.Id(messageId)), ("now", now));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
     /// <summary>
     /// Records a failed attempt in its own transaction (the handler's is rolled back when it throws): the error joins
-    /// the history; the status becomes <c>failed</c> when no retry follows, <c>queued</c> while one does.
+    /// the history; the status becomes <c>failed</c> when no retry follows, <c>queued</c> while one does. A
+    /// <paramref name="held"/> failure (no answer after the end of data, held as unconfirmed) keeps <c>end_of_data_at</c>,
+    /// which marks it unconfirmed; any other clears it: the server's answer, or its absence before the end of data, is known.
     /// </summary>
-    public async Task RecordFailureAsync(Guid id, int attempt, DateTimeOffset at, string error, bool final, CancellationToken cancellationToken)
+    public async Task RecordFailureAsync(Guid id, int attempt, DateTimeOffset at, string error, bool final, bool held, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -96,9 +162,9 @@ internal sealed class MailDeliveryStore(AppDatabase database)
         }
 
         await using (var update = AppDatabase.Command(connection, transaction, $"""
-            UPDATE {_deliveries} SET status = @status, last_error = @error, finished_at = @finished, updated_at = @at
+            UPDATE {_deliveries} SET status = @status, last_error = @error, finished_at = @finished, updated_at = @at{(held ? "" : ", end_of_data_at = NULL")}
             WHERE id = @id AND status <> 'sent'
-            """, ("id", database.Id(id)), ("status", final ? "failed" : "queued"), ("error", error), ("finished", final ? at : null), ("at", at)))
+            """, ("id", database.Id(id)), ("status", final || held ? "failed" : "queued"), ("error", error), ("finished", final || held ? at : null), ("at", at)))
         {
             await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -119,6 +185,11 @@ internal sealed class MailDeliveryStore(AppDatabase database)
             """, ("id", database.Id(id)), ("now", now));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The error recorded for a delivery held because the attempt that handed over its end of data never finished.</summary>
+    public const string UnconfirmedAfterStop =
+        "Unconfirmed: an attempt handed the end of the mail to the SMTP server and stopped before its answer (the worker stopped or crashed); " +
+        "the server may have accepted it. Held, not sent again: POST /api/mail/{id}/resend sends it once more.";
 
     private static string[] Recipients(string json) => JsonSerializer.Deserialize<string[]>(json) ?? [];
 

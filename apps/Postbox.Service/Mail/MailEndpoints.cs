@@ -4,7 +4,7 @@ using Postbox.Service.Http;
 
 namespace Postbox.Service.Mail;
 
-/// <summary><c>POST /api/mail/send</c> and <c>GET /api/mail/{id}</c>.</summary>
+/// <summary><c>POST /api/mail/send</c>, <c>GET /api/mail/{id}</c> and <c>POST /api/mail/{id}/resend</c>.</summary>
 internal static class MailEndpoints
 {
     public static void MapMailEndpoints(this IEndpointRouteBuilder app)
@@ -17,9 +17,29 @@ internal static class MailEndpoints
             .Produces<MailAccepted>(StatusCodes.Status202Accepted);
         group.MapGet("/{id:guid}", GetAsync)
             .WithName("GetMail")
-            .WithSummary("Status of a delivery: queued, sending, sent or failed, with attempts and error history.")
+            .WithSummary("Status of a delivery: queued, sending, sent, failed or unconfirmed, with attempts and error history.")
             .Produces<MailDeliveryView>()
             .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/resend", ResendAsync)
+            .WithName("ResendMail")
+            .WithSummary("Queues a failed or unconfirmed delivery again (an operator's decision: an unconfirmed mail may have arrived).")
+            .Produces<MailAccepted>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+    }
+
+    private static async Task<IResult> ResendAsync(Guid id, MailService mail, MailDeliveryStore deliveries, CancellationToken cancellationToken)
+    {
+        if (await mail.RequeueAsync(id, cancellationToken).ConfigureAwait(false))
+        {
+            var url = $"/api/mail/{id}";
+            return TypedResults.Accepted(url, new MailAccepted(id, "queued", url));
+        }
+
+        return await deliveries.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } view
+            ? TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Only a failed or unconfirmed delivery can be resent.",
+                detail: $"Mail delivery {id} is {view.Status}.")
+            : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such delivery.", detail: $"There is no mail delivery {id}.");
     }
 
     private static async Task<IResult> SendAsync(HttpRequest request, MailService mail, IOptions<ApiSettings> api, CancellationToken cancellationToken)

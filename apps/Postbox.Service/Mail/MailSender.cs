@@ -19,9 +19,17 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
 
     public string MessageIdFor(string kind, Guid id) => $"<{kind}.{id:N}@{_settings.MessageIdDomain}>";
 
-    public async Task SendAsync(string kind, Guid id, string from, IEnumerable<string> to, string subject, string content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one mail. <paramref name="beforeEndOfData"/>, when given, runs after the last byte of the mail and before the
+    /// end of data is sent over SMTP (not for <c>.eml</c> files); if it throws, the mail is not sent. A failure after it ran
+    /// and before the server's answer throws <see cref="MailUnconfirmedException"/>: the server may have the mail. A
+    /// server's answer (<see cref="SmtpCommandException"/>) is never unconfirmed.
+    /// </summary>
+    public async Task SendAsync(string kind, Guid id, string from, IEnumerable<string> to, string subject, string content,
+        Func<CancellationToken, Task>? beforeEndOfData, CancellationToken cancellationToken)
     {
-        using var message = Build(kind, id, from, to, subject, content);
+        var body = new GuardedTextPart(beforeEndOfData ?? (_ => Task.CompletedTask));
+        using var message = Build(kind, id, from, to, subject, content, body);
         if (_settings.Delivery == MailDelivery.Pickup)
         {
             await WriteEmlAsync(message, kind, id, cancellationToken).ConfigureAwait(false);
@@ -31,8 +39,9 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
         var smtp = _settings.Smtp;
         using var timeout = new CancellationTokenSource(smtp.Timeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        using var client = new SmtpClient { Timeout = (int)smtp.Timeout.TotalMilliseconds };
+        using var client = new GuardedSmtpClient(body) { Timeout = (int)smtp.Timeout.TotalMilliseconds };
         await client.ConnectAsync(smtp.Host, smtp.Port, smtp.EffectiveSecurity, linked.Token).ConfigureAwait(false);
+        client.DisableChunking();
         if (!string.IsNullOrEmpty(smtp.UserName))
         {
             // Start-up refuses credentials over a connection that may stay unencrypted unless AllowInsecureAuth; this
@@ -45,7 +54,15 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
             await client.AuthenticateAsync(smtp.UserName, smtp.Password ?? string.Empty, linked.Token).ConfigureAwait(false);
         }
 
-        await client.SendAsync(message, linked.Token).ConfigureAwait(false);
+        try
+        {
+            await client.SendAsync(message, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (body.EndOfDataHandedOver && ex is not SmtpCommandException)
+        {
+            throw new MailUnconfirmedException($"No answer from the SMTP server after the end of the mail was sent: {ex.Message}", ex);
+        }
+
         // The server accepted the mail: a failing QUIT must not turn it into a failed (and retried) send.
         try
         {
@@ -57,7 +74,7 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
         }
     }
 
-    private MimeMessage Build(string kind, Guid id, string from, IEnumerable<string> to, string subject, string content)
+    private MimeMessage Build(string kind, Guid id, string from, IEnumerable<string> to, string subject, string content, TextPart body)
     {
         // The addresses were validated (one mailbox each) when the request was accepted.
         var message = new MimeMessage { Subject = subject, Date = timeProvider.GetUtcNow() };
@@ -76,7 +93,6 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
         }
 
         message.Headers.Add("Message-ID", MessageIdFor(kind, id));
-        var body = new TextPart(TextFormat.Plain);
         body.SetText(System.Text.Encoding.UTF8, content);
         // Readable in the .eml file and on the wire: 7bit when the text allows it, else quoted-printable, never base64.
         body.ContentTransferEncoding = content.All(c => c < 128) && !HasLongLine(content) ? ContentEncoding.SevenBit : ContentEncoding.QuotedPrintable;

@@ -22,4 +22,24 @@ internal sealed class MailService(AppDatabase database, MailDeliveryStore delive
         ServiceLog.MailQueued(logger, id, message.Id);
         return id;
     }
+
+    /// <summary>
+    /// Queues a failed or unconfirmed delivery again: its status and a new outbox message commit together. Returns
+    /// <see langword="false"/> when the delivery is not failed (or unknown); nothing is written then.
+    /// </summary>
+    public async Task<bool> RequeueAsync(Guid id, CancellationToken cancellationToken)
+    {
+        var message = OutboxMessage.FromJson(Topics.MailSend, new SendMailCommand(id), key: id.ToString("D"), type: "SendMail");
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        if (!await deliveries.RequeueAsync(transaction, id, message.Id, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        await outbox.EnqueueAsync(transaction, message, cancellationToken).ConfigureAwait(false);
+        await AppDatabase.CommitAsync(transaction).ConfigureAwait(false);
+        ServiceLog.MailRequeued(logger, id, message.Id);
+        return true;
+    }
 }

@@ -14,7 +14,7 @@ namespace Postbox.Service.Mail;
 /// the saved record; then another worker sends the mail again (same <c>Message-ID</c>).
 /// </summary>
 internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender sender, SentRecorder recorder, IOptions<WorkerSettings> worker,
-    TimeProvider timeProvider, ILogger<SendMailHandler> logger) : IMessageHandler<SendMailCommand>
+    IOptions<MailSettings> mailSettings, TimeProvider timeProvider, ILogger<SendMailHandler> logger) : IMessageHandler<SendMailCommand>
 {
     private const string Kind = "mail";
 
@@ -34,7 +34,15 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
             return;
         }
 
-        var mail = await deliveries.TryStartSendingAsync(message.DeliveryId, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var hold = mailSettings.Value.UnconfirmedSends == UnconfirmedSends.Hold;
+        var start = await deliveries.TryStartSendingAsync(message.DeliveryId, timeProvider.GetUtcNow(), hold, cancellationToken).ConfigureAwait(false);
+        if (start.WasHeld)
+        {
+            ServiceLog.MailHeldUnconfirmed(logger, message.DeliveryId, "an earlier attempt stopped after handing over the end of the mail");
+            return;
+        }
+
+        var mail = start.Mail;
         if (mail is null)
         {
             ServiceLog.MailSkipped(logger, message.DeliveryId, context.MessageId);
@@ -44,7 +52,20 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
         ServiceLog.MailSending(logger, mail.Id, mail.Attempt, context.Attempt);
         try
         {
-            await sender.SendAsync(Kind, mail.Id, mail.From, mail.To, mail.Subject, mail.Content, cancellationToken).ConfigureAwait(false);
+            await sender.SendAsync(Kind, mail.Id, mail.From, mail.To, mail.Subject, mail.Content,
+                ct => deliveries.MarkEndOfDataAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), ct), cancellationToken).ConfigureAwait(false);
+        }
+        catch (MailUnconfirmedException ex) when (hold)
+        {
+            // The server may have the mail: sending it again could deliver it twice. Held for an operator (resend), not retried.
+            using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
+            {
+                await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), ex.Message, final: true, held: true, timeout.Token)
+                    .ConfigureAwait(false);
+            }
+
+            ServiceLog.MailHeldUnconfirmed(logger, mail.Id, ex.Message);
+            return;
         }
 #pragma warning disable CA1031 // Every send failure is recorded; the exception is rethrown unless no retry can help.
         catch (Exception ex)
@@ -56,7 +77,7 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
             var reason = SmtpFailure.Describe(ex);
             using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
             {
-                await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), reason, final, timeout.Token).ConfigureAwait(false);
+                await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), reason, final, held: false, timeout.Token).ConfigureAwait(false);
             }
 
             if (permanent)

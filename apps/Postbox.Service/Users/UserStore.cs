@@ -71,26 +71,62 @@ internal sealed class UserStore(AppDatabase database)
         return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
     }
 
-    /// <summary>Check-and-set: counts an attempt unless the notification was already sent (then <see langword="null"/>).</summary>
-    public async Task<WelcomeToSend?> TryStartSendingAsync(Guid notificationId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Check-and-set: counts an attempt unless the notification was already sent or is held as unconfirmed (then
+    /// <c>Nothing</c>). Under <paramref name="holdUnconfirmed"/>, a notification whose previous attempt handed its end of
+    /// data to the server and never finished becomes held instead (see <c>MailDeliveryStore.TryStartSendingAsync</c>).
+    /// </summary>
+    public async Task<(WelcomeToSend? Welcome, bool Held)> TryStartSendingAsync(Guid notificationId, bool holdUnconfirmed, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (holdUnconfirmed)
+        {
+            await using var hold = AppDatabase.Command(connection, null, $"""
+                UPDATE {_notifications} SET status = 'failed', last_error = @error WHERE id = @id AND status = 'pending' AND end_of_data_at IS NOT NULL
+                """, ("id", database.Id(notificationId)), ("error", UnconfirmedAfterStop));
+            if (await hold.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0)
+            {
+                return (null, true);
+            }
+        }
+
         await using var command = AppDatabase.Command(connection, null, database.Dialect($"""
-            UPDATE {_notifications} SET attempts = attempts + 1 WHERE id = @id AND status <> 'sent' RETURNING recipient, attempts
+            UPDATE {_notifications} SET attempts = attempts + 1, end_of_data_at = NULL
+            WHERE id = @id AND status <> 'sent' AND NOT (status = 'failed' AND end_of_data_at IS NOT NULL)
+            RETURNING recipient, attempts
             """), ("id", database.Id(notificationId)));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? new WelcomeToSend(notificationId, reader.GetString(0), reader.GetInt32(1)) : null;
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (new WelcomeToSend(notificationId, reader.GetString(0), reader.GetInt32(1)), false) : (null, false);
     }
 
-    /// <summary>Saves a failed attempt in its own transaction (the handler's is rolled back).</summary>
-    public async Task RecordFailureAsync(Guid notificationId, string error, bool final, CancellationToken cancellationToken)
+    /// <summary>Records, committed, that this attempt is about to send the end of data (see <c>MailDeliveryStore.MarkEndOfDataAsync</c>).</summary>
+    public async Task MarkEndOfDataAsync(Guid notificationId, int attempt, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = AppDatabase.Command(connection, null,
-            $"UPDATE {_notifications} SET last_error = @error, status = @status WHERE id = @id AND status <> 'sent'",
-            ("id", database.Id(notificationId)), ("error", error), ("status", final ? "failed" : "pending"));
+            $"UPDATE {_notifications} SET end_of_data_at = @now WHERE id = @id AND status = 'pending' AND attempts = @attempt",
+            ("id", database.Id(notificationId)), ("attempt", attempt), ("now", now));
+        if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+        {
+            throw new InvalidOperationException($"Notification {notificationId} is no longer at attempt {attempt}; its end of data is not sent.");
+        }
+    }
+
+    /// <summary>
+    /// Saves a failed attempt in its own transaction (the handler's is rolled back). A <paramref name="held"/> failure keeps
+    /// <c>end_of_data_at</c> (held as unconfirmed); any other clears it.
+    /// </summary>
+    public async Task RecordFailureAsync(Guid notificationId, string error, bool final, bool held, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = AppDatabase.Command(connection, null,
+            $"UPDATE {_notifications} SET last_error = @error, status = @status{(held ? "" : ", end_of_data_at = NULL")} WHERE id = @id AND status <> 'sent'",
+            ("id", database.Id(notificationId)), ("error", error), ("status", final || held ? "failed" : "pending"));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private const string UnconfirmedAfterStop =
+        "Unconfirmed: an attempt handed the end of the mail to the SMTP server and stopped before its answer; the server may have accepted it. Held, not sent again.";
 
     /// <summary>Marks the notification sent in its own transaction (see <c>MailDeliveryStore.MarkSentAsync</c>). Idempotent.</summary>
     public async Task MarkSentAsync(Guid notificationId, DateTimeOffset now, CancellationToken cancellationToken)

@@ -25,7 +25,14 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
             return;
         }
 
-        var welcome = await users.TryStartSendingAsync(message.NotificationId, cancellationToken).ConfigureAwait(false);
+        var hold = mail.Value.UnconfirmedSends == UnconfirmedSends.Hold;
+        var (welcome, held) = await users.TryStartSendingAsync(message.NotificationId, hold, cancellationToken).ConfigureAwait(false);
+        if (held)
+        {
+            ServiceLog.WelcomeHeldUnconfirmed(logger, message.NotificationId, "an earlier attempt stopped after handing over the end of the mail");
+            return;
+        }
+
         if (welcome is null)
         {
             ServiceLog.WelcomeSkipped(logger, message.NotificationId);
@@ -35,7 +42,18 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
         try
         {
             await sender.SendAsync(Kind, welcome.Id, mail.Value.WelcomeFrom, [welcome.Recipient], "Welcome to Postbox",
-                $"Hello {welcome.Recipient},\n\nyour account is ready.\n", cancellationToken).ConfigureAwait(false);
+                $"Hello {welcome.Recipient},\n\nyour account is ready.\n",
+                ct => users.MarkEndOfDataAsync(welcome.Id, welcome.Attempt, timeProvider.GetUtcNow(), ct), cancellationToken).ConfigureAwait(false);
+        }
+        catch (MailUnconfirmedException ex) when (hold)
+        {
+            using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
+            {
+                await users.RecordFailureAsync(welcome.Id, ex.Message, final: true, held: true, timeout.Token).ConfigureAwait(false);
+            }
+
+            ServiceLog.WelcomeHeldUnconfirmed(logger, welcome.Id, ex.Message);
+            return;
         }
 #pragma warning disable CA1031 // Recorded, then rethrown unless no retry can help.
         catch (Exception ex)
@@ -46,7 +64,7 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
             var reason = SmtpFailure.Describe(ex);
             using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
             {
-                await users.RecordFailureAsync(welcome.Id, reason, final, timeout.Token).ConfigureAwait(false);
+                await users.RecordFailureAsync(welcome.Id, reason, final, held: false, timeout.Token).ConfigureAwait(false);
             }
 
             if (permanent)

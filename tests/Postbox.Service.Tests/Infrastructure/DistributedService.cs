@@ -29,6 +29,9 @@ public sealed class DistributedService : IAsyncDisposable
 
     public int MaxRetries { get; }
 
+    /// <summary>Added to every worker's command line (the first one's too), after the defaults, so they override them.</summary>
+    public IReadOnlyList<string> WorkerArguments { get; init; } = [];
+
     /// <summary>Relay and workers poll at the service's own intervals (an idle-cost test), not the tests' fast ones.</summary>
     public bool ProductionPolling { get; }
 
@@ -85,12 +88,12 @@ public sealed class DistributedService : IAsyncDisposable
         await Worker.WaitForLineAsync("subscribed to mail.send", TimeSpan.FromSeconds(60));
     }
 
-    public ServiceProcess StartWorker() => ServiceProcess.Start("worker",
+    public ServiceProcess StartWorker(params string[] extra) => ServiceProcess.Start("worker",
     [
         .. Common, "--no-migrate", "--smtp-host", "127.0.0.1", "--smtp-port", Smtp.Port.ToString(CultureInfo.InvariantCulture),
         "--max-retries", MaxRetries.ToString(CultureInfo.InvariantCulture), "--retry-delay", "00:00:00.300",
         "--Mail:Smtp:Timeout=00:00:10", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Consumers:RetryPollInterval=00:00:00.100"], "--Postbox:Consumers:HandleSignals=false",
-        "--Logging:LogLevel:Postbox.Consumers=Debug",
+        "--Logging:LogLevel:Postbox.Consumers=Debug", .. WorkerArguments, .. extra,
     ]);
 
     public async Task<Guid> SendMailAsync(string subject)

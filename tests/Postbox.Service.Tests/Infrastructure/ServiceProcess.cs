@@ -95,6 +95,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGKILL (kill -9): the process dies at once, mid-whatever.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
     /// <summary>SIGTERM, as an operator would; the process shuts down gracefully.</summary>
     public async Task TerminateAsync()
     {

@@ -1,6 +1,9 @@
 """aiosmtpd handler for the service tests: saves each mail as a .eml file in $MAIL_SINK_DIR, or answers the SMTP reply
 written on the first line of $MAIL_SINK_DIR/reply (e.g. "451 4.3.0 Try again later") to DATA while that file exists.
-An optional second line counts how many times to answer it; the file is removed when the count is used up."""
+An optional second line counts how many times to answer it; the file is removed when the count is used up.
+While $MAIL_SINK_DIR/hold exists, a mail is saved (the server has it) but its answer waits until the file is removed:
+the window after the end of data in which a client learns nothing."""
+import asyncio
 import os
 import uuid
 
@@ -30,4 +33,9 @@ class Handler:
             f.write(envelope.original_content)
         # Renamed once complete, so the tests never read a half-written mail.
         os.rename(temporary, os.path.join(self.folder, name + ".eml"))
+        hold_file = os.path.join(self.folder, "hold")
+        for _ in range(6000):  # at most 5 min
+            if not os.path.exists(hold_file):
+                break
+            await asyncio.sleep(0.05)
         return "250 Message accepted for delivery"
