@@ -416,11 +416,17 @@ def main():
         time.sleep(2)
         sink.poll()
 
-        statuses = dict(line.split("|") for line in servers.psql("SELECT status, count(*) FROM postbox.mail_deliveries GROUP BY status").splitlines() if line)
+        statuses = dict(line.split("|") for line in servers.psql(
+            "SELECT CASE WHEN status = 'failed' AND end_of_data_at IS NOT NULL THEN 'unconfirmed' ELSE status END, count(*) "
+            "FROM postbox.mail_deliveries GROUP BY 1").splitlines() if line)
+        # Held as unconfirmed: the server may have it (Mail:UnconfirmedSends=Hold). Final, and checked against the sink below.
+        unconfirmed = [row for row in servers.psql(
+            "SELECT id FROM postbox.mail_deliveries WHERE status = 'failed' AND end_of_data_at IS NOT NULL").splitlines() if row]
+        unconfirmed_at_sink = sum(1 for i in unconfirmed if f"<mail.{i.replace('-', '')}@postbox.local>" in sink.arrivals)
         delivered = sum(1 for m in accepted if m in sink.arrivals)
         lost = len(accepted) - delivered
         duplicated = sum(1 for m, times in sink.arrivals.items() if len(times) > 1)
-        stuck = sum(int(v) for k, v in statuses.items() if k not in ("sent", "failed"))
+        stuck = sum(int(v) for k, v in statuses.items() if k not in ("sent", "failed", "unconfirmed"))
         lines = {n: sum(1 for _ in open(os.path.join(folder, f"{n}.log"), "rb")) for n in ("api", "relay", "worker-1", "worker-2")}
         traces = sum(sum(1 for line in open(os.path.join(folder, f"{n}.log"), "rb") if line.lstrip().startswith(b"at ")) for n in lines)
 
@@ -430,9 +436,9 @@ def main():
         for name, at, down, recovered in results:
             print(f"| {name} | {at} | {down:.1f} | {recovered:.1f} |" if recovered is not None else f"| {name} | {at} | {down:.1f} | not recovered |")
         print()
-        print("| accepted | delivered | lost | duplicated | stuck | failed | refused by the API |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
-        print(f"| {len(accepted)} | {delivered} | {lost} | {duplicated} | {stuck} | {statuses.get('failed', 0)} | "
+        print("| accepted | delivered | lost | duplicated | stuck | failed | unconfirmed (at the sink) | refused by the API |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print(f"| {len(accepted)} | {delivered} | {lost} | {duplicated} | {stuck} | {statuses.get('failed', 0)} | {len(unconfirmed)} ({unconfirmed_at_sink}) | "
               f"{sum(sender.refused.values())} {dict(sender.refused) if sender.refused else ''} |")
         print()
         print(f"idle transactions/s (api + relay + 2 workers): {idle:.2f}")
