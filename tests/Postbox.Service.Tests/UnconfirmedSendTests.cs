@@ -93,14 +93,16 @@ public sealed class UnconfirmedSendTests : IAsyncLifetime
     [Fact]
     public async Task Smtp_NoAnswerAfterEndOfData_AttemptTimesOut_HeldNotRetried()
     {
-        await StartAsync("--Mail:Smtp:Timeout=00:00:02");
+        await StartAsync("--Mail:Smtp:Timeout=00:00:04");
         await File.WriteAllTextAsync(HoldFile, "");
         var id = await _service.SendMailAsync("No answer");
         await _service.WaitForMailStatusAsync(id, "unconfirmed");
         File.Delete(HoldFile);
 
+        // The time-out covers the whole conversation: on a loaded machine an earlier attempt may run out of it before the
+        // end of data (a plain failure, retried, nothing at the server). Only the attempt that reached it is held.
         var mail = await _service.GetJsonAsync($"/api/mail/{id}");
-        Assert.Equal(1, mail.GetProperty("attempts").GetInt32());
+        Assert.InRange(mail.GetProperty("attempts").GetInt32(), 1, 5);
         Assert.StartsWith("No answer from the SMTP server after the end of the mail was sent", mail.GetProperty("lastError").GetString(), StringComparison.Ordinal);
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(1, _service.Smtp.CountWithMessageId($"<mail.{id:N}@postbox.local>"));
@@ -119,5 +121,20 @@ public sealed class UnconfirmedSendTests : IAsyncLifetime
         Assert.Equal(3, mail.GetProperty("attempts").GetInt32());
         Assert.Equal(1, _service.Smtp.CountWithMessageId($"<mail.{id:N}@postbox.local>"));
         Assert.Equal(JsonValueKind.Null, mail.GetProperty("lastError").ValueKind);
+    }
+
+    [Fact]
+    public async Task Smtp_ServerHangsUpAtTheEndOfData_NotUnconfirmed_RetriedAndSentOnce()
+    {
+        // The neighbour on the other side: the server closes the connection instead of answering (it crashed, or was
+        // stopped). It never took the mail (RFC 5321 6.1: responsibility comes with the reply), so the mail is retried.
+        await StartAsync();
+        await File.WriteAllTextAsync(Path.Combine(_service.Smtp.Folder, "drop"), "2");
+        var id = await _service.SendMailAsync("Hung up on twice");
+        await _service.WaitForMailStatusAsync(id, "sent");
+        var mail = await _service.GetJsonAsync($"/api/mail/{id}");
+        Assert.Equal(3, mail.GetProperty("attempts").GetInt32());
+        Assert.Equal(1, _service.Smtp.CountWithMessageId($"<mail.{id:N}@postbox.local>"));
+        Assert.Equal(0, _service.Worker.CountLines("held as unconfirmed"));
     }
 }

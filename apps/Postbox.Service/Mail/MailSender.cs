@@ -21,9 +21,10 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
 
     /// <summary>
     /// Sends one mail. <paramref name="beforeEndOfData"/>, when given, runs after the last byte of the mail and before the
-    /// end of data is sent over SMTP (not for <c>.eml</c> files); if it throws, the mail is not sent. A failure after it ran
-    /// and before the server's answer throws <see cref="MailUnconfirmedException"/>: the server may have the mail. A
-    /// server's answer (<see cref="SmtpCommandException"/>) is never unconfirmed.
+    /// end of data is sent over SMTP (not for <c>.eml</c> files); if it throws, the mail is not sent. When this side stops
+    /// waiting for the answer after it ran (time-out, cancellation) <see cref="MailUnconfirmedException"/> is thrown: the
+    /// server may have the mail. A server's answer (<see cref="SmtpCommandException"/>) or its hanging up without one is
+    /// never unconfirmed.
     /// </summary>
     public async Task SendAsync(string kind, Guid id, string from, IEnumerable<string> to, string subject, string content,
         Func<CancellationToken, Task>? beforeEndOfData, CancellationToken cancellationToken)
@@ -58,7 +59,7 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
         {
             await client.SendAsync(message, linked.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (body.EndOfDataHandedOver && ex is not SmtpCommandException)
+        catch (Exception ex) when (body.EndOfDataHandedOver && ex is not SmtpCommandException && !ServerHungUp(ex))
         {
             throw new MailUnconfirmedException($"No answer from the SMTP server after the end of the mail was sent: {ex.Message}", ex);
         }
@@ -73,6 +74,15 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
             // Nothing to do: the connection is closed by Dispose either way.
         }
     }
+
+    /// <summary>
+    /// The server closed or reset the connection instead of answering the end of data. A server takes responsibility for a
+    /// mail only with its reply (RFC 5321, section 6.1), so this is a failure to retry like any other, not an unconfirmed
+    /// send. Only when this side stops waiting (time-out, shutdown, a killed worker) does the server possibly have the mail.
+    /// </summary>
+    private static bool ServerHungUp(Exception ex) =>
+        ex is MailKit.Net.Smtp.SmtpProtocolException
+        || ex is IOException { InnerException: System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted or System.Net.Sockets.SocketError.Shutdown } };
 
     private MimeMessage Build(string kind, Guid id, string from, IEnumerable<string> to, string subject, string content, TextPart body)
     {
