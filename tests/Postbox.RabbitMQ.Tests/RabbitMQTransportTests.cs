@@ -299,4 +299,67 @@ public sealed class RabbitMQTransportTests(ITestOutputHelper output)
             await RabbitMQBroker.DeleteAsync(exchange);
         }
     }
+
+    [Fact]
+    public async Task Publish_AfterManyPublishesCancelledWhileWaitingForTheChannel_LaterPublishesAreAllConfirmed()
+    {
+        // Seen in the fault run (RabbitMQ restart): publishes cancelled by their publish timeout while they waited for a
+        // channel's confirm slot left RabbitMQ.Client 7.1.2's confirm tracking corrupt, and every later publish on that
+        // channel failed with "Failed to track the publisher confirmation for sequence number N because it already
+        // exists" (rabbitmq-dotnet-client #1900, fixed in 7.2.1). Rounds of a burst cancelled mid-way, then a clean burst.
+        var exchange = RabbitMQBroker.UniqueName("px");
+        var prefix = RabbitMQBroker.UniqueName("pq") + ".";
+        const string topic = "after-cancel";
+        try
+        {
+            await using var transport = RabbitMQBroker.CreateTransport(o => (o.ExchangeName, o.QueuePrefix) = (exchange, prefix));
+            await transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "warm-up"), CancellationToken.None);
+            var cancelledOrConfirmed = 0;
+            for (var round = 0; round < 20; round++)
+            {
+                using var soon = new CancellationTokenSource();
+                var burst = Enumerable.Range(0, 300).Select(i => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: $"cancelled {round}/{i}"), soon.Token).AsTask()).ToList();
+                soon.CancelAfter(TimeSpan.FromMilliseconds(1 + round % 5));
+                foreach (var publish in burst)
+                {
+                    try
+                    {
+                        await publish;
+                        cancelledOrConfirmed++;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        cancelledOrConfirmed++;
+                    }
+                    catch (Postbox.Transport.TransportUnavailableException)
+                    {
+                        // "No later message confirmed either" while the burst was cancelled: the same outcome for the caller.
+                        cancelledOrConfirmed++;
+                    }
+                }
+            }
+
+            Assert.Equal(20 * 300, cancelledOrConfirmed);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var clean = Enumerable.Range(0, 2_000).Select(i => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: $"clean {i}"), timeout.Token).AsTask()).ToList();
+            var failures = new List<string>();
+            foreach (var publish in clean)
+            {
+                try
+                {
+                    await publish;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    failures.Add(ex.Message);
+                }
+            }
+
+            Assert.True(failures.Count == 0, $"{failures.Count} of 2,000 publishes failed after the cancelled bursts, e.g. {failures.FirstOrDefault()}");
+        }
+        finally
+        {
+            await RabbitMQBroker.DeleteAsync(exchange, prefix + topic);
+        }
+    }
 }

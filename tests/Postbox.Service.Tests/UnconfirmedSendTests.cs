@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Postbox.Service.Tests.Infrastructure;
 
@@ -136,5 +137,27 @@ public sealed class UnconfirmedSendTests : IAsyncLifetime
         Assert.Equal(3, mail.GetProperty("attempts").GetInt32());
         Assert.Equal(1, _service.Smtp.CountWithMessageId($"<mail.{id:N}@postbox.local>"));
         Assert.Equal(0, _service.Worker.CountLines("held as unconfirmed"));
+    }
+
+    [Fact]
+    public async Task WelcomeMail_WorkerKilledAfterEndOfDataBeforeTheAnswer_HeldAsUnconfirmed_TheServerHasItOnce()
+    {
+        // Every path that sends mail shares the mechanism: the welcome mail of a registration too.
+        await StartAsync();
+        await File.WriteAllTextAsync(HoldFile, "");
+        using var created = await _service.Client.PostAsJsonAsync("/api/v1/users", new { email = "held@example.com", password = "a long enough password" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var user = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(_service.Smtp.Mails().Count == 1), TimeSpan.FromSeconds(60),
+            $"the server to have the welcome mail. Worker:\n{_service.Worker.Output}");
+
+        await _service.Worker.KillAsync();
+        File.Delete(HoldFile);
+        var next = _service.Track(_service.StartWorker());
+        await TestEnvironment.WaitUntilAsync(async () => (await _service.GetJsonAsync($"/api/v1/users/{user}")).GetProperty("welcomeMail").GetString() == "unconfirmed",
+            TimeSpan.FromSeconds(60), $"the welcome mail to be held. Worker:\n{next.Output}");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Single(_service.Smtp.Mails());
+        Assert.Equal(1, next.CountLines("held as unconfirmed"));
     }
 }

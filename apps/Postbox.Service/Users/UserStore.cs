@@ -52,7 +52,8 @@ internal sealed class UserStore(AppDatabase database)
     private async Task<UserView?> GetAsync(DbConnection connection, DbTransaction? transaction, Guid id, CancellationToken cancellationToken)
     {
         await using var command = AppDatabase.Command(connection, transaction, $"""
-            SELECT u.id, u.email, u.created_at, n.status, n.attempts, n.last_error
+            SELECT u.id, u.email, u.created_at, CASE WHEN n.status = 'failed' AND n.end_of_data_at IS NOT NULL THEN 'unconfirmed' ELSE n.status END,
+                   n.attempts, n.last_error
             FROM {_users} u JOIN {_notifications} n ON n.user_id = u.id AND n.kind = 'welcome'
             WHERE u.id = @id
             """, ("id", database.Id(id)));
