@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Postbox.Diagnostics;
 
@@ -57,7 +58,7 @@ internal static class MessagingTracing
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i];
-            if (message is null)
+            if (message is null || AlreadyCreated(message))
             {
                 continue;
             }
@@ -88,10 +89,22 @@ internal static class MessagingTracing
             span.SetTag(MessageId, message.Id.ToString());
             span.SetTag(BodySize, message.Payload.Length);
             Stamp(message, span);
+            Created.AddOrUpdate(message, span.Id!);
         }
 
         return new CreateSpans(spans);
     }
+
+    /// <summary>
+    /// Messages whose <c>traceparent</c> is the context of a create span started here. A message is prepared more than
+    /// once on some paths (EF Core validates the staged messages again at each stage, then enqueues them at
+    /// <c>SaveChanges</c>; a caller may retry an enqueue); it keeps its first create span instead of chaining new ones.
+    /// </summary>
+    private static readonly ConditionalWeakTable<OutboxMessage, string> Created = new();
+
+    private static bool AlreadyCreated(OutboxMessage message) =>
+        Created.TryGetValue(message, out var created) && message.Headers.TryGetValue(OutboxHeaders.TraceParent, out var traceParent) &&
+        string.Equals(created, traceParent, StringComparison.Ordinal);
 
     /// <summary>Starts the relay's <c>send {topic}</c> span for one publish attempt, a child of the message's creation context.</summary>
     public static Activity? StartSend(OutboxEnvelope message, DateTimeOffset now)
