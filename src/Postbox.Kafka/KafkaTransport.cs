@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Postbox.Diagnostics;
 using Postbox.Kafka.Diagnostics;
 using Postbox.Kafka.Messages;
 using Postbox.Transport;
@@ -73,6 +75,13 @@ public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
         }
 
         ThrowIfUnavailable(message);
+        if (Activity.Current is { IsAllDataRequested: true, Kind: ActivityKind.Producer } span && span.Source.Name == PostboxActivitySource.Name)
+        {
+            // The relay's send span: name Kafka and the real topic (with the configured prefix).
+            span.SetTag("messaging.system", "kafka");
+            span.SetTag("messaging.destination.name", topic);
+        }
+
         var producer = GetProducer();
         var started = _timeProvider.GetTimestamp();
         try

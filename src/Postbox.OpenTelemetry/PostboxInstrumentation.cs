@@ -12,8 +12,9 @@ namespace OpenTelemetry;
 public static class PostboxInstrumentation
 {
     /// <summary>
-    /// Name of Postbox's activity source: <c>send {topic}</c> activities of the relay (kind Producer, children of the
-    /// enqueuing trace) and <c>process {topic}</c> activities of the consumers (kind Consumer).
+    /// Name of Postbox's activity source: <c>create {topic}</c> at enqueue (kind Producer, a child of the enqueuing
+    /// code's activity), <c>send {topic}</c> in the relay (kind Producer, the create span's child) and
+    /// <c>process {topic}</c> in the consumers (kind Consumer, the send span's child); see docs/observability.md.
     /// </summary>
     public const string ActivitySourceName = "Postbox";
 

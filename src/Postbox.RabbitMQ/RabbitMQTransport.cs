@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Postbox.Diagnostics;
 using Postbox.RabbitMQ.Connection;
 using Postbox.RabbitMQ.Diagnostics;
 using Postbox.RabbitMQ.Messages;
@@ -84,6 +86,7 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
             blockEpoch = session.BlockEpoch;
             ticket = session.NextTicket();
             var properties = AmqpMessage.CreateProperties(message, messageId);
+            TagSendSpan(session, routingKey);
             if (!SkipEnvelopeChecks)
             {
                 CheckEnvelope(message, properties, session.Connection.FrameMax);
@@ -168,6 +171,24 @@ public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposab
     /// or the client's own continuation timeout did) the broker is not keeping up, and the message is released without
     /// an attempt charged. The declaration itself goes on in the background, so the next round finds it done.
     /// </summary>
+    /// <summary>
+    /// Names RabbitMQ on the relay's <c>send</c> span (OpenTelemetry messaging conventions: the destination is the
+    /// exchange, the routing key its own attribute).
+    /// </summary>
+    private void TagSendSpan(BrokerSession session, string routingKey)
+    {
+        if (Activity.Current is not { IsAllDataRequested: true, Kind: ActivityKind.Producer } span || span.Source.Name != PostboxActivitySource.Name)
+        {
+            return;
+        }
+
+        span.SetTag("messaging.system", "rabbitmq");
+        span.SetTag("messaging.destination.name", _options.ExchangeName);
+        span.SetTag("messaging.rabbitmq.destination.routing_key", routingKey);
+        span.SetTag("server.address", session.Connection.Endpoint.HostName);
+        span.SetTag("server.port", session.Connection.Endpoint.Port);
+    }
+
     private async Task DeclareForPublishAsync(BrokerSession session, OutboxEnvelope message, string routingKey, CancellationToken cancellationToken)
     {
         try

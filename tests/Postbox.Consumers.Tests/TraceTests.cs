@@ -12,11 +12,12 @@ public sealed class TraceTests : ServerTest
 {
     private static readonly ActivitySource Producer = new("Postbox.Consumers.Tests.Producer");
     [Fact]
-    public async Task Trace_OutboxThroughInMemoryTransport_ProducerSpanIsParentOfConsumerActivity()
+    public async Task Trace_OutboxThroughInMemoryTransport_CreateSendProcessChainUnderTheProducerSpan()
     {
         var consumer = "trace-" + Guid.NewGuid().ToString("N");
         var activities = new ConcurrentQueue<Activity>();
-        using var listener = Listen(consumer, activities);
+        var all = new ConcurrentQueue<Activity>();
+        using var listener = Listen(consumer, activities, all: all);
 
         var script = new HandlerScript { Schema = Db.Schema };
         var builder = Host.CreateApplicationBuilder();
@@ -46,10 +47,24 @@ public sealed class TraceTests : ServerTest
 
         await TestEnvironment.WaitUntilAsync(() => Task.FromResult(!activities.IsEmpty), TimeSpan.FromSeconds(20), "consumer activity");
         var consumed = Assert.Single(activities);
-        Assert.Equal(ActivityKind.Consumer, consumed.Kind);
-        Assert.Equal(producer.TraceId, consumed.TraceId);
-        Assert.Equal(producer.SpanId, consumed.ParentSpanId);
+        // The enqueue's create span is the producer span's child, the relay's send span the create span's (its context
+        // stored in the row), and the consumer's process span the send span's (its context carried by the transport).
+        var mine = all.Where(a => (string?)a.GetTagItem("messaging.message.id") == message.Id.ToString()).ToList();
+        var create = Assert.Single(mine, a => a.DisplayName == "create traced");
+        var send = Assert.Single(mine, a => a.DisplayName == "send traced");
+        Assert.Equal((ActivityKind.Producer, ActivityKind.Producer, ActivityKind.Consumer), (create.Kind, send.Kind, consumed.Kind));
+        Assert.All([create, send, consumed], a => Assert.Equal(producer.TraceId, a.TraceId));
+        Assert.Equal(producer.SpanId, create.ParentSpanId);
+        Assert.Equal(create.SpanId, send.ParentSpanId);
+        Assert.Equal(send.SpanId, consumed.ParentSpanId);
         Assert.Equal(message.Id.ToString(), consumed.GetTagItem("messaging.message.id"));
+        Assert.Equal("postbox", consumed.GetTagItem("messaging.system"));
+        Assert.IsType<double>(send.GetTagItem("postbox.outbox.wait_time"));
+        // The row keeps the creation context (a later publish attempt is another child of the create span).
+        await using (var stored = Db.DataSource.CreateCommand($"SELECT headers->>'traceparent' FROM \"{Db.Schema}\".outbox"))
+        {
+            Assert.Equal(create.Id, (string?)await stored.ExecuteScalarAsync());
+        }
         Assert.Equal(1, await Db.EffectsAsync(message.Id));
         await host.StopAsync();
     }
@@ -74,7 +89,7 @@ public sealed class TraceTests : ServerTest
         await host.StopAsync();
     }
 
-    private static ActivityListener Listen(string consumer, ConcurrentQueue<Activity> activities, string? topic = null)
+    private static ActivityListener Listen(string consumer, ConcurrentQueue<Activity> activities, string? topic = null, ConcurrentQueue<Activity>? all = null)
     {
         var listener = new ActivityListener
         {
@@ -82,6 +97,7 @@ public sealed class TraceTests : ServerTest
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = a =>
             {
+                all?.Enqueue(a);
                 if (a.Kind == ActivityKind.Consumer && (string?)a.GetTagItem("messaging.consumer.group.name") == consumer
                     && (topic is null || (string?)a.GetTagItem("messaging.destination.name") == topic))
                 {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using MailKit.Net.Smtp;
 using Microsoft.Extensions.Options;
@@ -31,12 +32,49 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
     {
         var body = new GuardedTextPart(beforeEndOfData ?? (_ => Task.CompletedTask));
         using var message = Build(kind, id, from, to, subject, content, body);
-        if (_settings.Delivery == MailDelivery.Pickup)
+        // A child of the handler's process span: the last hop of the mail's trace.
+        using var activity = StartActivity(kind, id, message.To.Count);
+        try
         {
-            await WriteEmlAsync(message, kind, id, cancellationToken).ConfigureAwait(false);
-            return;
+            if (_settings.Delivery == MailDelivery.Pickup)
+            {
+                await WriteEmlAsync(message, kind, id, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            await SendSmtpAsync(message, body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, SmtpFailure.Describe(ex));
+            activity?.SetTag("error.type", ex.GetType().FullName);
+            throw;
+        }
+    }
+
+    private Activity? StartActivity(string kind, Guid id, int recipients)
+    {
+        var pickup = _settings.Delivery == MailDelivery.Pickup;
+        var activity = Telemetry.Source.StartActivity(pickup ? "pickup write" : "smtp send", pickup ? ActivityKind.Internal : ActivityKind.Client);
+        if (activity is { IsAllDataRequested: true })
+        {
+            if (!pickup)
+            {
+                activity.SetTag("server.address", _settings.Smtp.Host);
+                activity.SetTag("server.port", _settings.Smtp.Port);
+                activity.SetTag("network.protocol.name", "smtp");
+            }
+
+            activity.SetTag("postbox.mail.kind", kind);
+            activity.SetTag("postbox.mail.delivery_id", id.ToString());
+            activity.SetTag("postbox.mail.recipients", recipients);
         }
 
+        return activity;
+    }
+
+    private async Task SendSmtpAsync(MimeMessage message, GuardedTextPart body, CancellationToken cancellationToken)
+    {
         var smtp = _settings.Smtp;
         using var timeout = new CancellationTokenSource(smtp.Timeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);

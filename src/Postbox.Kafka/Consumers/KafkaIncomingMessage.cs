@@ -7,6 +7,8 @@ internal sealed class KafkaIncomingMessage(KafkaSubscription subscription, Parti
     string topic, string? key, string? type, ReadOnlyMemory<byte> payload, IReadOnlyDictionary<string, string> headers, bool redelivered)
     : IncomingMessage(messageId, topic, key, type, payload, headers, redelivered)
 {
+    public override string MessagingSystem => "kafka";
+
     private int _started;
     private int _credited = 1;
     private int _done;

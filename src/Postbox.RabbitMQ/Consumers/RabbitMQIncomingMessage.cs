@@ -7,6 +7,8 @@ internal sealed class RabbitMQIncomingMessage(RabbitMQSubscription subscription,
     string? key, string? type, ReadOnlyMemory<byte> payload, IReadOnlyDictionary<string, string> headers, bool redelivered)
     : IncomingMessage(messageId, topic, key, type, payload, headers, redelivered)
 {
+    public override string MessagingSystem => "rabbitmq";
+
     public override bool IsStale => subscription.Epoch != epoch;
 
     public override ValueTask AckAsync(CancellationToken cancellationToken) => subscription.SettleAsync(deliveryTag, epoch, requeue: false, cancellationToken);

@@ -50,8 +50,11 @@ internal sealed class ConsumerMetrics
 
     public void Parked(HandlerRegistration handler) => _parked.Add(1, handler.Tags);
 
-    /// <summary>Starts the <c>process {topic}</c> activity, continuing the producer's trace from the <c>traceparent</c> header.</summary>
-    public static Activity? StartProcessActivity(HandlerRegistration handler, Guid messageId, IReadOnlyDictionary<string, string> headers, int attempt)
+    /// <summary>
+    /// Starts the <c>process {topic}</c> span (kind Consumer), a child of the <c>traceparent</c> the message carries: the
+    /// relay's send span (or, for a message published before spans were recorded, its creation context).
+    /// </summary>
+    public static Activity? StartProcessActivity(HandlerRegistration handler, Delivery delivery)
     {
         var source = PostboxActivitySource.Instance;
         if (!source.HasListeners())
@@ -59,15 +62,19 @@ internal sealed class ConsumerMetrics
             return null;
         }
 
-        ActivityContext.TryParse(headers.GetValueOrDefault(OutboxHeaders.TraceParent), headers.GetValueOrDefault(OutboxHeaders.TraceState), out var parent);
+        ActivityContext.TryParse(delivery.Headers.GetValueOrDefault(OutboxHeaders.TraceParent), delivery.Headers.GetValueOrDefault(OutboxHeaders.TraceState),
+            isRemote: true, out var parent);
         var activity = source.StartActivity($"process {handler.Topic}", ActivityKind.Consumer, parent);
         if (activity is not null)
         {
-            activity.SetTag("messaging.operation.type", "process");
-            activity.SetTag("messaging.destination.name", handler.Topic);
-            activity.SetTag("messaging.consumer.group.name", handler.ConsumerName);
-            activity.SetTag("messaging.message.id", messageId.ToString());
-            activity.SetTag("postbox.attempt", attempt);
+            activity.SetTag(MessagingTracing.System, delivery.MessagingSystem);
+            activity.SetTag(MessagingTracing.OperationType, "process");
+            activity.SetTag(MessagingTracing.OperationName, "process");
+            activity.SetTag(MessagingTracing.DestinationName, handler.Topic);
+            activity.SetTag(MessagingTracing.ConsumerGroup, handler.ConsumerName);
+            activity.SetTag(MessagingTracing.MessageId, delivery.MessageId.ToString());
+            activity.SetTag(MessagingTracing.BodySize, delivery.Payload.Length);
+            activity.SetTag(MessagingTracing.Attempt, delivery.Attempt);
         }
 
         return activity;

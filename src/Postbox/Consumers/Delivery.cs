@@ -1,6 +1,6 @@
 namespace Postbox.Consumers;
 
-/// <summary>One handling attempt's input: a broker delivery (no owner) or a claimed retry (with its lease owner).</summary>
+/// <summary>One handling attempt's input: a broker delivery (no owner) or a claimed retry (with its lease owner), and which transport brought it (for traces).</summary>
 internal readonly record struct Delivery(
     Guid MessageId,
     string Topic,
@@ -10,4 +10,5 @@ internal readonly record struct Delivery(
     IReadOnlyDictionary<string, string> Headers,
     bool Redelivered,
     int Attempt,
-    string? Owner);
+    string? Owner,
+    string MessagingSystem = Diagnostics.MessagingTracing.DefaultSystem);

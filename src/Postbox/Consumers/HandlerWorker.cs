@@ -383,7 +383,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         try
         {
             outcome = await processor.ParkBacklogAsync(handler,
-                new Delivery(id, message.Topic, key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null)).ConfigureAwait(false);
+                new Delivery(id, message.Topic, key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null, message.MessagingSystem)).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The inbox is unreachable: the delivery goes back to the broker, which keeps it.
         catch (Exception ex)
@@ -511,14 +511,14 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         if (message.MessageId is { } id)
         {
             return await processor.ProcessAsync(handler,
-                new Delivery(id, message.Topic, message.Key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null),
+                new Delivery(id, message.Topic, message.Key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null, message.MessagingSystem),
                 abort).ConfigureAwait(false);
         }
 
         // Without an id there is no inbox key: keep it as a dead letter under a new id rather than drop it.
         var newId = Guid.CreateVersion7();
         ConsumerLog.MissingMessageId(logger, message.Topic, handler.ConsumerName, newId);
-        var delivery = new Delivery(newId, message.Topic, message.Key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null);
+        var delivery = new Delivery(newId, message.Topic, message.Key, message.Type, message.Payload, message.Headers, message.Redelivered, 1, null, message.MessagingSystem);
         return await processor.FailAsync(handler, delivery, null, timeProvider.GetTimestamp(),
             new InvalidDataException("The message carries no valid message id."), retryable: false).ConfigureAwait(false);
     }

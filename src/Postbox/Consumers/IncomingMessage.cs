@@ -39,6 +39,12 @@ public abstract class IncomingMessage
     public bool Redelivered { get; }
 
     /// <summary>
+    /// The transport's <c>messaging.system</c> (OpenTelemetry semantic conventions), set on the <c>process</c> span:
+    /// <c>rabbitmq</c>, <c>kafka</c>, or <c>postbox</c> (the in-process transport, the default).
+    /// </summary>
+    public virtual string MessagingSystem => "postbox";
+
+    /// <summary>
     /// <see langword="true"/> when the delivery can no longer be settled (its channel was lost): the broker has
     /// already put the message back, so the runtime skips it rather than handle a copy that will come again.
     /// </summary>

@@ -21,7 +21,7 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
     public async Task<AttemptOutcome> ProcessAsync(HandlerRegistration handler, Delivery delivery, CancellationToken abort)
     {
         metrics.Received(handler);
-        using var activity = ConsumerMetrics.StartProcessActivity(handler, delivery.MessageId, delivery.Headers, delivery.Attempt);
+        using var activity = ConsumerMetrics.StartProcessActivity(handler, delivery);
         var started = timeProvider.GetTimestamp();
 
         object? message;
@@ -194,7 +194,7 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
     /// </summary>
     public async Task<AttemptOutcome> ParkBacklogAsync(HandlerRegistration handler, Delivery delivery)
     {
-        using var activity = ConsumerMetrics.StartProcessActivity(handler, delivery.MessageId, delivery.Headers, delivery.Attempt);
+        using var activity = ConsumerMetrics.StartProcessActivity(handler, delivery);
         var now = timeProvider.GetUtcNow();
         var outcome = await ParkAsync(handler, delivery, delivery.Key!, now, activity).ConfigureAwait(false);
         if (outcome == AttemptOutcome.Parked)

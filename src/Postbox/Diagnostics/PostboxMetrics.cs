@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace Postbox.Diagnostics;
@@ -56,24 +55,5 @@ public sealed class PostboxMetrics
 
         var age = _timeProvider.GetUtcNow().UtcTicks - ticks;
         return Math.Max(0, TimeSpan.FromTicks(age).TotalSeconds);
-    }
-
-    internal static Activity? StartPublishActivity(OutboxEnvelope message)
-    {
-        var source = PostboxActivitySource.Instance;
-        if (!source.HasListeners())
-        {
-            return null;
-        }
-
-        ActivityContext.TryParse(
-            message.Headers.GetValueOrDefault(OutboxHeaders.TraceParent),
-            message.Headers.GetValueOrDefault(OutboxHeaders.TraceState),
-            out var parent);
-        var activity = source.StartActivity($"send {message.Topic}", ActivityKind.Producer, parent);
-        activity?.SetTag("messaging.operation.type", "send");
-        activity?.SetTag("messaging.destination.name", message.Topic);
-        activity?.SetTag("messaging.message.id", message.Id.ToString());
-        return activity;
     }
 }

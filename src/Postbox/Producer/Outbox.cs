@@ -1,6 +1,6 @@
 using System.Data.Common;
-using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using Postbox.Diagnostics;
 using Postbox.Hosting;
 using Postbox.Relay;
 using Postbox.Storage;
@@ -48,8 +48,19 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
             return 0;
         }
 
-        var now = Prepare(messages);
-        var written = await _writer.WriteAsync(transaction, messages, now, cancellationToken).ConfigureAwait(false);
+        // The create spans cover the write, so a slow INSERT shows in the trace; they end whether or not it succeeds.
+        using var spans = MessagingTracing.StampCreation(messages);
+        int written;
+        try
+        {
+            var now = Validate(messages);
+            written = await _writer.WriteAsync(transaction, messages, now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            spans.Failed(ex);
+            throw;
+        }
 
         // The caller has not committed yet; the relay re-checks briefly after a wake-up that finds nothing.
         Enqueued();
@@ -59,18 +70,25 @@ internal sealed class Outbox : IOutbox, IOutboxPreparer
     public DateTimeOffset Prepare(IReadOnlyList<OutboxMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var current = Activity.Current;
+        // Callers that write on their own (PostgreSQL's batching outbox, EF Core's SaveChanges) get create spans that
+        // mark the moment of enqueue.
+        using var spans = MessagingTracing.StampCreation(messages);
+        try
+        {
+            return Validate(messages);
+        }
+        catch (Exception ex)
+        {
+            spans.Failed(ex);
+            throw;
+        }
+    }
+
+    private DateTimeOffset Validate(IReadOnlyList<OutboxMessage> messages)
+    {
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i] ?? throw new ArgumentException($"Message #{i} is null.", nameof(messages));
-            if (current is not null && !message.Headers.ContainsKey(OutboxHeaders.TraceParent))
-            {
-                message.Headers[OutboxHeaders.TraceParent] = current.Id!;
-                if (!string.IsNullOrEmpty(current.TraceStateString))
-                {
-                    message.Headers[OutboxHeaders.TraceState] = current.TraceStateString;
-                }
-            }
 
             // Validated after stamping: a trace state is any string some code set, and it is stored too.
             MessageValidator.Validate(message, i, _options.MaxPayloadBytes);

@@ -177,10 +177,10 @@ internal sealed class BatchPublisher
             return await PublishIsolatedAsync(message, delivered, failed, released, abort).ConfigureAwait(false);
         }
 
-        using var activity = PostboxMetrics.StartPublishActivity(message);
+        using var activity = MessagingTracing.StartSend(message, _timeProvider.GetUtcNow());
         try
         {
-            await _transport.PublishAsync(message, token).ConfigureAwait(false);
+            await _transport.PublishAsync(MessagingTracing.WithSendContext(message, activity), token).ConfigureAwait(false);
             delivered.Add(message.Id);
             if (_suspects.Any)
             {
@@ -232,7 +232,7 @@ internal sealed class BatchPublisher
             return false;
         }
 
-        using var activity = PostboxMetrics.StartPublishActivity(message);
+        using var activity = MessagingTracing.StartSend(message, _timeProvider.GetUtcNow());
         using var timeout = new CancellationTokenSource(_options.PublishTimeout, _timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, abort);
         try
@@ -244,7 +244,7 @@ internal sealed class BatchPublisher
                 return false;
             }
 
-            await _transport.PublishAsync(message, linked.Token).ConfigureAwait(false);
+            await _transport.PublishAsync(MessagingTracing.WithSendContext(message, activity), linked.Token).ConfigureAwait(false);
             delivered.Add(message.Id);
             _suspects.Cleared(message.Id);
             _metrics.Published(message.Topic, 1);

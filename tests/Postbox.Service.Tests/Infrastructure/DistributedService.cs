@@ -52,6 +52,9 @@ public sealed class DistributedService : IAsyncDisposable
 
     public SmtpSink Smtp { get; } = new();
 
+    /// <summary>Extra environment variables of each role's process (e.g. an OTLP exporter's), by role name.</summary>
+    public Func<string, IReadOnlyDictionary<string, string>?>? RoleEnvironment { get; init; }
+
     public HttpClient Client { get; }
 
     public ServiceProcess Api { get; private set; } = null!;
@@ -74,14 +77,14 @@ public sealed class DistributedService : IAsyncDisposable
             await ExecuteMySqlAsync(TestEnvironment.MySqlServerConnectionString, $"CREATE DATABASE `{Schema}` CHARACTER SET utf8mb4");
         }
 
-        await using (var migrate = ServiceProcess.Start("migrate", Common))
+        await using (var migrate = ServiceProcess.Start("migrate", Common, RoleEnvironment?.Invoke("migrate")))
         {
             var code = await migrate.WaitForExitAsync(TimeSpan.FromSeconds(60));
             Assert.True(code == 0, $"migrate failed ({code}):\n{migrate.Output}");
         }
 
-        Api = Add(ServiceProcess.Start("api", [.. Common, "--no-migrate", "--urls", $"http://127.0.0.1:{_apiPort}"]));
-        Relay = Add(ServiceProcess.Start("relay", [.. Common, "--no-migrate", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Relay:PollInterval=00:00:00.200"]]));
+        Api = Add(ServiceProcess.Start("api", [.. Common, "--no-migrate", "--urls", $"http://127.0.0.1:{_apiPort}"], RoleEnvironment?.Invoke("api")));
+        Relay = Add(ServiceProcess.Start("relay", [.. Common, "--no-migrate", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Relay:PollInterval=00:00:00.200"]], RoleEnvironment?.Invoke("relay")));
         Worker = Add(StartWorker());
         await Api.WaitForLineAsync("Postbox service (api", TimeSpan.FromSeconds(60));
         await Relay.WaitForLineAsync("Postbox service (relay", TimeSpan.FromSeconds(60));
@@ -94,7 +97,7 @@ public sealed class DistributedService : IAsyncDisposable
         "--max-retries", MaxRetries.ToString(CultureInfo.InvariantCulture), "--retry-delay", "00:00:00.300",
         "--Mail:Smtp:Timeout=00:00:10", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Consumers:RetryPollInterval=00:00:00.100"], "--Postbox:Consumers:HandleSignals=false",
         "--Logging:LogLevel:Postbox.Consumers=Debug", .. WorkerArguments, .. extra,
-    ]);
+    ], RoleEnvironment?.Invoke("worker"));
 
     public async Task<Guid> SendMailAsync(string subject)
     {

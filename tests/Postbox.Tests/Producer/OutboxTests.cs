@@ -57,6 +57,43 @@ public sealed class OutboxTests
         Assert.Contains("Header 'tracestate' value contains NUL", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Enqueue_OfMessagesPreparedBefore_KeepsOneCreateSpanEach_ChildOfTheCallersActivity()
+    {
+        // EF Core's staging prepares the staged messages again at each stage, then enqueues them at SaveChanges.
+        var (outbox, _) = Create(T0);
+        var a = new OutboxMessage("o", new byte[1]);
+        var b = new OutboxMessage("o", new byte[1]);
+        var ids = new HashSet<string>(StringComparer.Ordinal) { a.Id.ToString(), b.Id.ToString() };
+        var created = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == Postbox.Diagnostics.PostboxActivitySource.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = s =>
+            {
+                if (s.GetTagItem("messaging.message.id") is string id && ids.Contains(id))
+                {
+                    created.Enqueue(s);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var caller = new Activity("caller").SetIdFormat(ActivityIdFormat.W3C).Start();
+
+        outbox.Prepare([a]);
+        outbox.Prepare([a, b]);
+        await outbox.EnqueueAsync(new FakeTransaction(), [a, b]);
+
+        var spanA = Assert.Single(created, s => (string?)s.GetTagItem("messaging.message.id") == a.Id.ToString());
+        var spanB = Assert.Single(created, s => (string?)s.GetTagItem("messaging.message.id") == b.Id.ToString());
+        Assert.All([spanA, spanB], s => Assert.Equal(("create o", ActivityKind.Producer, caller.SpanId), (s.DisplayName, s.Kind, s.ParentSpanId)));
+        Assert.Equal(spanA.Id, a.Headers[OutboxHeaders.TraceParent]);
+        Assert.Equal(spanB.Id, b.Headers[OutboxHeaders.TraceParent]);
+        // The caller's activity is current again: code after the enqueue is not attributed to a create span.
+        Assert.Same(caller, Activity.Current);
+    }
+
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => now;
