@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Postbox.Consumers.Tests.Infrastructure;
+using Postbox.RabbitMQ.Consumers;
+using Postbox.Retry;
+using Postbox.Transport;
+using Xunit.Abstractions;
+
+namespace Postbox.Consumers.Tests;
+
+/// <summary>
+/// RabbitMQ partitions spread across workers (the hand-over of <see cref="RabbitMQConsumerOptions.RebalanceInterval"/>):
+/// on RabbitMQ 3.10 the first worker registered is the single active consumer of every partition; a worker above its
+/// share gives partitions up, in order, until every worker has some — without reordering a key or handling anything twice.
+/// </summary>
+public sealed partial class PartitionSpreadTests(ITestOutputHelper output) : ServerTest
+{
+    private const int Partitions = 6;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task Partitions_ThreeWorkerProcesses_SpreadSoEveryWorkerHandlesMessagesEachKeyInEnqueueOrderOnce()
+    {
+        var topic = TestBroker.NewTopic("spread");
+        KeyedMessages.TrackPartitions(Broker, topic, Partitions);
+        await using var w1 = await WorkerProcess.StartAsync(Db, topic, "0-4", partitions: Partitions, concurrency: "default", rebalanceMs: 300);
+        await using var w2 = await WorkerProcess.StartAsync(Db, topic, "0-4", partitions: Partitions, concurrency: "default", rebalanceMs: 300);
+        await using var w3 = await WorkerProcess.StartAsync(Db, topic, "0-4", partitions: Partitions, concurrency: "default", rebalanceMs: 300);
+        WorkerProcess[] workers = [w1, w2, w3];
+        await using var transport = KeyedMessages.Transport(Partitions);
+
+        // Settle: traffic on every partition until every worker has handled some of it (without the hand-over the first
+        // worker would handle everything, and this never ends).
+        await SpreadAsync(transport, topic, workers);
+
+        var keys = KeysOnEveryPartition(20);
+        var ids = await KeyedMessages.PublishAsync(transport, topic, keys, 200);
+        await TestEnvironment.WaitUntilAsync(async () => await CountAsync(keys) >= 4000, Wait, "4,000 effects");
+        await Task.Delay(500); // anything handled twice would show now
+
+        KeyedMessages.AssertInOrder(await EffectsAsync(keys), KeyedMessages.All(keys, 200));
+        Assert.Equal(4000, await CountAsync(keys));
+        Assert.Equal(await Db.EffectsAsync(), await Db.DistinctEffectsAsync());
+        var handled = workers.Select(w => Handled(w, ids.Values)).ToArray();
+        output.WriteLine($"20 keys x 200 on {Partitions} partitions, messages per worker: {string.Join(", ", handled)}; hand-overs: "
+            + string.Join(", ", workers.Select(w => w.CountLines("handed over in"))));
+        Assert.All(handled, n => Assert.True(n > 0, $"a worker handled none of the keyed messages ({string.Join(", ", handled)})"));
+    }
+
+    // Seeded: random handler times, a few failures (retried from the inbox, on any worker), a slow key whose message is
+    // being handled when its partition is handed over; three in-process workers that start while a backlog waits, so the
+    // first takes every partition and has to give most of them up under load.
+    [Theory]
+    [InlineData(1501)]
+    [InlineData(1502)]
+    public async Task Partitions_HandOverUnderLoad_NoKeyReorderedNothingHandledTwice(int seed)
+    {
+        var random = new Random(seed);
+        var topic = TestBroker.NewTopic("handover");
+        KeyedMessages.TrackPartitions(Broker, topic, Partitions);
+        var keys = KeysOnEveryPartition(18).Append("slow").ToList();
+        await using var transport = KeyedMessages.Transport(Partitions);
+        await Broker.DeclareAsync(topic);
+        await DeclarePartitionsAsync(topic);
+        var ids = await KeyedMessages.PublishAsync(transport, topic, keys, 60);
+        var byId = ids.ToDictionary(p => p.Value, p => p.Key);
+        var delays = ids.Values.ToDictionary(id => id, id => TimeSpan.FromMilliseconds(byId[id].StartsWith("slow:", StringComparison.Ordinal) ? 250 : random.Next(5, 40)));
+        var failures = ids.Values.ToDictionary(id => id, _ => random.NextDouble() < 0.03 ? 1 : 0);
+        var handledBy = new ConcurrentDictionary<Guid, int>();
+        var logs = Enumerable.Range(0, 3).Select(_ => new CapturedLogs()).ToArray();
+        var hosts = new List<IHost>();
+        try
+        {
+            for (var h = 0; h < 3; h++)
+            {
+                var worker = h;
+                var script = new HandlerScript
+                {
+                    ShouldFail = c => c.Attempt <= failures[c.MessageId],
+                    DelayFor = c =>
+                    {
+                        handledBy[c.MessageId] = worker; // the last attempt is the one that commits
+                        return delays[c.MessageId];
+                    },
+                };
+                hosts.Add(await ConsumerHost.StartAsync(Db, topic, script, o => o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(200)),
+                    partitions: Partitions, services: s =>
+                    {
+                        s.Configure<RabbitMQConsumerOptions>(o => o.RebalanceInterval = TimeSpan.FromMilliseconds(300));
+                        s.AddSingleton<ILoggerProvider>(logs[worker]);
+                    }));
+            }
+
+            var total = keys.Count * 60;
+            await TestEnvironment.WaitUntilAsync(async () => await CountAsync(keys) >= total, Wait, $"{total} effects");
+            await Task.Delay(500);
+
+            KeyedMessages.AssertInOrder(await EffectsAsync(keys), KeyedMessages.All(keys, 60));
+            Assert.Equal(total, await Db.EffectsAsync());
+            Assert.Equal(total, await Db.DistinctEffectsAsync());
+            var perWorker = Enumerable.Range(0, 3).Select(h => handledBy.Values.Count(v => v == h)).ToArray();
+            var handOvers = logs.SelectMany(l => l.Entries.Where(e => e.EventId == 3107)).Select(e => e.Message).ToList();
+            var withInFlight = handOvers.Count(m => InFlightPattern().Match(m) is { Success: true } match && int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0);
+            // Keys whose messages were committed by more than one worker: their partition moved mid-stream.
+            var moved = keys.Where(k => Enumerable.Range(0, 60).Select(i => handledBy[ids[$"{k}:{i}"]]).Distinct().Count() > 1).ToList();
+            output.WriteLine($"seed {seed}: messages per worker {string.Join(", ", perWorker)}; {handOvers.Count} hand-overs, {withInFlight} with deliveries in flight; keys that moved mid-stream: {string.Join(' ', moved)}");
+            Assert.True(withInFlight > 0, "no partition was handed over while one of its messages was being handled");
+            Assert.NotEmpty(moved);
+            Assert.All(perWorker, n => Assert.True(n > 0, $"a worker handled nothing ({string.Join(", ", perWorker)})"));
+            Assert.DoesNotContain(logs.SelectMany(l => l.Entries), e => e.Level >= LogLevel.Error);
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.StopAsync();
+                host.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Partitions_WorkerKilledAfterSpreading_ItsPartitionsMoveOrderHoldsNothingLostOrTwice()
+    {
+        var topic = TestBroker.NewTopic("spreadkill");
+        KeyedMessages.TrackPartitions(Broker, topic, Partitions);
+        var victim = await WorkerProcess.StartAsync(Db, topic, "2-6", partitions: Partitions, concurrency: "default", rebalanceMs: 300);
+        await using var w2 = await WorkerProcess.StartAsync(Db, topic, "2-6", partitions: Partitions, concurrency: "default", rebalanceMs: 300);
+        await using var w3 = await WorkerProcess.StartAsync(Db, topic, "2-6", partitions: Partitions, concurrency: "default", rebalanceMs: 300);
+        await using var transport = KeyedMessages.Transport(Partitions);
+        try
+        {
+            await SpreadAsync(transport, topic, [victim, w2, w3]);
+
+            var keys = KeysOnEveryPartition(20);
+            var publish = KeyedMessages.PublishAsync(transport, topic, keys, 100);
+            await TestEnvironment.WaitUntilAsync(async () => await CountAsync(keys) >= 500, Wait, "500 effects before the kill");
+            await victim.SignalAsync("KILL");
+            Assert.True(await victim.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            var ids = await publish;
+            var beforeKill = Handled(victim, ids.Values);
+
+            await TestEnvironment.WaitUntilAsync(async () => await CountAsync(keys) >= 2000, Wait, "2,000 effects");
+            await Task.Delay(500);
+            KeyedMessages.AssertInOrder(await EffectsAsync(keys), KeyedMessages.All(keys, 100));
+            Assert.Equal(2000, await CountAsync(keys));
+            Assert.Equal(await Db.EffectsAsync(), await Db.DistinctEffectsAsync());
+            output.WriteLine($"killed worker handled {beforeKill}, survivors {Handled(w2, ids.Values)} and {Handled(w3, ids.Values)} of 2,000");
+            Assert.True(beforeKill > 0, "the killed worker was active on no partition");
+        }
+        finally
+        {
+            await victim.DisposeAsync();
+        }
+    }
+
+    /// <summary>Publishes rounds of warm-up messages (keys w*) on every partition until every worker has handled some.</summary>
+    private async Task SpreadAsync(RabbitMQ.RabbitMQTransport transport, string topic, WorkerProcess[] workers)
+    {
+        var warmKeys = Enumerable.Range(0, 60).Select(i => $"w{i}").ToList();
+        Assert.Equal(Partitions, warmKeys.Select(k => KeyPartitioner.PartitionOf(k, Partitions)).Distinct().Count());
+        var round = 0;
+        await TestEnvironment.WaitUntilAsync(async () =>
+        {
+            if (workers.All(w => w.CountLines("DONE ") > 0))
+            {
+                return true;
+            }
+
+            round++;
+            await KeyedMessages.PublishAsync(transport, topic, warmKeys, 1);
+            await Task.Delay(200);
+            return false;
+        }, TimeSpan.FromSeconds(60), "every worker handling messages");
+        output.WriteLine($"spread after {round} warm-up rounds; handled so far: {string.Join(", ", workers.Select(w => w.CountLines("DONE ")))}");
+    }
+
+    /// <summary>The first <paramref name="count"/> keys k0, k1, … — which cover every partition (checked).</summary>
+    private static List<string> KeysOnEveryPartition(int count)
+    {
+        var keys = Enumerable.Range(0, count).Select(i => $"k{i}").ToList();
+        Assert.Equal(Partitions, keys.Select(k => KeyPartitioner.PartitionOf(k, Partitions)).Distinct().Count());
+        return keys;
+    }
+
+    private async Task DeclarePartitionsAsync(string topic)
+    {
+        // Declared as the consumers declare them, so the backlog published before they start is kept.
+        await using var connection = await new global::RabbitMQ.Client.ConnectionFactory { Uri = new Uri(TestEnvironment.RabbitMQUri) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        for (var n = 0; n < Partitions; n++)
+        {
+            await channel.QueueDeclareAsync($"{topic}.p{n}", durable: true, exclusive: false, autoDelete: false,
+                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "classic", ["x-single-active-consumer"] = true });
+            await channel.QueueBindAsync($"{topic}.p{n}", TestBroker.Exchange, $"{topic}.p{n}");
+        }
+    }
+
+    private static int Handled(WorkerProcess worker, IEnumerable<Guid> ids)
+    {
+        var set = ids.Select(id => "DONE " + id).ToHashSet(StringComparer.Ordinal);
+        return worker.Output.Split('\n').Count(l => set.Contains(l.Trim()));
+    }
+
+    private async Task<List<(string Body, DateTime At)>> EffectsAsync(IReadOnlyCollection<string> keys) =>
+        [.. (await KeyedMessages.EffectsAsync(Db)).Where(e => keys.Contains(e.Body.Split(':')[0]))];
+
+    private async Task<int> CountAsync(IReadOnlyCollection<string> keys) => (await EffectsAsync(keys)).Count;
+
+    [GeneratedRegex(@"(\d+) deliveries being handled")]
+    private static partial Regex InFlightPattern();
+}
