@@ -86,7 +86,13 @@ public sealed partial class PartitionSpreadTests(ITestOutputHelper output) : Ser
                         return delays[c.MessageId];
                     },
                 };
-                hosts.Add(await ConsumerHost.StartAsync(Db, topic, script, o => o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(200)),
+                // A slot for every key (8 keys x 6 partitions), so every partition has messages being handled whenever its
+                // keys have messages waiting: whichever partition is handed over, some of its messages are in flight.
+                hosts.Add(await ConsumerHost.StartAsync(Db, topic, script, o =>
+                    {
+                        o.Concurrency = 48;
+                        o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(200));
+                    },
                     partitions: Partitions, services: s =>
                     {
                         s.Configure<RabbitMQConsumerOptions>(o => o.RebalanceInterval = TimeSpan.FromMilliseconds(300));
