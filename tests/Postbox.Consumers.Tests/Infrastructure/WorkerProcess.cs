@@ -63,7 +63,17 @@ public sealed class WorkerProcess : IAsyncDisposable
 
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         var worker = new WorkerProcess(Process.Start(start)!);
-        await worker.WaitForLineAsync("Consumer test-worker subscribed", TimeSpan.FromSeconds(30));
+        try
+        {
+            await worker.WaitForLineAsync("Consumer test-worker subscribed", TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            // Not returned to the test, so nobody else would end it.
+            await worker.DisposeAsync();
+            throw;
+        }
+
         return worker;
     }
 
