@@ -42,9 +42,10 @@ public sealed class KeyOrderTests : ServerTest
         var topic = TestBroker.NewTopic("keykill");
         KeyedMessages.TrackPartitions(Broker, topic, partitions);
         var keys = Enumerable.Range(0, 20).Select(i => $"k{i}").ToList();
-        // The first worker to register is the single active consumer of every partition; the second waits.
-        var first = await WorkerProcess.StartAsync(Db, topic, "2-6", partitions: partitions, concurrency: "default");
-        await using var second = await WorkerProcess.StartAsync(Db, topic, "2-6", partitions: partitions, concurrency: "default");
+        // Hand-overs off: the first worker to register is the single active consumer of every partition; the second waits.
+        // (A killed worker after spreading: PartitionSpreadTests.)
+        var first = await WorkerProcess.StartAsync(Db, topic, "2-6", partitions: partitions, concurrency: "default", rebalanceMs: 0);
+        await using var second = await WorkerProcess.StartAsync(Db, topic, "2-6", partitions: partitions, concurrency: "default", rebalanceMs: 0);
         await using var transport = KeyedMessages.Transport(partitions);
 
         var publish = KeyedMessages.PublishAsync(transport, topic, keys, 100);

@@ -8,6 +8,7 @@
 //   WORKER_CONCURRENCY  HandlerOptions.Concurrency (default 4; "default" keeps the library's default)
 //   WORKER_PARTITIONS   RabbitMQ partitions of the topic (default 0)
 //   WORKER_TIMEOUT_MS   HandlerOptions.Timeout (default 120000); also sets the retry lease (2 x timeout + shutdown + 1 min)
+//   WORKER_REBALANCE_MS RabbitMQConsumerOptions.RebalanceInterval in ms (unset: the library's default; 0 turns hand-overs off)
 // Prints "STARTED <id>" when a handler starts and "DONE <id>" after its effect is written (before the commit).
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,6 +24,10 @@ var shutdown = TimeSpan.FromMilliseconds(int.Parse(Environment.GetEnvironmentVar
 var concurrency = Environment.GetEnvironmentVariable("WORKER_CONCURRENCY") ?? "4";
 var partitions = int.Parse(Environment.GetEnvironmentVariable("WORKER_PARTITIONS") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 
+var rebalance = Environment.GetEnvironmentVariable("WORKER_REBALANCE_MS") is { Length: > 0 } ms
+    ? TimeSpan.FromMilliseconds(int.Parse(ms, System.Globalization.CultureInfo.InvariantCulture))
+    : (TimeSpan?)null;
+
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
@@ -31,7 +36,12 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown + Time
 builder.Services.AddPostbox(o => o.Relay.Enabled = false)
     .UsePostgreSql(postgres, o => { o.Schema = schema; o.ListenForNotifications = false; })
     .UsePostgreSqlInbox()
-    .UseRabbitMQConsumers(o => { o.ConnectionString = rabbit; o.ReconnectDelay = TimeSpan.FromMilliseconds(500); o.Partitions = partitions; })
+    .UseRabbitMQConsumers(o => { o.ConnectionString = rabbit; o.ReconnectDelay = TimeSpan.FromMilliseconds(500); o.Partitions = partitions;
+        if (rebalance is { } interval)
+        {
+            o.RebalanceInterval = interval;
+        }
+    })
     .ConfigureConsumers(o => { o.ShutdownTimeout = shutdown; o.RetryPollInterval = TimeSpan.FromMilliseconds(200); })
     .AddHandler<WorkItem, EffectHandler>(topic, o =>
     {

@@ -26,4 +26,14 @@ internal static partial class RabbitMQConsumerLog
     // An expected failure while the broker is down (it repeats every few seconds): one line with the reason, no stack trace.
     [LoggerMessage(3106, LogLevel.Warning, "Automatic recovery of the consumer connection to RabbitMQ at {Endpoint} failed: {Reason}; the client retries.")]
     public static partial void RecoveryFailed(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(3107, LogLevel.Information, "Handing partition queue '{Queue}' over: this worker is the active consumer of {Active} of {Partitions} partitions, more than its share of {Share} among {Workers} workers; {InFlight} deliveries being handled finish first, the rest go back to the queue in place.")]
+    public static partial void HandingOver(ILogger logger, string queue, int active, int partitions, int share, int workers, int inFlight);
+
+    [LoggerMessage(3108, LogLevel.Information, "Partition queue '{Queue}' handed over in {Elapsed}; this worker waits behind the queue's other consumers.")]
+    public static partial void HandedOver(ILogger logger, string queue, TimeSpan elapsed);
+
+    // Expected while the broker is unreachable: one line per interval, no stack trace.
+    [LoggerMessage(3109, LogLevel.Warning, "Balancing the partitions of '{Queue}' failed: {Reason}; trying again at the next interval.")]
+    public static partial void RebalanceFailed(ILogger logger, string queue, string reason);
 }

@@ -36,6 +36,16 @@ public sealed class RabbitMQConsumerOptions
     /// <summary>Per-topic overrides of <see cref="Partitions"/> (topic → N). Starts as the transport's.</summary>
     public IDictionary<string, int> TopicPartitions { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// How often (jittered by ±25 %) each worker checks whether it is the active consumer of more than its share of a
+    /// partitioned topic's partitions — ⌈partitions / workers⌉, workers being the partition queues' consumer count — and
+    /// if so hands one over: no new delivery of it starts, those being handled finish and are acknowledged, then its
+    /// channel closes (the broker requeues the rest in place and activates the next worker) and the worker registers
+    /// again behind the others. Needed because RabbitMQ 3.x makes the first worker registered active on every partition.
+    /// Default 5 s; 100 ms to 10 min, or <see cref="TimeSpan.Zero"/> to never hand over (the first worker keeps them all).
+    /// </summary>
+    public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Time allowed to open the connection and for protocol operations. Default 5 s; 100 ms to 5 min.</summary>
     public TimeSpan ConnectionTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

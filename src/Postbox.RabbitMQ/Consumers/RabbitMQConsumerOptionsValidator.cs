@@ -55,6 +55,11 @@ internal sealed class RabbitMQConsumerOptionsValidator : IValidateOptions<Rabbit
             errors.Add($"{Section}:ReconnectDelay must be between {MinTimeout} and {MaxTimeout} (was {options.ReconnectDelay}).");
         }
 
+        if (options.RebalanceInterval != TimeSpan.Zero && (options.RebalanceInterval < MinTimeout || options.RebalanceInterval > TimeSpan.FromMinutes(10)))
+        {
+            errors.Add($"{Section}:RebalanceInterval must be 0 (off) or between {MinTimeout} and {TimeSpan.FromMinutes(10)} (was {options.RebalanceInterval}).");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

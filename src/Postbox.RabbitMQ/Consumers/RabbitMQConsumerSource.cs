@@ -9,20 +9,21 @@ namespace Postbox.RabbitMQ.Consumers;
 
 /// <summary>
 /// Consumes RabbitMQ queues over one dedicated, automatically recovering connection (separate from the publishing
-/// transport's, so a blocked publisher never stalls acknowledgements). One channel per subscription.
+/// transport's, so a blocked publisher never stalls acknowledgements). One channel per subscribed queue (a topic's queue and each of its partitions).
 /// </summary>
 internal sealed class RabbitMQConsumerSource : IConsumerSource, IAsyncDisposable
 {
     private readonly RabbitMQConsumerOptions _options;
     private readonly ILogger _logger;
     private readonly ConnectionFactory _factory;
+    private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private IConnection? _connection;
 
-    public RabbitMQConsumerSource(IOptions<RabbitMQConsumerOptions> options, ILogger<RabbitMQConsumerSource> logger)
+    public RabbitMQConsumerSource(IOptions<RabbitMQConsumerOptions> options, ILogger<RabbitMQConsumerSource> logger, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        (_options, _logger) = (options.Value, logger);
+        (_options, _logger, _timeProvider) = (options.Value, logger, timeProvider);
         _factory = ConnectionFactories.Create(_options.ConnectionString, _options.ClientProvidedName, _options.ReconnectDelay, _options.ConnectionTimeout);
         Endpoint = $"{_factory.HostName}:{_factory.Port}";
     }
@@ -38,7 +39,7 @@ internal sealed class RabbitMQConsumerSource : IConsumerSource, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
         var queue = request.Queue ?? _options.QueuePrefix + request.Topic;
-        var subscription = await RabbitMQSubscription.CreateAsync(this, connection, _options, queue, request, _logger, cancellationToken).ConfigureAwait(false);
+        var subscription = await RabbitMQSubscription.CreateAsync(this, connection, _options, queue, request, _logger, _timeProvider, cancellationToken).ConfigureAwait(false);
         RabbitMQConsumerLog.Consuming(_logger, queue, _options.ExchangeName, request.Topic,
             Partitioning.CountFor(request.Topic, _options.Partitions, _options.TopicPartitions), request.Prefetch);
         return subscription;

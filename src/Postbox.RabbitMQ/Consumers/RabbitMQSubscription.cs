@@ -1,51 +1,68 @@
-using System.Globalization;
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Postbox.Consumers;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
 
 namespace Postbox.RabbitMQ.Consumers;
 
 /// <summary>
-/// One topic's queue — and, when the topic is partitioned, its single-active-consumer partition queues — consumed on
-/// one channel with manual acknowledgements and <c>basic.qos(prefetch)</c> per queue. Deliveries carry
+/// One topic's queue — and, when the topic is partitioned, its single-active-consumer partition queues, each on a
+/// channel of its own — consumed with manual acknowledgements and <c>basic.qos(prefetch)</c> per queue. Deliveries carry
 /// the connection epoch they arrived in: after a connection loss the broker has requeued them, so they are neither
 /// handled nor acknowledged (an old delivery tag must never ack a delivery of the recovered channel).
 /// </summary>
+/// <remarks>
+/// Spreading partitions (<see cref="RabbitMQConsumerOptions.RebalanceInterval"/>): RabbitMQ 3.x makes the first consumer
+/// registered the active one of a single-active-consumer queue, so the first worker to start would take every
+/// partition. Every interval (jittered) this subscription compares the partitions it knows it is active on (it has had
+/// deliveries from them) with its share, ⌈partitions / workers⌉, where the number of workers is the partition queues'
+/// consumer count; above its share it hands one partition over (<see cref="QueueConsumer.ReleaseAsync"/>: nothing new
+/// starts, what runs finishes and is acknowledged, then the channel closes and the broker requeues the rest in place
+/// and activates the next consumer in registration order) and registers again at the back of that queue's consumers.
+/// One hand-over per interval and only above the share, so it settles rather than oscillates.
+/// </remarks>
 internal sealed class RabbitMQSubscription : IConsumerSubscription
 {
-    private const string KeyHeader = "postbox-key";
+    private const int WorkerCountSamples = 3;
     private readonly RabbitMQConsumerSource _source;
-    private readonly IChannel _channel;
+    private readonly IConnection _connection;
+    private readonly RabbitMQConsumerOptions _options;
+    private readonly ConsumerSubscriptionRequest _request;
     private readonly string _queue;
-    private readonly IReadOnlyList<string> _queues;
-    private readonly string _topic;
+    private readonly string[] _partitionQueues;
     private readonly ILogger _logger;
-    private readonly Channel<IncomingMessage> _buffer = Channel.CreateUnbounded<IncomingMessage>(new UnboundedChannelOptions { SingleWriter = true });
-    private readonly SemaphoreSlim _lock = new(1, 1);
-    private readonly AsyncEventingBasicConsumer _consumer;
-    private readonly Dictionary<string, string> _consumerTags = new(StringComparer.Ordinal);
-    private long _epoch;
+    private readonly TimeProvider _timeProvider;
+    private readonly Channel<IncomingMessage> _buffer = Channel.CreateUnbounded<IncomingMessage>(new UnboundedChannelOptions { SingleWriter = false });
+    private readonly SemaphoreSlim _control = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly QueueConsumer _main;
+    // The current registration of each partition; null while not registered (paused, handed over, failed to register).
+    private readonly QueueConsumer?[] _partitions;
+    // Releases under way (pause, hand-over), by partition.
+    private readonly Task?[] _releases;
+    private IChannel? _probe;
+    private Task _balancer = Task.CompletedTask;
+    private bool _paused;
+    private bool _disposed;
 
-    private RabbitMQSubscription(RabbitMQConsumerSource source, IChannel channel, string queue, IReadOnlyList<string> queues, string topic, ILogger logger)
+    private RabbitMQSubscription(RabbitMQConsumerSource source, IConnection connection, RabbitMQConsumerOptions options, ConsumerSubscriptionRequest request,
+        string queue, IChannel mainChannel, string[] partitionQueues, ILogger logger, TimeProvider timeProvider)
     {
-        (_source, _channel, _queue, _queues, _topic, _logger) = (source, channel, queue, queues, topic, logger);
-        _consumer = new AsyncEventingBasicConsumer(channel);
-        _consumer.ReceivedAsync += OnReceivedAsync;
-        _channel.ChannelShutdownAsync += OnChannelShutdownAsync;
+        (_source, _connection, _options, _request, _queue, _partitionQueues, _logger, _timeProvider) =
+            (source, connection, options, request, queue, partitionQueues, logger, timeProvider);
+        _main = QueueConsumer.Wrap(mainChannel, queue, request.Topic, Deliver, timeProvider);
+        _partitions = new QueueConsumer?[partitionQueues.Length];
+        _releases = new Task?[partitionQueues.Length];
         _source.ConnectionLost += OnConnectionLost;
     }
 
     public ChannelReader<IncomingMessage> Messages => _buffer.Reader;
 
-    internal long Epoch => Interlocked.Read(ref _epoch);
-
     public static async Task<RabbitMQSubscription> CreateAsync(RabbitMQConsumerSource source, IConnection connection, RabbitMQConsumerOptions options,
-        string queue, ConsumerSubscriptionRequest request, ILogger logger, CancellationToken cancellationToken)
+        string queue, ConsumerSubscriptionRequest request, ILogger logger, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        RabbitMQSubscription? subscription = null;
         try
         {
             // The same topology the publishing transport declares, so consuming can start before the first publish.
@@ -54,160 +71,289 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
                 arguments: Partitioning.QueueArguments(options.QueueType, partition: false), cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueBindAsync(queue, options.ExchangeName, request.Topic, arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
-            var queues = new List<string> { queue };
             var partitions = Partitioning.CountFor(request.Topic, options.Partitions, options.TopicPartitions);
+            var partitionQueues = new string[partitions];
             for (var n = 0; n < partitions; n++)
             {
                 // Single active consumer: every worker registers, RabbitMQ delivers to one at a time and hands the
                 // partition (its unacknowledged messages first, in queue order) to the next when that one goes away.
-                var partitionQueue = Partitioning.PartitionName(queue, n);
-                await channel.QueueDeclareAsync(partitionQueue, durable: true, exclusive: false, autoDelete: false,
+                partitionQueues[n] = Partitioning.PartitionName(queue, n);
+                await channel.QueueDeclareAsync(partitionQueues[n], durable: true, exclusive: false, autoDelete: false,
                     arguments: Partitioning.QueueArguments(options.QueueType, partition: true), cancellationToken: cancellationToken).ConfigureAwait(false);
-                await channel.QueueBindAsync(partitionQueue, options.ExchangeName, Partitioning.PartitionName(request.Topic, n), arguments: null,
+                await channel.QueueBindAsync(partitionQueues[n], options.ExchangeName, Partitioning.PartitionName(request.Topic, n), arguments: null,
                     cancellationToken: cancellationToken).ConfigureAwait(false);
-                queues.Add(partitionQueue);
             }
 
             // Per consumer (global: false), so each queue has its own window; quorum queues support no other kind.
             await channel.BasicQosAsync(0, (ushort)Math.Min(request.Prefetch, ushort.MaxValue), global: false, cancellationToken).ConfigureAwait(false);
-            var subscription = new RabbitMQSubscription(source, channel, queue, queues, request.Topic, logger);
+            subscription = new RabbitMQSubscription(source, connection, options, request, queue, channel, partitionQueues, logger, timeProvider);
             await subscription.ResumeAsync(cancellationToken).ConfigureAwait(false);
+            if (partitions > 1 && options.RebalanceInterval > TimeSpan.Zero)
+            {
+                subscription._balancer = Task.Run(subscription.BalanceAsync, CancellationToken.None);
+            }
+
             return subscription;
         }
         catch
         {
-            await channel.DisposeAsync().ConfigureAwait(false);
+            if (subscription is not null)
+            {
+                await subscription.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await channel.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
     }
 
+    /// <summary>
+    /// Stops new deliveries. The keyless queue's consumer is cancelled (what it delivered is settled later). Each
+    /// partition is released in the background — closed once its deliveries being handled are settled — so the next
+    /// worker takes it over in order; its deliveries not started go back to the queue.
+    /// </summary>
     public async Task PauseAsync(CancellationToken cancellationToken)
     {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            foreach (var (queue, tag) in _consumerTags)
+            _paused = true;
+            await _main.CancelAsync(cancellationToken).ConfigureAwait(false);
+            RabbitMQConsumerLog.Cancelled(_logger, _queue);
+            for (var n = 0; n < _partitions.Length; n++)
             {
-                // basic.cancel: the broker stops delivering (and moves a partition to a waiting worker); deliveries
-                // already made stay unacknowledged and are settled later.
-                await _channel.BasicCancelAsync(tag, noWait: false, cancellationToken).ConfigureAwait(false);
-                RabbitMQConsumerLog.Cancelled(_logger, queue);
+                _ = StartRelease(n); // Observed by ResumeAsync and DisposeAsync.
             }
-
-            _consumerTags.Clear();
         }
         finally
         {
-            _lock.Release();
+            _control.Release();
         }
     }
 
     public async Task ResumeAsync(CancellationToken cancellationToken)
     {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            foreach (var queue in _queues)
+            _paused = false;
+            await _main.ConsumeAsync(cancellationToken).ConfigureAwait(false);
+            for (var n = 0; n < _partitions.Length; n++)
             {
-                if (!_consumerTags.ContainsKey(queue))
+                // A partition still being released registers again only after its channel closed: at the back of the queue.
+                if (_releases[n] is { } release)
                 {
-                    _consumerTags[queue] = await _channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: string.Empty, noLocal: false,
-                        exclusive: false, arguments: null, _consumer, cancellationToken).ConfigureAwait(false);
+                    await release.WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
+
+                _partitions[n] ??= await OpenPartitionAsync(n, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
-            _lock.Release();
+            _control.Release();
         }
     }
 
-    internal async ValueTask SettleAsync(ulong deliveryTag, long epoch, bool requeue, CancellationToken cancellationToken)
+    private Task<QueueConsumer> OpenPartitionAsync(int partition, CancellationToken cancellationToken) =>
+        QueueConsumer.OpenAsync(_connection, _partitionQueues[partition], partition, _request.Topic, _request.Prefetch, Deliver, _timeProvider, cancellationToken);
+
+    /// <summary>Starts releasing partition <paramref name="partition"/> unless it is not registered. Caller holds <see cref="_control"/>.</summary>
+    private Task StartRelease(int partition)
     {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_partitions[partition] is not { } consumer)
+        {
+            return _releases[partition] ?? Task.CompletedTask;
+        }
+
+        _partitions[partition] = null;
+        var release = consumer.ReleaseAsync(_logger, _stop.Token);
+        _releases[partition] = release;
+        _ = release.ContinueWith(_ => Forget(partition, release), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return release;
+    }
+
+    private void Forget(int partition, Task release) => Interlocked.CompareExchange(ref _releases[partition], null, release);
+
+    /// <summary>The hand-over loop: one decision per (jittered) interval.</summary>
+    private async Task BalanceAsync()
+    {
+        var token = _stop.Token;
+        while (!token.IsCancellationRequested)
+        {
+#pragma warning disable CA5394 // Jitter, not security.
+            var delay = _options.RebalanceInterval * (0.75 + (Random.Shared.NextDouble() * 0.5));
+#pragma warning restore CA5394
+            try
+            {
+                await Task.Delay(delay, _timeProvider, token).ConfigureAwait(false);
+                await BalanceOnceAsync(token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // The broker unreachable, a queue deleted: try again at the next interval.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                RabbitMQConsumerLog.RebalanceFailed(_logger, _queue, $"{ex.GetType().Name}: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>Registers partitions that lost their registration, then hands one partition over if above the share.</summary>
+    internal async Task BalanceOnceAsync(CancellationToken cancellationToken)
+    {
+        List<QueueConsumer> active;
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (epoch != Epoch || !_channel.IsOpen)
+            if (_paused || _disposed)
             {
-                return; // The broker requeued it when the channel went down; it will be delivered again.
+                return;
             }
 
-            if (requeue)
+            for (var n = 0; n < _partitions.Length; n++)
             {
-                await _channel.BasicNackAsync(deliveryTag, multiple: false, requeue: true, cancellationToken).ConfigureAwait(false);
+                // A registration that failed after a hand-over (the broker was unreachable) is made again now.
+                if (_partitions[n] is null && _releases[n] is null)
+                {
+                    _partitions[n] = await OpenPartitionAsync(n, cancellationToken).ConfigureAwait(false);
+                }
             }
-            else
-            {
-                await _channel.BasicAckAsync(deliveryTag, multiple: false, cancellationToken).ConfigureAwait(false);
-            }
+
+            active = [.. _partitions.OfType<QueueConsumer>().Where(static c => c.KnownActive && !c.IsReleasing && !c.IsClosed)];
         }
         finally
         {
-            _lock.Release();
+            _control.Release();
         }
-    }
 
-    private Task OnReceivedAsync(object sender, BasicDeliverEventArgs args)
-    {
-        var properties = args.BasicProperties;
-        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (properties.Headers is { } raw)
+        if (active.Count < 2)
         {
-            foreach (var (name, value) in raw)
-            {
-                // AMQP carries strings as byte arrays (long strings).
-                var text = value switch
-                {
-                    null => null,
-                    byte[] bytes => Encoding.UTF8.GetString(bytes),
-                    string s => s,
-                    _ => Convert.ToString(value, CultureInfo.InvariantCulture),
-                };
-                if (text is not null)
-                {
-                    headers[name] = text;
-                }
-            }
+            return; // A share is at least one partition.
         }
 
-        Guid? id = Guid.TryParse(properties.MessageId, out var parsed) ? parsed : null;
-        // The body's memory is only valid during this callback: copy it.
-        // A partition's routing key ({topic}.p{n}) is not the topic the handler and the inbox know.
-        var topic = _queues.Count > 1 && args.RoutingKey.StartsWith(_topic + ".p", StringComparison.Ordinal) ? _topic : args.RoutingKey;
-        var message = new RabbitMQIncomingMessage(this, args.DeliveryTag, Epoch, id, topic, headers.GetValueOrDefault(KeyHeader),
-            properties.Type, args.Body.ToArray(), headers, args.Redelivered);
-        _buffer.Writer.TryWrite(message);
-        return Task.CompletedTask;
+        var workers = await CountWorkersAsync(active, cancellationToken).ConfigureAwait(false);
+        var share = (_partitions.Length + workers - 1) / workers;
+        if (active.Count <= share)
+        {
+            return;
+        }
+
+        // The quickest to give up: fewest deliveries being handled, then the longest without a delivery.
+        var victim = active.OrderBy(static c => c.InFlight).ThenBy(static c => c.LastDelivery).First();
+        RabbitMQConsumerLog.HandingOver(_logger, victim.Queue, active.Count, _partitions.Length, share, workers, victim.InFlight);
+        var started = _timeProvider.GetTimestamp();
+        Task release;
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_paused || _disposed || !ReferenceEquals(_partitions[victim.Partition], victim))
+            {
+                return;
+            }
+
+            release = StartRelease(victim.Partition);
+        }
+        finally
+        {
+            _control.Release();
+        }
+
+        await release.ConfigureAwait(false);
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_paused || _disposed || _partitions[victim.Partition] is not null)
+            {
+                return;
+            }
+
+            // At the back of the queue's consumers: the worker takes the partition again only when those before it go.
+            _partitions[victim.Partition] = await OpenPartitionAsync(victim.Partition, cancellationToken).ConfigureAwait(false);
+            RabbitMQConsumerLog.HandedOver(_logger, victim.Queue, _timeProvider.GetElapsedTime(started));
+        }
+        finally
+        {
+            _control.Release();
+        }
     }
 
-    private Task OnChannelShutdownAsync(object sender, ShutdownEventArgs args)
+    /// <summary>
+    /// The number of workers: every worker registers on every partition queue, so it is their consumer count (a passive
+    /// declare). The largest of a few samples, as a worker re-registering after a hand-over is briefly missing from one.
+    /// </summary>
+    private async Task<int> CountWorkersAsync(List<QueueConsumer> active, CancellationToken cancellationToken)
     {
-        OnConnectionLost();
-        return Task.CompletedTask;
+        if (_probe is not { IsOpen: true })
+        {
+            if (_probe is { } old)
+            {
+                await old.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // Its own channel: a passive declare of a missing queue closes the channel it is sent on.
+            _probe = await _connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        var workers = 1;
+        foreach (var consumer in active.Take(WorkerCountSamples))
+        {
+            var declared = await _probe.QueueDeclarePassiveAsync(consumer.Queue, cancellationToken).ConfigureAwait(false);
+            workers = Math.Max(workers, (int)Math.Min(declared.ConsumerCount, int.MaxValue));
+        }
+
+        return workers;
     }
 
-    private void OnConnectionLost() => Interlocked.Increment(ref _epoch);
+    private void Deliver(IncomingMessage message) => _buffer.Writer.TryWrite(message);
+
+    private void OnConnectionLost()
+    {
+        _main.BumpEpoch();
+        foreach (var consumer in _partitions)
+        {
+            consumer?.BumpEpoch();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
         _source.ConnectionLost -= OnConnectionLost;
-        _channel.ChannelShutdownAsync -= OnChannelShutdownAsync;
-        _consumer.ReceivedAsync -= OnReceivedAsync;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _balancer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _control.WaitAsync().ConfigureAwait(false);
         try
         {
-            // Closing the channel requeues every delivery still unacknowledged on it.
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await _channel.CloseAsync(timeout.Token).ConfigureAwait(false);
+            _disposed = true;
+            // Closing a channel requeues every delivery still unacknowledged on it.
+            await _main.CloseAsync(_logger).ConfigureAwait(false);
+            for (var n = 0; n < _partitions.Length; n++)
+            {
+                if (_partitions[n] is { } consumer)
+                {
+                    await consumer.CloseAsync(_logger).ConfigureAwait(false);
+                    _partitions[n] = null;
+                }
+            }
+
+            await Task.WhenAll(_releases.OfType<Task>()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (_probe is { } probe)
+            {
+                await probe.DisposeAsync().ConfigureAwait(false);
+            }
         }
-#pragma warning disable CA1031 // Best effort: a channel that cannot close is abandoned; the broker requeues its deliveries.
-        catch (Exception ex)
-#pragma warning restore CA1031
+        finally
         {
-            RabbitMQConsumerLog.CloseFailed(_logger, ex, _queue);
+            _control.Release();
         }
 
-        await _channel.DisposeAsync().ConfigureAwait(false);
         _buffer.Writer.TryComplete();
-        _lock.Dispose();
+        _stop.Dispose();
     }
 }

@@ -31,7 +31,7 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     /// <summary>Starts a worker; <paramref name="delay"/> is "N" ms or "MIN-MAX" (random per message).</summary>
     public static async Task<WorkerProcess> StartAsync(TestDatabase database, string topic, string delay, int shutdownMs = 10_000,
-        int partitions = 0, string concurrency = "4", int timeoutMs = 120_000)
+        int partitions = 0, string concurrency = "4", int timeoutMs = 120_000, int? rebalanceMs = null)
     {
         // Built next to this assembly through the ReferenceOutputAssembly=false project reference.
         var pivot = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name;
@@ -56,9 +56,24 @@ public sealed class WorkerProcess : IAsyncDisposable
         start.Environment["WORKER_CONCURRENCY"] = concurrency;
         start.Environment["WORKER_TIMEOUT_MS"] = timeoutMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["WORKER_SHUTDOWN_MS"] = shutdownMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (rebalanceMs is { } rebalance)
+        {
+            start.Environment["WORKER_REBALANCE_MS"] = rebalance.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         var worker = new WorkerProcess(Process.Start(start)!);
-        await worker.WaitForLineAsync("Consumer test-worker subscribed", TimeSpan.FromSeconds(30));
+        try
+        {
+            await worker.WaitForLineAsync("Consumer test-worker subscribed", TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            // Not returned to the test, so nobody else would end it.
+            await worker.DisposeAsync();
+            throw;
+        }
+
         return worker;
     }
 
