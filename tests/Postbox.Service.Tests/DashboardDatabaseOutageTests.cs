@@ -3,12 +3,12 @@ using Postbox.Service.Tests.Infrastructure;
 namespace Postbox.Service.Tests;
 
 /// <summary>
-/// REVIEW (rev branch): the <c>dashboard</c> process's one database endpoint, <c>GET /dashboard/api/statistics</c>,
+/// REVIEW (rev branch): the <c>dashboard</c> process's overview endpoint, <c>GET /dashboard/api/overview</c> (with the dashboard's credentials),
 /// after PostgreSQL restarts while the process keeps running. Like the API's endpoints, it must never answer a client
 /// with a 500 because a pooled connection went stale (nor a 500 while the database is down: that is a 503).
 /// </summary>
 [Collection(nameof(PrivatePostgresTests))]
-public sealed class DashboardDatabaseOutageTests() : PrivatePostgresService("dashboard", "svc_dash_")
+public sealed class DashboardDatabaseOutageTests() : PrivatePostgresService("dashboard", "svc_dash_", "--Dashboard:Password=outage-test-password")
 {
     private const int Parallel = 8;
 
@@ -27,7 +27,9 @@ public sealed class DashboardDatabaseOutageTests() : PrivatePostgresService("das
 
     private async Task<int> StatusAsync()
     {
-        using var response = await Client.GetAsync("/dashboard/api/statistics");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/dashboard/api/overview");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("admin:outage-test-password"u8.ToArray()));
+        using var response = await Client.SendAsync(request);
         return (int)response.StatusCode;
     }
 }
