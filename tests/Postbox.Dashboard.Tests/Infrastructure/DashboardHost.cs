@@ -109,6 +109,7 @@ public sealed class DashboardHost : IAsyncDisposable
     public async Task ExecuteAsync(string sql, params object[] parameters)
     {
         await using var command = DataSource.CreateCommand(sql.Replace("{schema}", $"\"{Schema}\"", StringComparison.Ordinal));
+        command.CommandTimeout = 600; // The scale measurement writes a million rows in one statement.
         foreach (var parameter in parameters)
         {
             command.Parameters.Add(new NpgsqlParameter { Value = parameter });
@@ -126,6 +127,19 @@ public sealed class DashboardHost : IAsyncDisposable
             Assert.True(DateTime.UtcNow < deadline, $"No {table} row with {where} after 20 s.");
             await Task.Delay(100);
         }
+    }
+
+    public async Task<IReadOnlyList<string>> QueryLinesAsync(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql.Replace("{schema}", $"\"{Schema}\"", StringComparison.Ordinal));
+        var lines = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return lines;
     }
 
     public async Task<long> CountAsync(string table, string where, params object[] parameters)
