@@ -8,13 +8,14 @@ namespace Postbox.Service.Tests;
 /// with a 500 because a pooled connection went stale (nor a 500 while the database is down: that is a 503).
 /// </summary>
 [Collection(nameof(PrivatePostgresTests))]
-public sealed class DashboardDatabaseOutageTests() : PrivatePostgresService("dashboard", "svc_dash_", "--Dashboard:Password=outage-test-password")
+public sealed partial class DashboardDatabaseOutageTests() : PrivatePostgresService("dashboard", "svc_dash_")
 {
     private const int Parallel = 8;
 
     [Fact]
     public async Task Dashboard_PostgresRestarted_StatisticsNeverAnswer500()
     {
+        await Process.WaitForLineAsync("user admin, password", TimeSpan.FromSeconds(10)); // the banner's credentials line
         var before = await Task.WhenAll(Enumerable.Range(0, Parallel).Select(_ => StatusAsync()));
         Assert.True(before.All(s => s == 200), $"before: {string.Join(", ", before)}\n{Process.Output}");
 
@@ -28,8 +29,13 @@ public sealed class DashboardDatabaseOutageTests() : PrivatePostgresService("das
     private async Task<int> StatusAsync()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/dashboard/api/overview");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("admin:outage-test-password"u8.ToArray()));
+        // The password is generated at start and printed in the banner (a password on the command line is refused).
+        var password = GeneratedPassword().Match(Process.Output).Groups[1].Value;
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("admin:" + password)));
         using var response = await Client.SendAsync(request);
         return (int)response.StatusCode;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"user admin, password (\S+) \(generated")]
+    private static partial System.Text.RegularExpressions.Regex GeneratedPassword();
 }

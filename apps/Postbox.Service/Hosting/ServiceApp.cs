@@ -55,9 +55,10 @@ internal static class ServiceApp
             builder.Services.AddPostboxDashboard(o => o.AuthorizationPolicy = DashboardAccess.Policy);
         }
 
-        if (builder.Configuration["urls"] is not { Length: > 0 } && roles == ServiceRoles.Dashboard)
+        if (roles == ServiceRoles.Dashboard && !UrlsGivenExplicitly(builder.Configuration))
         {
-            // Alone, the dashboard takes its own port so it can run next to the API's.
+            // Alone, the dashboard takes its own port so it can run next to the API's. The top-level "Urls" of
+            // appsettings.json is the API's address: only --urls, the environment or a user's own config file override this.
             builder.WebHost.UseUrls(dashboardSettings.Urls);
         }
 
@@ -110,6 +111,11 @@ internal static class ServiceApp
             Announce(app, settings, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [], output, dashboard));
         return app;
     }
+
+    /// <summary>Whether "urls" comes from anything but the shipped appsettings.json (command line, environment, overrides).</summary>
+    private static bool UrlsGivenExplicitly(IConfigurationRoot configuration) =>
+        configuration.Providers.Reverse().FirstOrDefault(p => p.TryGet("urls", out var value) && !string.IsNullOrEmpty(value)) is { } source
+        && source is not Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider;
 
     private static ServiceConfiguration Configure(IHostApplicationBuilder builder, ServiceRoles roles)
     {
