@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (from Debian packages) and starts the servers the integration tests need, on 127.0.0.1 only:
-# PostgreSQL 15, RabbitMQ, MariaDB 10.11 (for Postbox.MySql), and (when asked) an aiosmtpd SMTP server and Chromium. Idempotent: whatever
+# PostgreSQL 15, RabbitMQ, MariaDB 10.11 (for Postbox.MySql), and the aiosmtpd SMTP server and Chromium (for the dashboard's browser tests). Idempotent: whatever
 # is already installed or running is left as it is. Source it or run it; it prints what it does.
 set -euo pipefail
 
@@ -9,7 +9,8 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || need_pkgs+=(rabbitmq-server)
 command -v mariadbd >/dev/null 2>&1 || need_pkgs+=(mariadb-server)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_pkgs+=(python3-aiosmtpd)
-if [ "${POSTBOX_NEED_CHROMIUM:-0}" = 1 ] && [ ! -x /usr/bin/chromium ]; then need_pkgs+=(chromium); fi
+# Chromium for the dashboard's browser tests (tests/Postbox.Dashboard.Tests drive /usr/bin/chromium through Playwright).
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "services: installing ${need_pkgs[*]}"

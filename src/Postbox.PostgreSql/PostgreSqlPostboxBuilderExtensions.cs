@@ -62,6 +62,8 @@ public static class PostgreSqlPostboxBuilderExtensions
         services.TryAddSingleton<PostgreSqlOutbox>();
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp => new PostgreSqlOutboxStore(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new PostgreSqlOutboxMonitor(Source(sp), Options(sp))));
+        services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxMonitor>(sp =>
+            new Postbox.PostgreSql.Monitoring.PostgreSqlPostboxMonitor(Source(sp), Options(sp), sp.GetService<TimeProvider>())));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp =>
             new PostgreSqlMigrator(Source(sp), Options(sp), sp.GetService<ILogger<PostgreSqlMigrator>>())));
         if (!services.Any(d => d.ServiceType == typeof(IRelayWakeupSource)))

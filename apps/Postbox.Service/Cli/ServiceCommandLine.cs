@@ -18,7 +18,7 @@ internal static class ServiceCommandLine
         ("relay", ServiceRoles.Relay, "The outbox relay: publishes committed messages to RabbitMQ."),
         ("worker", ServiceRoles.Worker, "A worker: sends mail over SMTP, handles customer events. Run as many as wanted. SIGTSTP pauses it, SIGCONT resumes."),
         ("migrate", ServiceRoles.None, "Applies the database migrations (Postbox's and the service's), then exits."),
-        ("dashboard", ServiceRoles.Dashboard, "The monitoring pages (a placeholder until the dashboard lands)."),
+        ("dashboard", ServiceRoles.Dashboard, "The dashboard at /dashboard (monitoring and admin UI; credentials from Dashboard:UserName/Password, or generated and printed)."),
     ];
 
     public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, CancellationToken cancellationToken = default)

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Json;
@@ -38,10 +39,27 @@ internal static class ServiceApp
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(overrides);
         var settings = Configure(builder, roles);
-        if (builder.Configuration["urls"] is not { Length: > 0 } && roles == ServiceRoles.Dashboard)
+        var dashboardSettings = builder.Configuration.GetSection("Dashboard").Get<DashboardSettings>() ?? new();
+        DashboardAccess? dashboard = null;
+        if ((roles & ServiceRoles.Dashboard) != 0)
         {
-            // Alone, the dashboard takes its own port so it can run next to the API's.
-            builder.WebHost.UseUrls(builder.Configuration["Dashboard:Urls"] ?? "http://localhost:3081");
+            if (dashboardSettings.Validate() is { Count: > 0 } errors)
+            {
+                throw new ServiceConfigurationException(errors);
+            }
+
+            dashboard = DashboardAccess.From(dashboardSettings);
+            builder.Services.AddSingleton(dashboard);
+            builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, DashboardBasicAuthentication>(DashboardAccess.Scheme, null);
+            builder.Services.AddAuthorization(o => o.AddPolicy(DashboardAccess.Policy, p => p.AddAuthenticationSchemes(DashboardAccess.Scheme).RequireAuthenticatedUser()));
+            builder.Services.AddPostboxDashboard(o => o.AuthorizationPolicy = DashboardAccess.Policy);
+        }
+
+        if (roles == ServiceRoles.Dashboard && !UrlsGivenExplicitly(builder.Configuration))
+        {
+            // Alone, the dashboard takes its own port so it can run next to the API's. The top-level "Urls" of
+            // appsettings.json is the API's address: only --urls, the environment or a user's own config file override this.
+            builder.WebHost.UseUrls(dashboardSettings.Urls);
         }
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.Api.MaxRequestBytes);
@@ -56,6 +74,12 @@ internal static class ServiceApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<Http.ApiFaultMiddleware>();
+        if (dashboard is not null)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
+
         if ((roles & ServiceRoles.Api) != 0)
         {
             app.MapOpenApi();
@@ -73,14 +97,25 @@ internal static class ServiceApp
 
         if ((roles & ServiceRoles.Dashboard) != 0)
         {
-            app.MapDashboardPlaceholder(rootPage: (roles & ServiceRoles.Api) == 0);
+            // Stale pooled connections after a database restart are retried, a database that is down is a 503 (the dashboard's
+            // statements fail at their first round trip, before any change, so running a request again is safe).
+            app.MapPostboxDashboard("/dashboard").UsesDatabase();
+            if ((roles & ServiceRoles.Api) == 0)
+            {
+                app.MapGet("/", () => Results.Redirect("/dashboard/")).ExcludeFromDescription();
+            }
         }
 
         app.MapHealthEndpoints();
         app.Lifetime.ApplicationStarted.Register(() =>
-            Announce(app, settings, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [], output));
+            Announce(app, settings, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [], output, dashboard));
         return app;
     }
+
+    /// <summary>Whether "urls" comes from anything but the shipped appsettings.json (command line, environment, overrides).</summary>
+    private static bool UrlsGivenExplicitly(IConfigurationRoot configuration) =>
+        configuration.Providers.Reverse().FirstOrDefault(p => p.TryGet("urls", out var value) && !string.IsNullOrEmpty(value)) is { } source
+        && source is not Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider;
 
     private static ServiceConfiguration Configure(IHostApplicationBuilder builder, ServiceRoles roles)
     {
@@ -96,13 +131,13 @@ internal static class ServiceApp
         return settings;
     }
 
-    private static void Announce(IHost host, ServiceConfiguration settings, ICollection<string> addresses, TextWriter? output)
+    private static void Announce(IHost host, ServiceConfiguration settings, ICollection<string> addresses, TextWriter? output, DashboardAccess? dashboard = null)
     {
         ServiceLog.Started(host.Services.GetRequiredService<ILogger<ServiceConfiguration>>(), settings.Roles, settings.Storage.Provider,
             settings.Transport.Provider, settings.Mail.Delivery);
         if (output is not null)
         {
-            StartupBanner.Write(output, settings, addresses);
+            StartupBanner.Write(output, settings, addresses, dashboard);
         }
     }
 }

@@ -15,7 +15,7 @@ internal enum ServiceRoles
     /// <summary>The consumers: send mail over SMTP, handle customer events.</summary>
     Worker = 4,
 
-    /// <summary>The monitoring pages (a placeholder until the dashboard lands).</summary>
+    /// <summary>The dashboard (Postbox.Dashboard at /dashboard, behind the credentials of the Dashboard section).</summary>
     Dashboard = 8,
 
     All = Api | Relay | Worker | Dashboard,

@@ -5,7 +5,7 @@ namespace Postbox.Service.Hosting;
 /// <summary>What the operator sees at start: where things are, how to try it, how to stop it.</summary>
 internal static class StartupBanner
 {
-    public static void Write(TextWriter output, ServiceConfiguration settings, ICollection<string> addresses)
+    public static void Write(TextWriter output, ServiceConfiguration settings, ICollection<string> addresses, DashboardAccess? dashboard = null)
     {
         var roles = settings.Roles == ServiceRoles.All ? "all" : settings.Roles.ToString().ToLowerInvariant();
         var storage = settings.Storage.Provider switch
@@ -42,7 +42,14 @@ internal static class StartupBanner
 
         if (url is not null && (settings.Roles & ServiceRoles.Dashboard) != 0)
         {
-            lines.Add($"  Dashboard:      {url}/dashboard (placeholder)");
+            lines.Add($"  Dashboard:      {url}/dashboard/");
+            if (dashboard is not null)
+            {
+                // A generated password exists nowhere else: this line is the only way to learn it.
+                lines.Add(dashboard.Generated
+                    ? $"    user {dashboard.UserName}, password {dashboard.Password} (generated for this run; set Dashboard:Password to choose one)"
+                    : $"    user {dashboard.UserName}, password from configuration (Dashboard:Password)");
+            }
         }
 
         lines.Add("  Stop: Ctrl+C or kill -TERM <pid> (in-flight work finishes first)"

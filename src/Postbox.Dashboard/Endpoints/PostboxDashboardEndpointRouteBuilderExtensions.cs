@@ -1,0 +1,243 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Postbox.Dashboard;
+using Postbox.Monitoring;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Mounts the Postbox dashboard in an ASP.NET Core app.</summary>
+public static class PostboxDashboardEndpointRouteBuilderExtensions
+{
+    private const int MaxMessagesPerAction = 1000;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    /// <summary>
+    /// Maps the dashboard's pages (<c>{prefix}/</c>), assets (<c>{prefix}/assets/…</c>) and JSON API
+    /// (<c>{prefix}/api/…</c>; actions are POSTs that need the antiforgery token the page carries).
+    /// Call <c>services.AddPostboxDashboard(...)</c> first.
+    /// </summary>
+    /// <param name="endpoints">The app.</param>
+    /// <param name="prefix">The path, e.g. <c>/postbox</c>.</param>
+    /// <returns>The group, for further conventions.</returns>
+    /// <exception cref="InvalidOperationException">No authorization policy is configured and anonymous access on loopback
+    /// was not allowed explicitly, or the options are invalid (every error is listed).</exception>
+    public static RouteGroupBuilder MapPostboxDashboard(this IEndpointRouteBuilder endpoints, string prefix = "/postbox")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(prefix);
+        var options = endpoints.ServiceProvider.GetService<IOptions<PostboxDashboardOptions>>()?.Value
+            ?? throw new InvalidOperationException("Call services.AddPostboxDashboard(...) before app.MapPostboxDashboard(...).");
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException("The Postbox dashboard cannot start:\n  " + string.Join("\n  ", errors));
+        }
+
+        prefix = "/" + prefix.Trim('/');
+        var logger = endpoints.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Postbox.Dashboard");
+        var group = endpoints.MapGroup(prefix).ExcludeFromDescription();
+        if (options.AuthorizationPolicy is { } policy)
+        {
+            group.RequireAuthorization(policy);
+        }
+        else
+        {
+            DashboardLog.AnonymousOnLoopback(logger, prefix);
+            group.AllowAnonymous();
+            group.AddEndpointFilter(async (context, next) =>
+            {
+                var remote = context.HttpContext.Connection.RemoteIpAddress;
+                if (remote is null || !IPAddress.IsLoopback(remote))
+                {
+                    DashboardLog.NotLoopback(logger, remote?.ToString());
+                    return Results.StatusCode(StatusCodes.Status403Forbidden);
+                }
+
+                return await next(context).ConfigureAwait(false);
+            });
+        }
+
+        MapPages(group, prefix, options);
+        MapQueries(group, options);
+        MapActions(group, logger);
+        return group;
+    }
+
+    private static void MapPages(RouteGroupBuilder group, string prefix, PostboxDashboardOptions options)
+    {
+        IResult Index(HttpContext context, DashboardAssets assets, IAntiforgery antiforgery)
+        {
+            assets.TryGet("index.html", out var content, out var contentType);
+            var tokens = antiforgery.GetAndStoreTokens(context);
+            var html = Encoding.UTF8.GetString(content)
+                .Replace("{{base}}", WebUtility.HtmlEncode(context.Request.PathBase + prefix), StringComparison.Ordinal)
+                .Replace("{{token}}", WebUtility.HtmlEncode(tokens.RequestToken ?? string.Empty), StringComparison.Ordinal)
+                .Replace("{{refresh}}", ((int)options.RefreshInterval.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace("{{pageSize}}", options.PageSize.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
+            return Results.Content(html, contentType);
+        }
+
+        group.MapGet("/", Index);
+        group.MapGet("/assets/{file}", (string file, DashboardAssets assets) =>
+            file != "index.html" && assets.TryGet(file, out var content, out var contentType)
+                ? Results.Bytes(content, contentType)
+                : Results.NotFound());
+    }
+
+    private static void MapQueries(RouteGroupBuilder group, PostboxDashboardOptions options)
+    {
+        var api = group.MapGroup("/api");
+        api.MapGet("/overview", async (IPostboxMonitor monitor, CancellationToken cancellationToken) =>
+        {
+            var outbox = await monitor.GetOverviewAsync(MessageSide.Outbox, options.CountLimit, cancellationToken).ConfigureAwait(false);
+            var inbox = await monitor.GetOverviewAsync(MessageSide.Inbox, options.CountLimit, cancellationToken).ConfigureAwait(false);
+            return Results.Json(new { outbox, inbox, options.CountLimit }, Json);
+        });
+
+        api.MapGet("/{side}/messages", async (string side, string? state, string? topic, string? consumer, string? key, string? after, int? limit,
+            IPostboxMonitor monitor, CancellationToken cancellationToken) =>
+        {
+            if (!TryParseSide(side, out var s) || !TryParseState(state ?? "dead", out var st) || limit is < 1 or > MessageQuery.MaxLimit)
+            {
+                return Results.Problem(statusCode: 400, title: "Unknown side or state, or a page size outside 1 to 500.");
+            }
+
+            try
+            {
+                var page = await monitor.ListAsync(new MessageQuery(s, st, new MessageFilter(Blank(topic), Blank(consumer), Blank(key)), Blank(after),
+                    limit ?? options.PageSize), cancellationToken).ConfigureAwait(false);
+                return Results.Json(page, Json);
+            }
+            catch (ArgumentException e)
+            {
+                return Results.Problem(statusCode: 400, title: e.Message);
+            }
+        });
+
+        api.MapGet("/{side}/find/{id:guid}", async (string side, Guid id, IPostboxMonitor monitor, CancellationToken cancellationToken) =>
+            TryParseSide(side, out var s)
+                ? Results.Json(await monitor.FindAsync(s, id, cancellationToken).ConfigureAwait(false), Json)
+                : Results.NotFound());
+
+        api.MapGet("/{side}/messages/{id:guid}", async (string side, Guid id, string? consumer, IPostboxMonitor monitor, CancellationToken cancellationToken) =>
+        {
+            if (!TryParseSide(side, out var s))
+            {
+                return Results.NotFound();
+            }
+
+            var detail = await monitor.GetAsync(s, new MessageRef(id, Blank(consumer)), cancellationToken).ConfigureAwait(false);
+            return detail is null
+                ? Results.NotFound()
+                : Results.Json(new
+                {
+                    detail.Summary,
+                    detail.Headers,
+                    Payload = PayloadView.From(detail.Payload, detail.PayloadLength),
+                    detail.MaxAttempts,
+                    detail.LeaseOwner,
+                    detail.Errors,
+                    detail.Replays,
+                }, Json);
+        });
+    }
+
+    private static void MapActions(RouteGroupBuilder group, ILogger logger)
+    {
+        var actions = group.MapGroup("/api/{side}");
+        actions.AddEndpointFilter(async (context, next) =>
+        {
+            // Actions change data: the page's antiforgery token (header RequestVerificationToken) must come with them, so a
+            // page of another site cannot make an operator's browser replay or delete messages.
+            var http = context.HttpContext;
+            var antiforgery = http.RequestServices.GetRequiredService<IAntiforgery>();
+            if (!await antiforgery.IsRequestValidAsync(http).ConfigureAwait(false))
+            {
+                DashboardLog.AntiforgeryRefused(logger, http.Request.Method, http.Request.Path);
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Missing or invalid antiforgery token.");
+            }
+
+            return await next(context).ConfigureAwait(false);
+        });
+
+        void Map(string name, Func<IPostboxMonitor, MessageSide, IReadOnlyCollection<MessageRef>, CancellationToken, Task<int>> action) =>
+            actions.MapPost("/" + name, async (string side, HttpContext context, IPostboxMonitor monitor, CancellationToken cancellationToken) =>
+            {
+                if (!TryParseSide(side, out var s))
+                {
+                    return Results.NotFound();
+                }
+
+                var body = await ReadAsync<MessagesRequest>(context, cancellationToken).ConfigureAwait(false);
+                if (body?.Messages is not { Count: > 0 and <= MaxMessagesPerAction } messages
+                    || (s == MessageSide.Inbox && messages.Any(m => string.IsNullOrEmpty(m.Consumer))))
+                {
+                    return Results.Problem(statusCode: 400, title: $"Give 1 to {MaxMessagesPerAction} messages (with their consumer on the inbox side).");
+                }
+
+                var refs = messages.Select(m => new MessageRef(m.Id, s == MessageSide.Inbox ? m.Consumer : null)).ToList();
+                var count = await action(monitor, s, refs, cancellationToken).ConfigureAwait(false);
+                DashboardLog.ActionRan(logger, User(context), name, side, count, refs.Count);
+                return Results.Json(new { count }, Json);
+            });
+
+        Map("replay", (m, s, r, c) => m.ReplayDeadAsync(s, r, c));
+        Map("retry", (m, s, r, c) => m.RetryNowAsync(s, r, c));
+        Map("delete", (m, s, r, c) => m.DeleteAsync(s, r, c));
+        actions.MapPost("/replay-all", async (string side, HttpContext context, IPostboxMonitor monitor, CancellationToken cancellationToken) =>
+        {
+            if (!TryParseSide(side, out var s))
+            {
+                return Results.NotFound();
+            }
+
+            var body = await ReadAsync<ReplayAllRequest>(context, cancellationToken).ConfigureAwait(false) ?? new ReplayAllRequest(null, null, null);
+            var filter = new MessageFilter(Blank(body.Topic), Blank(body.Consumer), Blank(body.Key));
+            var count = await monitor.ReplayAllDeadAsync(s, filter, null, cancellationToken).ConfigureAwait(false);
+            DashboardLog.ReplayedAll(logger, User(context), side, filter.Topic, filter.Consumer, filter.Key, count);
+            return Results.Json(new { count }, Json);
+        });
+    }
+
+    private static async Task<T?> ReadAsync<T>(HttpContext context, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (context.Request.ContentLength is 0 || !context.Request.HasJsonContentType())
+        {
+            return null;
+        }
+
+        try
+        {
+            return await context.Request.ReadFromJsonAsync<T>(Json, cancellationToken).ConfigureAwait(false);
+        }
+        catch (JsonException)
+        {
+            return null; // Answered with a 400 by the caller.
+        }
+    }
+
+    private static string User(HttpContext context) => context.User.Identity?.Name ?? "anonymous";
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static bool TryParseSide(string text, out MessageSide side) =>
+        Enum.TryParse(text, ignoreCase: true, out side) && Enum.IsDefined(side) && !char.IsDigit(text[0]);
+
+    private static bool TryParseState(string text, out MessageState state) =>
+        Enum.TryParse(text.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out state) && Enum.IsDefined(state) && !char.IsDigit(text[0]);
+}
