@@ -14,7 +14,7 @@ namespace Postbox.MySql;
 /// a migration and its bookkeeping row cannot share a transaction; the migrations are written to be re-run safely
 /// instead (<c>IF NOT EXISTS</c>, <c>INSERT IGNORE</c>).
 /// </summary>
-public sealed partial class MySqlMigrator : IPostboxMigrator
+internal sealed partial class MySqlMigrator : IPostboxMigrator
 {
     // Long enough for another process's migration to finish; a migrator that cannot get the lock fails loudly.
     private const int LockTimeoutSeconds = 300;

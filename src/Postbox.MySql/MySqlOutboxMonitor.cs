@@ -4,7 +4,7 @@ using Postbox.Storage;
 namespace Postbox.MySql;
 
 /// <summary>Monitoring queries and replay for the MySQL/MariaDB store.</summary>
-public sealed class MySqlOutboxMonitor : IOutboxMonitor
+internal sealed class MySqlOutboxMonitor : IOutboxMonitor
 {
     private readonly MySqlDataSource _dataSource;
     private readonly MySqlTables _tables;

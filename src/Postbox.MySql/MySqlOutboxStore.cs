@@ -26,7 +26,7 @@ namespace Postbox.MySql;
 /// The union's first batch by sequence is leased, each row only if it is still claimable. A blocked key therefore
 /// costs one probe, never a window of the batch, whatever its number of followers.
 /// </remarks>
-public sealed class MySqlOutboxStore : IOutboxStore
+internal sealed class MySqlOutboxStore : IOutboxStore
 {
     private const string EnvelopeColumns = "id, seq, topic, `key`, type, payload, headers, created_at, attempts, max_attempts";
     private const string Claimable = "(state = 0 OR (state IN (3, 4) AND available_at <= @now))";

@@ -9,7 +9,7 @@ namespace Postbox.MySql;
 /// Writes outbox messages through the caller's <see cref="MySqlTransaction"/>: one multi-row <c>INSERT</c> per call
 /// (one round trip), split only when a call is larger than one statement should be (see <see cref="MaxRowsPerStatement"/>).
 /// </summary>
-public sealed class MySqlOutboxWriter : IOutboxWriter
+internal sealed class MySqlOutboxWriter : IOutboxWriter
 {
     /// <summary>Rows per <c>INSERT</c>: bounds the statement's size well under the server's default
     /// <c>max_allowed_packet</c> (16 MB on MariaDB 10.11, 64 MB on MySQL 8.0) together with <see cref="MaxBytesPerStatement"/>.</summary>

@@ -22,7 +22,7 @@ namespace Postbox.PostgreSql;
 /// create that already exists. Bookkeeping written by earlier Postbox builds to <c>{schema}.schema_migrations</c> is
 /// recognised by its exact shape and content and moved.
 /// </remarks>
-public sealed partial class PostgreSqlMigrator : IPostboxMigrator
+internal sealed partial class PostgreSqlMigrator : IPostboxMigrator
 {
     /// <summary>The bookkeeping table's name inside the schema.</summary>
     public const string BookkeepingTable = "postbox_migrations";

@@ -5,7 +5,7 @@ using Postbox.Storage;
 namespace Postbox.PostgreSql;
 
 /// <summary>Monitoring queries and replay for the PostgreSQL store.</summary>
-public sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
+internal sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlSchema _schema;

@@ -8,7 +8,7 @@ namespace Postbox.PostgreSql;
 /// The relay side of the PostgreSQL store: lease-based batch claims, one-round-trip settles, bounded
 /// cleanup. Every statement is set-based: the cost per batch is a constant number of round trips.
 /// </summary>
-public sealed class PostgreSqlOutboxStore : IOutboxStore
+internal sealed class PostgreSqlOutboxStore : IOutboxStore
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlCommands _commands;

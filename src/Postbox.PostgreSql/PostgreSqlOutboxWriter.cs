@@ -14,7 +14,7 @@ namespace Postbox.PostgreSql;
 /// re-check for a short window after each wake-up, so a message whose transaction carried no NOTIFY of its own is
 /// still picked up within milliseconds of its commit while traffic flows; the polling fallback bounds the rest.
 /// </remarks>
-public sealed class PostgreSqlOutboxWriter : IOutboxWriter
+internal sealed class PostgreSqlOutboxWriter : IOutboxWriter
 {
     /// <summary>Shortest time between two notifying transactions of one writer.</summary>
     internal static readonly TimeSpan NotifyInterval = TimeSpan.FromMilliseconds(5);

@@ -18,7 +18,7 @@ namespace Postbox.Sqlite;
 /// migration would create that already exists. Bookkeeping of earlier builds (<c>{prefix}schema_migrations</c>) is
 /// recognised by its exact shape and content and moved.
 /// </remarks>
-public sealed partial class SqliteMigrator : IPostboxMigrator
+internal sealed partial class SqliteMigrator : IPostboxMigrator
 {
     private static readonly (string Name, string Type)[] BookkeepingShape = [("version", "INTEGER"), ("name", "TEXT"), ("applied_at", "INTEGER")];
 

@@ -4,7 +4,7 @@ using Postbox.Storage;
 namespace Postbox.Sqlite;
 
 /// <summary>Monitoring queries and replay for the SQLite store.</summary>
-public sealed class SqliteOutboxMonitor : IOutboxMonitor
+internal sealed class SqliteOutboxMonitor : IOutboxMonitor
 {
     private readonly string _connectionString;
     private readonly SqliteTables _tables;

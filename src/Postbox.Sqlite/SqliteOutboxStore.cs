@@ -9,7 +9,7 @@ namespace Postbox.Sqlite;
 /// serializes, so the per-key eligibility rule is judged by one claimer at a time as in PostgreSQL; the claim follows
 /// the same plan as PostgreSQL's (see <see cref="SqliteClaimPlanner"/> and docs/ordering.md).
 /// </summary>
-public sealed class SqliteOutboxStore : IOutboxStore
+internal sealed class SqliteOutboxStore : IOutboxStore
 {
     private readonly string _connectionString;
     private readonly SqliteTables _tables;

@@ -5,7 +5,7 @@ using Postbox.Storage;
 namespace Postbox.Sqlite;
 
 /// <summary>Writes outbox messages through the caller's <see cref="SqliteTransaction"/>.</summary>
-public sealed class SqliteOutboxWriter : IOutboxWriter
+internal sealed class SqliteOutboxWriter : IOutboxWriter
 {
     private readonly string _insert;
 
