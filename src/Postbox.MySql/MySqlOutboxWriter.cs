@@ -104,11 +104,11 @@ internal sealed class MySqlOutboxWriter : IOutboxWriter
 
             sql.Append(System.Globalization.CultureInfo.InvariantCulture,
                 $"(@i{n},@s{n},@t{n},@k{n},@y{n},@p{n},@h{n},@c,@a{n},@m{n})");
-            // A message delayed into the future is "scheduled" (state 4): it holds back later messages of its key and
-            // is claimed through the due-time index. Anything else is ready at once (state 0).
+            // A message delayed into the future is scheduled (OutboxState.Scheduled): it holds back later messages of its key and
+            // is claimed through the due-time index. Anything else is ready at once (OutboxState.Ready).
             var delayed = m.AvailableAt is { } at && at > now;
             p.AddWithValue($"@i{n}", MySqlValues.ToDb(m.Id));
-            p.AddWithValue($"@s{n}", delayed ? 4 : 0);
+            p.AddWithValue($"@s{n}", delayed ? OutboxState.Scheduled : OutboxState.Ready);
             p.AddWithValue($"@t{n}", m.Topic);
             p.AddWithValue($"@k{n}", m.Key);
             p.AddWithValue($"@y{n}", m.Type);

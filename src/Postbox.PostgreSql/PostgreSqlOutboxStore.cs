@@ -58,17 +58,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
                     continue;
                 }
 
-                result.Add(new OutboxEnvelope(
-                    Id: reader.GetGuid(2),
-                    Sequence: reader.GetInt64(3),
-                    Topic: reader.GetString(4),
-                    Key: reader.IsDBNull(5) ? null : reader.GetString(5),
-                    Type: reader.IsDBNull(6) ? null : reader.GetString(6),
-                    Payload: reader.GetFieldValue<byte[]>(7),
-                    Headers: HeaderSerializer.Deserialize(reader.IsDBNull(8) ? null : reader.GetString(8)),
-                    CreatedAt: reader.GetFieldValue<DateTimeOffset>(9),
-                    Attempts: reader.GetInt32(10),
-                    MaxAttempts: reader.IsDBNull(11) ? null : reader.GetInt32(11)));
+                result.Add(OutboxRows.Envelope(reader, 2, reader.GetGuid(2), reader.GetFieldValue<DateTimeOffset>(9)));
             }
         }
 

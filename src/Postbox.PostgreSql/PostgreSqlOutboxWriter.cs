@@ -150,8 +150,8 @@ internal sealed class PostgreSqlOutboxWriter : IOutboxWriter
         return command;
     }
 
-    // A message delayed into the future is "scheduled" (state 4) so that it holds back later messages of its
-    // key and is claimed through the due-time index; anything else is ready at once (state 0).
+    // A message delayed into the future is scheduled (OutboxState.Scheduled) so that it holds back later messages of its
+    // key and is claimed through the due-time index; anything else is ready at once (OutboxState.Ready).
     private static (short State, DateTimeOffset AvailableAt) Schedule(OutboxMessage m, DateTimeOffset now) =>
-        m.AvailableAt is { } at && at > now ? ((short)4, at) : ((short)0, now);
+        m.AvailableAt is { } at && at > now ? ((short)OutboxState.Scheduled, at) : ((short)OutboxState.Ready, now);
 }
