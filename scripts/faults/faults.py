@@ -166,7 +166,7 @@ class Service:
             return ["--no-migrate", "--urls", f"http://127.0.0.1:{self.api_port}"]
         if role == "relay":
             return ["--no-migrate"]
-        return ["--no-migrate", "--smtp-host", "127.0.0.1", "--smtp-port", str(self.servers.sink_port), "--max-retries", "25",
+        return ["--no-migrate", "--smtp-host", "127.0.0.1", "--smtp-port", str(self.servers.sink_port), "--max-attempts", "26",
                 "--retry-delay", self.args.retry_delay, "--Postbox:Consumers:HandleSignals=false"]
 
     def run(self, role, *extra):

@@ -23,7 +23,7 @@ namespace Postbox.Kafka;
 /// <see cref="TransportUnavailableException"/>. Cancelling stops waiting; librdkafka may still deliver the message, which
 /// consumers deduplicate by id. The producer is created on the first publish.
 /// </remarks>
-public sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
+internal sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
 {
     private static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(10);
 

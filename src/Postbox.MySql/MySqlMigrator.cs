@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MySqlConnector;
@@ -14,7 +13,7 @@ namespace Postbox.MySql;
 /// a migration and its bookkeeping row cannot share a transaction; the migrations are written to be re-run safely
 /// instead (<c>IF NOT EXISTS</c>, <c>INSERT IGNORE</c>).
 /// </summary>
-public sealed partial class MySqlMigrator : IPostboxMigrator
+internal sealed partial class MySqlMigrator : IPostboxMigrator
 {
     // Long enough for another process's migration to finish; a migrator that cannot get the lock fails loudly.
     private const int LockTimeoutSeconds = 300;
@@ -36,7 +35,7 @@ public sealed partial class MySqlMigrator : IPostboxMigrator
     }
 
     /// <summary>The embedded migrations, in version order.</summary>
-    public static IReadOnlyList<(int Version, string Name)> Migrations { get; } = LoadMigrations().Select(m => (m.Version, m.Name)).ToArray();
+    public static IReadOnlyList<(int Version, string Name)> Migrations { get; } = EmbeddedMigrations.Load(typeof(MySqlMigrator).Assembly).Select(m => (m.Version, m.Name)).ToArray();
 
     /// <inheritdoc />
     /// <exception cref="TimeoutException">Another migrator held the lock for longer than five minutes.</exception>
@@ -85,7 +84,7 @@ public sealed partial class MySqlMigrator : IPostboxMigrator
             // code points, which is UTF-8 byte order).
             var noPadBinary = connection.ServerVersion.Contains("MariaDB", StringComparison.OrdinalIgnoreCase) ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin";
             var done = new List<int>();
-            foreach (var migration in LoadMigrations().Where(m => !applied.Contains(m.Version)))
+            foreach (var migration in EmbeddedMigrations.Load(typeof(MySqlMigrator).Assembly).Where(m => !applied.Contains(m.Version)))
             {
                 var sql = migration.Sql.Replace("{prefix}", _tables.Prefix, StringComparison.Ordinal).Replace("{nopad_bin}", noPadBinary, StringComparison.Ordinal);
                 await ExecuteAsync(connection, sql, cancellationToken).ConfigureAwait(false);
@@ -116,27 +115,5 @@ public sealed partial class MySqlMigrator : IPostboxMigrator
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static List<(int Version, string Name, string Sql)> LoadMigrations()
-    {
-        var assembly = typeof(MySqlMigrator).Assembly;
-        var result = new List<(int, string, string)>();
-        foreach (var resource in assembly.GetManifestResourceNames())
-        {
-            var match = MigrationName().Match(resource);
-            if (!match.Success)
-            {
-                continue;
-            }
 
-            using var stream = assembly.GetManifestResourceStream(resource)!;
-            using var text = new StreamReader(stream);
-            result.Add((int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), match.Groups[2].Value, text.ReadToEnd()));
-        }
-
-        result.Sort(static (a, b) => a.Item1.CompareTo(b.Item1));
-        return result;
-    }
-
-    [GeneratedRegex(@"Migrations\.(\d{3})_([a-z0-9_]+)\.up\.sql$", RegexOptions.CultureInvariant)]
-    private static partial Regex MigrationName();
 }

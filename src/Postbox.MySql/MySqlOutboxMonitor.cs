@@ -4,7 +4,7 @@ using Postbox.Storage;
 namespace Postbox.MySql;
 
 /// <summary>Monitoring queries and replay for the MySQL/MariaDB store.</summary>
-public sealed class MySqlOutboxMonitor : IOutboxMonitor
+internal sealed class MySqlOutboxMonitor : IOutboxMonitor
 {
     private readonly MySqlDataSource _dataSource;
     private readonly MySqlTables _tables;
@@ -22,7 +22,7 @@ public sealed class MySqlOutboxMonitor : IOutboxMonitor
     /// <inheritdoc />
     public async Task<OutboxStatistics> GetStatisticsAsync(CancellationToken cancellationToken)
     {
-        var counts = new long[5];
+        var counts = new Dictionary<int, long>();
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, 
             $"SELECT state, count(*) FROM {_tables.Outbox} GROUP BY state; {MySqlOutboxStore.OldestPending(_tables)}");
@@ -34,7 +34,7 @@ public sealed class MySqlOutboxMonitor : IOutboxMonitor
 
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var oldest = await MySqlOutboxStore.ReadOldestPendingAsync(reader, cancellationToken).ConfigureAwait(false);
-        return new OutboxStatistics(Ready: counts[0], InFlight: counts[3], Scheduled: counts[4], Delivered: counts[1], Dead: counts[2], oldest);
+        return OutboxState.Statistics(counts, oldest);
     }
 
     /// <inheritdoc />
@@ -80,7 +80,7 @@ public sealed class MySqlOutboxMonitor : IOutboxMonitor
             names.Add(name);
         }
 
-        command.CommandText = $"UPDATE {_tables.Outbox} FORCE INDEX ({_tables.Outbox}_id_key) SET state = 0, attempts = 0 WHERE id IN ({string.Join(',', names)}) AND state = 2";
+        command.CommandText = $"UPDATE {_tables.Outbox} FORCE INDEX ({_tables.Outbox}_id_key) SET state = {OutboxState.Ready}, attempts = 0 WHERE id IN ({string.Join(',', names)}) AND state = {OutboxState.Dead}";
         return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
     }
 }

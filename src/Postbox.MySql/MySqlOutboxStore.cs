@@ -26,10 +26,10 @@ namespace Postbox.MySql;
 /// The union's first batch by sequence is leased, each row only if it is still claimable. A blocked key therefore
 /// costs one probe, never a window of the batch, whatever its number of followers.
 /// </remarks>
-public sealed class MySqlOutboxStore : IOutboxStore
+internal sealed class MySqlOutboxStore : IOutboxStore
 {
     private const string EnvelopeColumns = "id, seq, topic, `key`, type, payload, headers, created_at, attempts, max_attempts";
-    private const string Claimable = "(state = 0 OR (state IN (3, 4) AND available_at <= @now))";
+    private static readonly string Claimable = $"(state = {OutboxState.Ready} OR (state IN ({OutboxState.InFlight}, {OutboxState.Scheduled}) AND available_at <= @now))";
 
     private readonly MySqlDataSource _dataSource;
     private readonly MySqlTables _tables;
@@ -111,10 +111,10 @@ public sealed class MySqlOutboxStore : IOutboxStore
             // MySQL has no UPDATE ... RETURNING (MariaDB only from 11.x): the update and the read of what it leased share
             // one round trip, and the read sees exactly the rows this transaction leased (owner and lease expiry match).
             await using var command = new MySqlCommand($"""
-                UPDATE {_tables.Outbox} SET state = 3, lease_owner = @owner, available_at = @lease, last_attempt_at = @now
+                UPDATE {_tables.Outbox} SET state = {OutboxState.InFlight}, lease_owner = @owner, available_at = @lease, last_attempt_at = @now
                 WHERE seq IN ({list}) AND {Claimable};
                 SELECT {EnvelopeColumns} FROM {_tables.Outbox}
-                WHERE seq IN ({list}) AND state = 3 AND lease_owner = @owner AND available_at = @lease ORDER BY seq;
+                WHERE seq IN ({list}) AND state = {OutboxState.InFlight} AND lease_owner = @owner AND available_at = @lease ORDER BY seq;
                 """, connection, transaction);
             command.Parameters.AddWithValue("@owner", request.Owner);
             command.Parameters.AddWithValue("@now", now);
@@ -166,13 +166,13 @@ public sealed class MySqlOutboxStore : IOutboxStore
         var byId = $"FORCE INDEX ({_tables.Outbox}_id_key)";
         p.AddWithValue("@owner", request.Owner);
         p.AddWithValue("@now", MySqlValues.ToDb(request.Now));
-        const string Owned = "state = 3 AND lease_owner = @owner";
+        var owned = $"state = {OutboxState.InFlight} AND lease_owner = @owner";
         if (request.Delivered.Count > 0)
         {
             var ids = IdList(p, "d", request.Delivered);
             sql.Append(request.DeleteDelivered
-                ? $"DELETE o FROM {_tables.Outbox} AS o {byId} WHERE o.id IN ({ids}) AND o.{Owned};"
-                : $"UPDATE {_tables.Outbox} {byId} SET state = 1, delivered_at = @now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN ({ids}) AND {Owned};");
+                ? $"DELETE o FROM {_tables.Outbox} AS o {byId} WHERE o.id IN ({ids}) AND o.{owned};"
+                : $"UPDATE {_tables.Outbox} {byId} SET state = {OutboxState.Delivered}, delivered_at = @now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN ({ids}) AND {owned};");
         }
 
         // A failure (retry wait, or dead) makes its message block its key again. A claim judges keys on one snapshot and
@@ -193,8 +193,8 @@ public sealed class MySqlOutboxStore : IOutboxStore
             p.AddWithValue($"@e{i}", f.Error.Length > 2000 ? f.Error[..2000] : f.Error);
             // A dead message keeps its available_at; a failed one is due again at its next attempt.
             sql.Append(f.Dead
-                ? $"UPDATE {_tables.Outbox} {byId} SET state = 2, attempts = attempts + 1, last_error = @e{i}, lease_owner = NULL WHERE id = @f{i} AND {Owned};"
-                : $"UPDATE {_tables.Outbox} {byId} SET state = 4, attempts = attempts + 1, last_error = @e{i}, available_at = @n{i}, lease_owner = NULL WHERE id = @f{i} AND {Owned};");
+                ? $"UPDATE {_tables.Outbox} {byId} SET state = {OutboxState.Dead}, attempts = attempts + 1, last_error = @e{i}, lease_owner = NULL WHERE id = @f{i} AND {owned};"
+                : $"UPDATE {_tables.Outbox} {byId} SET state = {OutboxState.Scheduled}, attempts = attempts + 1, last_error = @e{i}, available_at = @n{i}, lease_owner = NULL WHERE id = @f{i} AND {owned};");
             if (!f.Dead)
             {
                 p.AddWithValue($"@n{i}", MySqlValues.ToDb(f.NextAttemptAt));
@@ -204,7 +204,7 @@ public sealed class MySqlOutboxStore : IOutboxStore
         if (request.Released.Count > 0)
         {
             var ids = IdList(p, "r", request.Released);
-            sql.Append($"UPDATE {_tables.Outbox} {byId} SET state = 0, lease_owner = NULL, available_at = @now WHERE id IN ({ids}) AND {Owned};");
+            sql.Append($"UPDATE {_tables.Outbox} {byId} SET state = {OutboxState.Ready}, lease_owner = NULL, available_at = @now WHERE id IN ({ids}) AND {owned};");
         }
 
         command.CommandText = sql.ToString();
@@ -217,7 +217,7 @@ public sealed class MySqlOutboxStore : IOutboxStore
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, 
-            $"DELETE FROM {_tables.Outbox} WHERE state = 1 AND delivered_at < @cutoff ORDER BY delivered_at LIMIT @batch");
+            $"DELETE FROM {_tables.Outbox} WHERE state = {OutboxState.Delivered} AND delivered_at < @cutoff ORDER BY delivered_at LIMIT @batch");
         command.Parameters.AddWithValue("@cutoff", MySqlValues.ToDb(deliveredBefore));
         command.Parameters.AddWithValue("@batch", batchSize);
         return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
@@ -315,17 +315,8 @@ public sealed class MySqlOutboxStore : IOutboxStore
         return runs;
     }
 
-    private static OutboxEnvelope ReadEnvelope(MySqlDataReader reader) => new(
-        Id: MySqlValues.ReadGuid(reader, 0),
-        Sequence: reader.GetInt64(1),
-        Topic: reader.GetString(2),
-        Key: MySqlValues.NullableString(reader, 3),
-        Type: MySqlValues.NullableString(reader, 4),
-        Payload: reader.GetFieldValue<byte[]>(5),
-        Headers: HeaderSerializer.Deserialize(MySqlValues.NullableString(reader, 6)),
-        CreatedAt: MySqlValues.FromDb(reader.GetDateTime(7)),
-        Attempts: reader.GetInt32(8),
-        MaxAttempts: reader.IsDBNull(9) ? null : reader.GetInt32(9));
+    private static OutboxEnvelope ReadEnvelope(MySqlDataReader reader) =>
+        OutboxRows.Envelope(reader, 0, MySqlValues.ReadGuid(reader, 0), MySqlValues.FromDb(reader.GetDateTime(7)));
 
     // Three result sets: the lock row; keyless candidates (seq); visited keys in visiting order with their head
     // (key, state, available_at, dead_before). Parameters: @b batch, @b1 batch + 1 (keys to visit: one more than the

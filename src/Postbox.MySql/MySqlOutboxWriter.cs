@@ -9,7 +9,7 @@ namespace Postbox.MySql;
 /// Writes outbox messages through the caller's <see cref="MySqlTransaction"/>: one multi-row <c>INSERT</c> per call
 /// (one round trip), split only when a call is larger than one statement should be (see <see cref="MaxRowsPerStatement"/>).
 /// </summary>
-public sealed class MySqlOutboxWriter : IOutboxWriter
+internal sealed class MySqlOutboxWriter : IOutboxWriter
 {
     /// <summary>Rows per <c>INSERT</c>: bounds the statement's size well under the server's default
     /// <c>max_allowed_packet</c> (16 MB on MariaDB 10.11, 64 MB on MySQL 8.0) together with <see cref="MaxBytesPerStatement"/>.</summary>
@@ -104,11 +104,11 @@ public sealed class MySqlOutboxWriter : IOutboxWriter
 
             sql.Append(System.Globalization.CultureInfo.InvariantCulture,
                 $"(@i{n},@s{n},@t{n},@k{n},@y{n},@p{n},@h{n},@c,@a{n},@m{n})");
-            // A message delayed into the future is "scheduled" (state 4): it holds back later messages of its key and
-            // is claimed through the due-time index. Anything else is ready at once (state 0).
+            // A message delayed into the future is scheduled (OutboxState.Scheduled): it holds back later messages of its key and
+            // is claimed through the due-time index. Anything else is ready at once (OutboxState.Ready).
             var delayed = m.AvailableAt is { } at && at > now;
             p.AddWithValue($"@i{n}", MySqlValues.ToDb(m.Id));
-            p.AddWithValue($"@s{n}", delayed ? 4 : 0);
+            p.AddWithValue($"@s{n}", delayed ? OutboxState.Scheduled : OutboxState.Ready);
             p.AddWithValue($"@t{n}", m.Topic);
             p.AddWithValue($"@k{n}", m.Key);
             p.AddWithValue($"@y{n}", m.Type);

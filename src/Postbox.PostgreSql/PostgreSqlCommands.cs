@@ -1,3 +1,5 @@
+using Postbox.Storage;
+
 namespace Postbox.PostgreSql;
 
 /// <summary>The store's SQL, built once per schema. Hot-path statements are set-based: one statement per batch.</summary>
@@ -20,27 +22,27 @@ internal sealed class PostgreSqlCommands
         ClaimBlockingDead = Claim(t, deadBlocksKey: true);
         ClaimSkippingDead = Claim(t, deadBlocksKey: false);
         CompleteKeep = $"""
-            UPDATE {t} SET state = 1, delivered_at = $3, attempts = attempts + 1, lease_owner = NULL, last_error = NULL
-            WHERE id = ANY($1) AND state = 3 AND lease_owner = $2
+            UPDATE {t} SET state = {OutboxState.Delivered}, delivered_at = $3, attempts = attempts + 1, lease_owner = NULL, last_error = NULL
+            WHERE id = ANY($1) AND state = {OutboxState.InFlight} AND lease_owner = $2
             """;
-        CompleteDelete = $"DELETE FROM {t} WHERE id = ANY($1) AND state = 3 AND lease_owner = $2";
+        CompleteDelete = $"DELETE FROM {t} WHERE id = ANY($1) AND state = {OutboxState.InFlight} AND lease_owner = $2";
         Fail = $"""
             UPDATE {t} o
-            SET state = CASE WHEN f.dead THEN 2 ELSE 4 END, attempts = o.attempts + 1, last_error = left(f.error, 2000),
+            SET state = CASE WHEN f.dead THEN {OutboxState.Dead} ELSE {OutboxState.Scheduled} END, attempts = o.attempts + 1, last_error = left(f.error, 2000),
                 available_at = CASE WHEN f.dead THEN o.available_at ELSE f.next END, lease_owner = NULL
             FROM unnest($1::uuid[], $3::text[], $4::timestamptz[], $5::boolean[]) AS f(id, error, next, dead)
-            WHERE o.id = f.id AND o.state = 3 AND o.lease_owner = $2
+            WHERE o.id = f.id AND o.state = {OutboxState.InFlight} AND o.lease_owner = $2
             """;
-        Release = $"UPDATE {t} SET state = 0, lease_owner = NULL, available_at = $3 WHERE id = ANY($1) AND state = 3 AND lease_owner = $2";
+        Release = $"UPDATE {t} SET state = {OutboxState.Ready}, lease_owner = NULL, available_at = $3 WHERE id = ANY($1) AND state = {OutboxState.InFlight} AND lease_owner = $2";
         Purge = $"""
             DELETE FROM {t} WHERE id IN (
-                SELECT id FROM {t} WHERE state = 1 AND delivered_at < $1 ORDER BY delivered_at LIMIT $2)
+                SELECT id FROM {t} WHERE state = {OutboxState.Delivered} AND delivered_at < $1 ORDER BY delivered_at LIMIT $2)
             """;
         OldestPending = $"""
             SELECT LEAST(
-                (SELECT created_at FROM {t} WHERE state = 0 AND key IS NULL ORDER BY seq LIMIT 1),
-                (SELECT min(created_at) FROM {t} WHERE state IN (3, 4) AND key IS NULL),
-                (SELECT min(created_at) FROM {t} WHERE state IN (0, 3, 4) AND key IS NOT NULL))
+                (SELECT created_at FROM {t} WHERE state = {OutboxState.Ready} AND key IS NULL ORDER BY seq LIMIT 1),
+                (SELECT min(created_at) FROM {t} WHERE state IN ({OutboxState.InFlight}, {OutboxState.Scheduled}) AND key IS NULL),
+                (SELECT min(created_at) FROM {t} WHERE state IN ({OutboxState.Ready}, {OutboxState.InFlight}, {OutboxState.Scheduled}) AND key IS NOT NULL))
             """;
     }
 
@@ -98,27 +100,27 @@ internal sealed class PostgreSqlCommands
     private static string Claim(string t, bool deadBlocksKey)
     {
         var deadCheck = deadBlocksKey
-            ? $" AND NOT EXISTS (SELECT 1 FROM {t} d WHERE d.key COLLATE \"C\" = k.key AND d.state = 2 AND d.key IS NOT NULL AND d.seq < k.seq)"
+            ? $" AND NOT EXISTS (SELECT 1 FROM {t} d WHERE d.key COLLATE \"C\" = k.key AND d.state = {OutboxState.Dead} AND d.key IS NOT NULL AND d.seq < k.seq)"
             : "";
         return $$"""
         WITH RECURSIVE keys(key, seq, ready, n, wrapped) AS (
             SELECT s.key, s.seq, s.ready, 1, s.wrapped FROM (
-                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = 0 OR o.available_at <= $3) AS ready, false AS wrapped
-                 FROM {{t}} o WHERE o.state IN (0, 3, 4) AND o.key IS NOT NULL AND o.key COLLATE "C" > $5
+                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ready, false AS wrapped
+                 FROM {{t}} o WHERE o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL AND o.key COLLATE "C" > $5
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 UNION ALL
-                (SELECT o.key COLLATE "C", o.seq, (o.state = 0 OR o.available_at <= $3), true
-                 FROM {{t}} o WHERE o.state IN (0, 3, 4) AND o.key IS NOT NULL
+                (SELECT o.key COLLATE "C", o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3), true
+                 FROM {{t}} o WHERE o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 LIMIT 1) s
             UNION ALL
             SELECT s.key, s.seq, s.ready, k.n + 1, s.wrapped FROM keys k CROSS JOIN LATERAL (
-                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = 0 OR o.available_at <= $3) AS ready, k.wrapped AS wrapped
-                 FROM {{t}} o WHERE o.state IN (0, 3, 4) AND o.key IS NOT NULL AND o.key COLLATE "C" > k.key
+                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ready, k.wrapped AS wrapped
+                 FROM {{t}} o WHERE o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL AND o.key COLLATE "C" > k.key
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 UNION ALL
-                (SELECT o.key COLLATE "C", o.seq, (o.state = 0 OR o.available_at <= $3), true
-                 FROM {{t}} o WHERE NOT k.wrapped AND o.state IN (0, 3, 4) AND o.key IS NOT NULL
+                (SELECT o.key COLLATE "C", o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3), true
+                 FROM {{t}} o WHERE NOT k.wrapped AND o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 LIMIT 1) s
             WHERE k.n <= $2 AND NOT (s.wrapped AND s.key > $5)
@@ -131,15 +133,15 @@ internal sealed class PostgreSqlCommands
             SELECT r.id, r.seq, e.key FROM eligible e CROSS JOIN share CROSS JOIN LATERAL (
                 SELECT y.id, y.seq FROM (
                     SELECT x.id, x.seq, bool_and(x.ok) OVER (ORDER BY x.seq) AS prefix FROM (
-                        SELECT o.id, o.seq, (o.state = 0 OR o.available_at <= $3) AS ok FROM {{t}} o
-                        WHERE o.key COLLATE "C" = e.key AND o.state IN (0, 3, 4) AND o.key IS NOT NULL
+                        SELECT o.id, o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ok FROM {{t}} o
+                        WHERE o.key COLLATE "C" = e.key AND o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL
                         ORDER BY o.key COLLATE "C", o.seq LIMIT share.per_key) x) y
                 WHERE y.prefix) r
         ),
         keyless AS (
-            (SELECT id, seq FROM {{t}} WHERE state = 0 AND key IS NULL ORDER BY seq LIMIT $2)
+            (SELECT id, seq FROM {{t}} WHERE state = {{OutboxState.Ready}} AND key IS NULL ORDER BY seq LIMIT $2)
             UNION ALL
-            (SELECT id, seq FROM {{t}} WHERE state IN (3, 4) AND key IS NULL AND available_at <= $3 ORDER BY available_at LIMIT $2)
+            (SELECT id, seq FROM {{t}} WHERE state IN ({{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND key IS NULL AND available_at <= $3 ORDER BY available_at LIMIT $2)
         ),
         chosen AS MATERIALIZED (
             SELECT c.id, c.seq FROM (SELECT id, seq FROM keyed UNION ALL SELECT id, seq FROM keyless) c ORDER BY c.seq LIMIT $2
@@ -154,9 +156,9 @@ internal sealed class PostgreSqlCommands
         ),
         claimed AS (
             UPDATE {{t}} o
-            SET state = 3, lease_owner = $1, available_at = $4, last_attempt_at = $3
+            SET state = {{OutboxState.InFlight}}, lease_owner = $1, available_at = $4, last_attempt_at = $3
             FROM chosen c
-            WHERE o.id = c.id AND (o.state = 0 OR (o.state IN (3, 4) AND o.available_at <= $3))
+            WHERE o.id = c.id AND (o.state = {{OutboxState.Ready}} OR (o.state IN ({{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.available_at <= $3))
             RETURNING o.id, o.seq, o.topic, o.key, o.type, o.payload, o.headers::text, o.created_at, o.attempts, o.max_attempts
         )
         SELECT p.next_key, p.probes, c.id, c.seq, c.topic, c.key, c.type, c.payload, c.headers, c.created_at, c.attempts, c.max_attempts

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -22,7 +21,7 @@ namespace Postbox.PostgreSql;
 /// create that already exists. Bookkeeping written by earlier Postbox builds to <c>{schema}.schema_migrations</c> is
 /// recognised by its exact shape and content and moved.
 /// </remarks>
-public sealed partial class PostgreSqlMigrator : IPostboxMigrator
+internal sealed partial class PostgreSqlMigrator : IPostboxMigrator
 {
     /// <summary>The bookkeeping table's name inside the schema.</summary>
     public const string BookkeepingTable = "postbox_migrations";
@@ -50,13 +49,13 @@ public sealed partial class PostgreSqlMigrator : IPostboxMigrator
     }
 
     /// <summary>The embedded migrations, in version order.</summary>
-    public static IReadOnlyList<(int Version, string Name)> Migrations { get; } = LoadMigrations().Select(m => (m.Version, m.Name)).ToArray();
+    public static IReadOnlyList<(int Version, string Name)> Migrations { get; } = EmbeddedMigrations.Load(typeof(PostgreSqlMigrator).Assembly).Select(m => (m.Version, m.Name)).ToArray();
 
     /// <inheritdoc />
     /// <exception cref="InvalidOperationException">The schema is not what Postbox expects; the message says what was found.</exception>
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default)
     {
-        var migrations = LoadMigrations();
+        var migrations = EmbeddedMigrations.Load(typeof(PostgreSqlMigrator).Assembly);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, null, $"SELECT pg_advisory_lock({_schema.MigrationLockKey})", cancellationToken).ConfigureAwait(false);
         try
@@ -104,7 +103,7 @@ public sealed partial class PostgreSqlMigrator : IPostboxMigrator
     }
 
     /// <summary>Creates the bookkeeping table, taking over the rows of an earlier Postbox build's <c>schema_migrations</c>.</summary>
-    private async Task CreateBookkeepingAsync(NpgsqlConnection connection, List<Migration> migrations, CancellationToken cancellationToken)
+    private async Task CreateBookkeepingAsync(NpgsqlConnection connection, List<EmbeddedMigration> migrations, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, transaction, $"""
@@ -118,9 +117,7 @@ public sealed partial class PostgreSqlMigrator : IPostboxMigrator
         if (legacy is not null && legacy.Matches(BookkeepingShape))
         {
             var rows = await ReadRowsAsync(connection, transaction, LegacyBookkeepingTable, cancellationToken).ConfigureAwait(false);
-            var known = migrations.ToDictionary(m => m.Version, m => m.Name);
-            // Ours only if every row names one of our migrations: the same three columns alone are a common layout.
-            if (rows.Count > 0 && rows.All(r => known.TryGetValue(r.Key, out var name) && name == r.Value))
+            if (EmbeddedMigrations.AreOurs(rows, migrations))
             {
                 await ExecuteAsync(connection, transaction, $"""
                     INSERT INTO {_schema.Quoted}.{BookkeepingTable} (version, name, applied_at)
@@ -134,7 +131,7 @@ public sealed partial class PostgreSqlMigrator : IPostboxMigrator
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private void CheckApplied(Dictionary<int, string> applied, List<Migration> migrations)
+    private void CheckApplied(Dictionary<int, string> applied, List<EmbeddedMigration> migrations)
     {
         var known = migrations.ToDictionary(m => m.Version, m => m.Name);
         var latest = migrations.Count == 0 ? 0 : migrations[^1].Version;
@@ -159,7 +156,7 @@ public sealed partial class PostgreSqlMigrator : IPostboxMigrator
     }
 
     /// <summary>The tables of applied migrations must exist, and those of pending ones must not (yet).</summary>
-    private async Task CheckTablesAsync(NpgsqlConnection connection, Dictionary<int, string> applied, List<Migration> migrations, CancellationToken cancellationToken)
+    private async Task CheckTablesAsync(NpgsqlConnection connection, Dictionary<int, string> applied, List<EmbeddedMigration> migrations, CancellationToken cancellationToken)
     {
         var expected = new Dictionary<string, int>(StringComparer.Ordinal);
         var pending = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -252,37 +249,13 @@ public sealed partial class PostgreSqlMigrator : IPostboxMigrator
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static List<Migration> LoadMigrations()
-    {
-        var assembly = typeof(PostgreSqlMigrator).Assembly;
-        var result = new List<Migration>();
-        foreach (var resource in assembly.GetManifestResourceNames())
-        {
-            var match = MigrationName().Match(resource);
-            if (!match.Success)
-            {
-                continue;
-            }
 
-            using var stream = assembly.GetManifestResourceStream(resource)!;
-            using var text = new StreamReader(stream);
-            result.Add(new Migration(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), match.Groups[2].Value, text.ReadToEnd()));
-        }
-
-        result.Sort(static (a, b) => a.Version.CompareTo(b.Version));
-        return result;
-    }
-
-    [GeneratedRegex(@"Migrations\.(\d{3})_([a-z0-9_]+)\.up\.sql$", RegexOptions.CultureInvariant)]
-    private static partial Regex MigrationName();
 
     [GeneratedRegex(@"CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\{schema\}\.(\w+)", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex CreatedTable();
 
     [GeneratedRegex(@"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?\{schema\}\.(\w+)", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex DroppedTable();
-
-    private sealed record Migration(int Version, string Name, string Sql);
 
     private sealed class TableShape(string kind, List<(string Name, string Type)> columns)
     {

@@ -29,7 +29,7 @@ public sealed class PostgreSqlOutbox
     /// <summary>Creates the batch-friendly outbox (registered by <c>UsePostgreSql</c>).</summary>
     /// <param name="preparer">Validation, trace stamping and relay wake-up, shared with <see cref="IOutbox"/>.</param>
     /// <param name="writer">The writer whose statements (and NOTIFY coalescing) are reused.</param>
-    public PostgreSqlOutbox(IOutboxPreparer preparer, PostgreSqlOutboxWriter writer)
+    internal PostgreSqlOutbox(IOutboxPreparer preparer, PostgreSqlOutboxWriter writer)
     {
         _preparer = preparer ?? throw new ArgumentNullException(nameof(preparer));
         _writer = writer ?? throw new ArgumentNullException(nameof(writer));

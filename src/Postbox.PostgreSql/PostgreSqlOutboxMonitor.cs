@@ -5,7 +5,7 @@ using Postbox.Storage;
 namespace Postbox.PostgreSql;
 
 /// <summary>Monitoring queries and replay for the PostgreSQL store.</summary>
-public sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
+internal sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlSchema _schema;
@@ -25,7 +25,7 @@ public sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
     /// <inheritdoc />
     public async Task<OutboxStatistics> GetStatisticsAsync(CancellationToken cancellationToken)
     {
-        var counts = new long[5];
+        var counts = new Dictionary<int, long>();
         await using (var command = _dataSource.CreateCommand($"SELECT state, count(*) FROM {_schema.Outbox} GROUP BY state"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -38,7 +38,7 @@ public sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
         await using var oldest = _dataSource.CreateCommand(_commands.OldestPending);
         var value = await oldest.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset? oldestAt = value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : null;
-        return new OutboxStatistics(Ready: counts[0], InFlight: counts[3], Scheduled: counts[4], Delivered: counts[1], Dead: counts[2], oldestAt);
+        return OutboxState.Statistics(counts, oldestAt);
     }
 
     /// <inheritdoc />
@@ -48,7 +48,7 @@ public sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
         await using var command = _dataSource.CreateCommand($"""
             SELECT id, topic, key, type, attempts, last_error, created_at, last_attempt_at
-            FROM {_schema.Outbox} WHERE state = 2 ORDER BY seq LIMIT $1
+            FROM {_schema.Outbox} WHERE state = {OutboxState.Dead} ORDER BY seq LIMIT $1
             """);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         var result = new List<DeadMessage>();
@@ -73,7 +73,7 @@ public sealed class PostgreSqlOutboxMonitor : IOutboxMonitor
             return 0;
         }
 
-        await using var command = _dataSource.CreateCommand($"UPDATE {_schema.Outbox} SET state = 0, attempts = 0 WHERE id = ANY($1) AND state = 2");
+        await using var command = _dataSource.CreateCommand($"UPDATE {_schema.Outbox} SET state = {OutboxState.Ready}, attempts = 0 WHERE id = ANY($1) AND state = {OutboxState.Dead}");
         command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -8,7 +8,7 @@ namespace Postbox.PostgreSql;
 /// The relay side of the PostgreSQL store: lease-based batch claims, one-round-trip settles, bounded
 /// cleanup. Every statement is set-based: the cost per batch is a constant number of round trips.
 /// </summary>
-public sealed class PostgreSqlOutboxStore : IOutboxStore
+internal sealed class PostgreSqlOutboxStore : IOutboxStore
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlCommands _commands;
@@ -58,17 +58,7 @@ public sealed class PostgreSqlOutboxStore : IOutboxStore
                     continue;
                 }
 
-                result.Add(new OutboxEnvelope(
-                    Id: reader.GetGuid(2),
-                    Sequence: reader.GetInt64(3),
-                    Topic: reader.GetString(4),
-                    Key: reader.IsDBNull(5) ? null : reader.GetString(5),
-                    Type: reader.IsDBNull(6) ? null : reader.GetString(6),
-                    Payload: reader.GetFieldValue<byte[]>(7),
-                    Headers: HeaderSerializer.Deserialize(reader.IsDBNull(8) ? null : reader.GetString(8)),
-                    CreatedAt: reader.GetFieldValue<DateTimeOffset>(9),
-                    Attempts: reader.GetInt32(10),
-                    MaxAttempts: reader.IsDBNull(11) ? null : reader.GetInt32(11)));
+                result.Add(OutboxRows.Envelope(reader, 2, reader.GetGuid(2), reader.GetFieldValue<DateTimeOffset>(9)));
             }
         }
 

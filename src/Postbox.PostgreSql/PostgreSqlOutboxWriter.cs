@@ -14,7 +14,7 @@ namespace Postbox.PostgreSql;
 /// re-check for a short window after each wake-up, so a message whose transaction carried no NOTIFY of its own is
 /// still picked up within milliseconds of its commit while traffic flows; the polling fallback bounds the rest.
 /// </remarks>
-public sealed class PostgreSqlOutboxWriter : IOutboxWriter
+internal sealed class PostgreSqlOutboxWriter : IOutboxWriter
 {
     /// <summary>Shortest time between two notifying transactions of one writer.</summary>
     internal static readonly TimeSpan NotifyInterval = TimeSpan.FromMilliseconds(5);
@@ -150,8 +150,8 @@ public sealed class PostgreSqlOutboxWriter : IOutboxWriter
         return command;
     }
 
-    // A message delayed into the future is "scheduled" (state 4) so that it holds back later messages of its
-    // key and is claimed through the due-time index; anything else is ready at once (state 0).
+    // A message delayed into the future is scheduled (OutboxState.Scheduled) so that it holds back later messages of its
+    // key and is claimed through the due-time index; anything else is ready at once (OutboxState.Ready).
     private static (short State, DateTimeOffset AvailableAt) Schedule(OutboxMessage m, DateTimeOffset now) =>
-        m.AvailableAt is { } at && at > now ? ((short)4, at) : ((short)0, now);
+        m.AvailableAt is { } at && at > now ? ((short)OutboxState.Scheduled, at) : ((short)OutboxState.Ready, now);
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Postbox.Hosting;
 using Postbox.PostgreSql;
+using Postbox.Producer;
 using Postbox.Storage;
 
 #pragma warning disable IDE0130 // Extension methods live in the DI namespace so they are found without a using.
@@ -59,7 +60,8 @@ public static class PostgreSqlPostboxBuilderExtensions
 
         services.TryAddSingleton(sp => new PostgreSqlOutboxWriter(Options(sp)));
         services.Replace(ServiceDescriptor.Singleton<IOutboxWriter>(sp => sp.GetRequiredService<PostgreSqlOutboxWriter>()));
-        services.TryAddSingleton<PostgreSqlOutbox>();
+        // A factory: the constructor is internal (its parameters are), so the container cannot pick it by itself.
+        services.TryAddSingleton(sp => new PostgreSqlOutbox(sp.GetRequiredService<IOutboxPreparer>(), sp.GetRequiredService<PostgreSqlOutboxWriter>()));
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp => new PostgreSqlOutboxStore(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new PostgreSqlOutboxMonitor(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxMonitor>(sp =>

@@ -15,7 +15,7 @@ namespace Postbox.PostgreSql;
 /// (same server, credentials and TLS settings, <c>Pooling=false</c>): taken from the pool it would leave the claims,
 /// settles and handlers one connection fewer, and with <c>Maximum Pool Size=1</c> none at all.
 /// </remarks>
-public sealed class PostgreSqlWakeupSource : IRelayWakeupSource
+internal sealed class PostgreSqlWakeupSource : IRelayWakeupSource
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlSchema _schema;

@@ -29,7 +29,7 @@ namespace Postbox.RabbitMQ;
 /// opened on the first publish. Cancelling the token stops waiting (the broker may still store the message:
 /// consumers deduplicate by message id) and throws <see cref="OperationCanceledException"/>.
 /// </remarks>
-public sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposable
+internal sealed partial class RabbitMQTransport : IOutboxTransport, IAsyncDisposable
 {
     private readonly RabbitMQTransportOptions _options;
     private readonly ILogger _logger;

@@ -26,8 +26,8 @@ internal static class SqliteClaimPlanner
         // Keys: one more than the batch, only to learn whether more keys are waiting.
         var heads = new List<Head>();
         await using (var next = new SqliteCommand($"""
-            SELECT key, seq, (state = 0 OR available_at <= $now), key > $cursor FROM {t}
-            WHERE state IN (0, 3, 4) AND key IS NOT NULL AND key > $after ORDER BY key, seq LIMIT 1
+            SELECT key, seq, (state = {OutboxState.Ready} OR available_at <= $now), key > $cursor FROM {t}
+            WHERE state IN ({OutboxState.Ready}, {OutboxState.InFlight}, {OutboxState.Scheduled}) AND key IS NOT NULL AND key > $after ORDER BY key, seq LIMIT 1
             """, connection, transaction))
         {
             next.Parameters.AddWithValue("$now", now);
@@ -64,7 +64,7 @@ internal static class SqliteClaimPlanner
 
         var eligible = new List<Head>();
         await using (var dead = new SqliteCommand(
-            $"SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $key AND state = 2 AND key IS NOT NULL AND seq < $seq)", connection, transaction))
+            $"SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $key AND state = {OutboxState.Dead} AND key IS NOT NULL AND seq < $seq)", connection, transaction))
         {
             var key = dead.Parameters.Add("$key", SqliteType.Text);
             var seq = dead.Parameters.Add("$seq", SqliteType.Integer);
@@ -85,8 +85,8 @@ internal static class SqliteClaimPlanner
         {
             var share = Math.Max(1, (batch + eligible.Count - 1) / eligible.Count);
             await using var follow = new SqliteCommand($"""
-                SELECT seq, (state = 0 OR available_at <= $now) FROM {t}
-                WHERE key = $key AND state IN (0, 3, 4) AND key IS NOT NULL ORDER BY seq LIMIT $share
+                SELECT seq, (state = {OutboxState.Ready} OR available_at <= $now) FROM {t}
+                WHERE key = $key AND state IN ({OutboxState.Ready}, {OutboxState.InFlight}, {OutboxState.Scheduled}) AND key IS NOT NULL ORDER BY seq LIMIT $share
                 """, connection, transaction);
             follow.Parameters.AddWithValue("$now", now);
             follow.Parameters.AddWithValue("$share", share);
@@ -109,9 +109,9 @@ internal static class SqliteClaimPlanner
         }
 
         await using (var keyless = new SqliteCommand($"""
-            SELECT seq FROM (SELECT seq FROM {t} WHERE state = 0 AND key IS NULL ORDER BY seq LIMIT $batch)
+            SELECT seq FROM (SELECT seq FROM {t} WHERE state = {OutboxState.Ready} AND key IS NULL ORDER BY seq LIMIT $batch)
             UNION ALL
-            SELECT seq FROM (SELECT seq FROM {t} WHERE state IN (3, 4) AND key IS NULL AND available_at <= $now ORDER BY available_at LIMIT $batch)
+            SELECT seq FROM (SELECT seq FROM {t} WHERE state IN ({OutboxState.InFlight}, {OutboxState.Scheduled}) AND key IS NULL AND available_at <= $now ORDER BY available_at LIMIT $batch)
             """, connection, transaction))
         {
             keyless.Parameters.AddWithValue("$batch", batch);

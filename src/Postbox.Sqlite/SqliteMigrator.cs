@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using Postbox.Storage;
@@ -18,7 +17,7 @@ namespace Postbox.Sqlite;
 /// migration would create that already exists. Bookkeeping of earlier builds (<c>{prefix}schema_migrations</c>) is
 /// recognised by its exact shape and content and moved.
 /// </remarks>
-public sealed partial class SqliteMigrator : IPostboxMigrator
+internal sealed partial class SqliteMigrator : IPostboxMigrator
 {
     private static readonly (string Name, string Type)[] BookkeepingShape = [("version", "INTEGER"), ("name", "TEXT"), ("applied_at", "INTEGER")];
 
@@ -34,11 +33,14 @@ public sealed partial class SqliteMigrator : IPostboxMigrator
         _tables = new SqliteTables(options.TablePrefix);
     }
 
+    /// <summary>The embedded migrations, in version order.</summary>
+    public static IReadOnlyList<(int Version, string Name)> Migrations { get; } = EmbeddedMigrations.Load(typeof(SqliteMigrator).Assembly).Select(m => (m.Version, m.Name)).ToArray();
+
     /// <inheritdoc />
     /// <exception cref="InvalidOperationException">The database is not what Postbox expects; the message says what was found.</exception>
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default)
     {
-        var migrations = LoadMigrations();
+        var migrations = EmbeddedMigrations.Load(typeof(SqliteMigrator).Assembly);
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken).ConfigureAwait(false);
         await using (var setup = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
@@ -89,7 +91,7 @@ public sealed partial class SqliteMigrator : IPostboxMigrator
         return done;
     }
 
-    private async Task CreateBookkeepingAsync(SqliteConnection connection, SqliteTransaction transaction, List<Migration> migrations, CancellationToken cancellationToken)
+    private async Task CreateBookkeepingAsync(SqliteConnection connection, SqliteTransaction transaction, List<EmbeddedMigration> migrations, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, transaction, $"""
             CREATE TABLE {_tables.Migrations} (
@@ -104,9 +106,7 @@ public sealed partial class SqliteMigrator : IPostboxMigrator
         }
 
         var rows = await ReadRowsAsync(connection, transaction, _tables.LegacyMigrations, cancellationToken).ConfigureAwait(false);
-        var known = migrations.ToDictionary(m => m.Version, m => m.Name);
-        // Ours only if every row names one of our migrations: the same three columns alone are a common layout.
-        if (rows.Count > 0 && rows.All(r => known.TryGetValue(r.Key, out var name) && name == r.Value))
+        if (EmbeddedMigrations.AreOurs(rows, migrations))
         {
             await ExecuteAsync(connection, transaction, $"""
                 INSERT INTO {_tables.Migrations} (version, name, applied_at) SELECT version, name, applied_at FROM {_tables.LegacyMigrations};
@@ -115,7 +115,7 @@ public sealed partial class SqliteMigrator : IPostboxMigrator
         }
     }
 
-    private async Task CheckAsync(SqliteConnection connection, SqliteTransaction transaction, Dictionary<int, string> applied, List<Migration> migrations, CancellationToken cancellationToken)
+    private async Task CheckAsync(SqliteConnection connection, SqliteTransaction transaction, Dictionary<int, string> applied, List<EmbeddedMigration> migrations, CancellationToken cancellationToken)
     {
         var known = migrations.ToDictionary(m => m.Version, m => m.Name);
         var latest = migrations.Count == 0 ? 0 : migrations[^1].Version;
@@ -205,29 +205,8 @@ public sealed partial class SqliteMigrator : IPostboxMigrator
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static List<Migration> LoadMigrations()
-    {
-        var assembly = typeof(SqliteMigrator).Assembly;
-        var result = new List<Migration>();
-        foreach (var resource in assembly.GetManifestResourceNames())
-        {
-            var match = MigrationName().Match(resource);
-            if (match.Success)
-            {
-                using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-                result.Add(new Migration(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), match.Groups[2].Value, reader.ReadToEnd()));
-            }
-        }
 
-        result.Sort(static (a, b) => a.Version.CompareTo(b.Version));
-        return result;
-    }
-
-    [GeneratedRegex(@"Migrations\.(\d{3})_([a-z0-9_]+)\.up\.sql$", RegexOptions.CultureInvariant)]
-    private static partial Regex MigrationName();
 
     [GeneratedRegex(@"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\{prefix\}(\w+)", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex CreatedTable();
-
-    private sealed record Migration(int Version, string Name, string Sql);
 }

@@ -4,7 +4,7 @@ using Postbox.Storage;
 namespace Postbox.Sqlite;
 
 /// <summary>Monitoring queries and replay for the SQLite store.</summary>
-public sealed class SqliteOutboxMonitor : IOutboxMonitor
+internal sealed class SqliteOutboxMonitor : IOutboxMonitor
 {
     private readonly string _connectionString;
     private readonly SqliteTables _tables;
@@ -22,7 +22,7 @@ public sealed class SqliteOutboxMonitor : IOutboxMonitor
     public async Task<OutboxStatistics> GetStatisticsAsync(CancellationToken cancellationToken)
     {
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
-        var counts = new long[5];
+        var counts = new Dictionary<int, long>();
         await using (var command = new SqliteCommand($"SELECT state, count(*) FROM {_tables.Outbox} GROUP BY state", connection))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -33,7 +33,7 @@ public sealed class SqliteOutboxMonitor : IOutboxMonitor
         }
 
         var oldest = await OldestPendingAsync(connection, _tables, cancellationToken).ConfigureAwait(false);
-        return new OutboxStatistics(Ready: counts[0], InFlight: counts[3], Scheduled: counts[4], Delivered: counts[1], Dead: counts[2], oldest);
+        return OutboxState.Statistics(counts, oldest);
     }
 
     /// <inheritdoc />
@@ -44,7 +44,7 @@ public sealed class SqliteOutboxMonitor : IOutboxMonitor
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var command = new SqliteCommand($"""
             SELECT id, topic, key, type, attempts, last_error, created_at, last_attempt_at
-            FROM {_tables.Outbox} WHERE state = 2 ORDER BY seq LIMIT $limit
+            FROM {_tables.Outbox} WHERE state = {OutboxState.Dead} ORDER BY seq LIMIT $limit
             """, connection);
         command.Parameters.AddWithValue("$limit", limit);
         var result = new List<DeadMessage>();
@@ -71,7 +71,7 @@ public sealed class SqliteOutboxMonitor : IOutboxMonitor
 
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var command = new SqliteCommand(
-            $"UPDATE {_tables.Outbox} SET state = 0, attempts = 0 WHERE id IN (SELECT value FROM json_each($ids)) AND state = 2", connection);
+            $"UPDATE {_tables.Outbox} SET state = {OutboxState.Ready}, attempts = 0 WHERE id IN (SELECT value FROM json_each($ids)) AND state = {OutboxState.Dead}", connection);
         command.Parameters.AddWithValue("$ids", System.Text.Json.JsonSerializer.Serialize(ids.Select(i => i.ToString("D"))));
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -80,11 +80,11 @@ public sealed class SqliteOutboxMonitor : IOutboxMonitor
     {
         await using var command = new SqliteCommand($"""
             SELECT min(created_at) FROM (
-                SELECT created_at FROM (SELECT created_at FROM {tables.Outbox} WHERE state = 0 AND key IS NULL ORDER BY seq LIMIT 1)
+                SELECT created_at FROM (SELECT created_at FROM {tables.Outbox} WHERE state = {OutboxState.Ready} AND key IS NULL ORDER BY seq LIMIT 1)
                 UNION ALL
-                SELECT min(created_at) FROM {tables.Outbox} WHERE state IN (3, 4) AND key IS NULL
+                SELECT min(created_at) FROM {tables.Outbox} WHERE state IN ({OutboxState.InFlight}, {OutboxState.Scheduled}) AND key IS NULL
                 UNION ALL
-                SELECT min(created_at) FROM {tables.Outbox} WHERE state IN (0, 3, 4) AND key IS NOT NULL)
+                SELECT min(created_at) FROM {tables.Outbox} WHERE state IN ({OutboxState.Ready}, {OutboxState.InFlight}, {OutboxState.Scheduled}) AND key IS NOT NULL)
             """, connection);
         var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         return value is long ticks ? SqliteTime.FromTicks(ticks) : null;

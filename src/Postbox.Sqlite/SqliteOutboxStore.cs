@@ -9,7 +9,7 @@ namespace Postbox.Sqlite;
 /// serializes, so the per-key eligibility rule is judged by one claimer at a time as in PostgreSQL; the claim follows
 /// the same plan as PostgreSQL's (see <see cref="SqliteClaimPlanner"/> and docs/ordering.md).
 /// </summary>
-public sealed class SqliteOutboxStore : IOutboxStore
+internal sealed class SqliteOutboxStore : IOutboxStore
 {
     private readonly string _connectionString;
     private readonly SqliteTables _tables;
@@ -35,8 +35,8 @@ public sealed class SqliteOutboxStore : IOutboxStore
         {
             await using var command = new SqliteCommand($"""
                 UPDATE {_tables.Outbox}
-                SET state = 3, lease_owner = $owner, available_at = $lease, last_attempt_at = $now
-                WHERE seq IN (SELECT value FROM json_each($seqs)) AND (state = 0 OR (state IN (3, 4) AND available_at <= $now))
+                SET state = {OutboxState.InFlight}, lease_owner = $owner, available_at = $lease, last_attempt_at = $now
+                WHERE seq IN (SELECT value FROM json_each($seqs)) AND (state = {OutboxState.Ready} OR (state IN ({OutboxState.InFlight}, {OutboxState.Scheduled}) AND available_at <= $now))
                 RETURNING id, seq, topic, key, type, payload, headers, created_at, attempts, max_attempts
                 """, connection, transaction);
             command.Parameters.AddWithValue("$owner", request.Owner);
@@ -46,17 +46,7 @@ public sealed class SqliteOutboxStore : IOutboxStore
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                result.Add(new OutboxEnvelope(
-                    Id: Guid.Parse(reader.GetString(0)),
-                    Sequence: reader.GetInt64(1),
-                    Topic: reader.GetString(2),
-                    Key: reader.IsDBNull(3) ? null : reader.GetString(3),
-                    Type: reader.IsDBNull(4) ? null : reader.GetString(4),
-                    Payload: (byte[])reader.GetValue(5),
-                    Headers: HeaderSerializer.Deserialize(reader.IsDBNull(6) ? null : reader.GetString(6)),
-                    CreatedAt: SqliteTime.FromTicks(reader.GetInt64(7)),
-                    Attempts: reader.GetInt32(8),
-                    MaxAttempts: reader.IsDBNull(9) ? null : reader.GetInt32(9)));
+                result.Add(OutboxRows.Envelope(reader, 0, Guid.Parse(reader.GetString(0)), SqliteTime.FromTicks(reader.GetInt64(7))));
             }
         }
 
@@ -72,18 +62,18 @@ public sealed class SqliteOutboxStore : IOutboxStore
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var changed = 0;
-        const string Owned = "state = 3 AND lease_owner = $owner";
+        var owned = $"state = {OutboxState.InFlight} AND lease_owner = $owner";
         if (request.Delivered.Count > 0)
         {
             var sql = request.DeleteDelivered
-                ? $"DELETE FROM {_tables.Outbox} WHERE id IN (SELECT value FROM json_each($ids)) AND {Owned}"
-                : $"UPDATE {_tables.Outbox} SET state = 1, delivered_at = $now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN (SELECT value FROM json_each($ids)) AND {Owned}";
+                ? $"DELETE FROM {_tables.Outbox} WHERE id IN (SELECT value FROM json_each($ids)) AND {owned}"
+                : $"UPDATE {_tables.Outbox} SET state = {OutboxState.Delivered}, delivered_at = $now, attempts = attempts + 1, lease_owner = NULL, last_error = NULL WHERE id IN (SELECT value FROM json_each($ids)) AND {owned}";
             changed += await ExecuteAsync(connection, transaction, sql, request.Owner, request.Now, request.Delivered, cancellationToken).ConfigureAwait(false);
         }
 
         if (request.Released.Count > 0)
         {
-            var sql = $"UPDATE {_tables.Outbox} SET state = 0, lease_owner = NULL, available_at = $now WHERE id IN (SELECT value FROM json_each($ids)) AND {Owned}";
+            var sql = $"UPDATE {_tables.Outbox} SET state = {OutboxState.Ready}, lease_owner = NULL, available_at = $now WHERE id IN (SELECT value FROM json_each($ids)) AND {owned}";
             changed += await ExecuteAsync(connection, transaction, sql, request.Owner, request.Now, request.Released, cancellationToken).ConfigureAwait(false);
         }
 
@@ -91,9 +81,9 @@ public sealed class SqliteOutboxStore : IOutboxStore
         {
             await using var fail = new SqliteCommand($"""
                 UPDATE {_tables.Outbox}
-                SET state = CASE WHEN $dead THEN 2 ELSE 4 END, attempts = attempts + 1, last_error = substr($error, 1, 2000),
+                SET state = CASE WHEN $dead THEN {OutboxState.Dead} ELSE {OutboxState.Scheduled} END, attempts = attempts + 1, last_error = substr($error, 1, 2000),
                     available_at = CASE WHEN $dead THEN available_at ELSE $next END, lease_owner = NULL
-                WHERE id = $id AND {Owned}
+                WHERE id = $id AND {owned}
                 """, connection, transaction);
             fail.Parameters.AddWithValue("$owner", request.Owner);
             var id = fail.Parameters.Add("$id", SqliteType.Text);
@@ -117,7 +107,7 @@ public sealed class SqliteOutboxStore : IOutboxStore
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var command = new SqliteCommand($"""
             DELETE FROM {_tables.Outbox} WHERE seq IN (
-                SELECT seq FROM {_tables.Outbox} WHERE state = 1 AND delivered_at < $cutoff ORDER BY delivered_at LIMIT $batch)
+                SELECT seq FROM {_tables.Outbox} WHERE state = {OutboxState.Delivered} AND delivered_at < $cutoff ORDER BY delivered_at LIMIT $batch)
             """, connection);
         command.Parameters.AddWithValue("$cutoff", SqliteTime.ToTicks(deliveredBefore));
         command.Parameters.AddWithValue("$batch", batchSize);

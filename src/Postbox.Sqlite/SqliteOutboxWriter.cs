@@ -5,7 +5,7 @@ using Postbox.Storage;
 namespace Postbox.Sqlite;
 
 /// <summary>Writes outbox messages through the caller's <see cref="SqliteTransaction"/>.</summary>
-public sealed class SqliteOutboxWriter : IOutboxWriter
+internal sealed class SqliteOutboxWriter : IOutboxWriter
 {
     private readonly string _insert;
 
@@ -55,7 +55,7 @@ public sealed class SqliteOutboxWriter : IOutboxWriter
         {
             var delayed = m.AvailableAt is { } at && at > now;
             id.Value = m.Id.ToString("D");
-            state.Value = delayed ? 4 : 0;
+            state.Value = delayed ? OutboxState.Scheduled : OutboxState.Ready;
             topic.Value = m.Topic;
             key.Value = (object?)m.Key ?? DBNull.Value;
             type.Value = (object?)m.Type ?? DBNull.Value;

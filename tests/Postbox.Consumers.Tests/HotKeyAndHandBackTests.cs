@@ -161,7 +161,7 @@ public sealed class HotKeyAndHandBackTests : ServerTest
             {
                 o.ConsumerName = "hot";
                 o.Concurrency = concurrency;
-                o.MaxRetries = 5;
+                o.MaxAttempts = 6;
                 o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(50));
             });
         configureServices?.Invoke(builder.Services);

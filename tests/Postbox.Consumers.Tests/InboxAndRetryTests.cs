@@ -41,7 +41,7 @@ public sealed class InboxAndRetryTests : ServerTest
         var topic = TestBroker.NewTopic("retry");
         await Broker.DeclareAsync(topic);
         var script = new HandlerScript { ShouldFail = c => c.Attempt <= 2 };
-        using var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxRetries = 5);
+        using var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxAttempts = 6);
 
         var id = Guid.CreateVersion7();
         await Broker.PublishAsync(topic, id, new WorkItem("flaky"));
@@ -65,7 +65,7 @@ public sealed class InboxAndRetryTests : ServerTest
         var poison = Guid.CreateVersion7();
         var healed = false;
         var script = new HandlerScript { ShouldFail = c => c.MessageId == poison && !Volatile.Read(ref healed) };
-        using var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxRetries = 2);
+        using var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxAttempts = 3);
         var admin = host.Services.GetRequiredService<IInboxAdmin>();
 
         await Broker.PublishAsync(topic, poison, new WorkItem("poison"));
@@ -80,7 +80,7 @@ public sealed class InboxAndRetryTests : ServerTest
 
         var dead = Assert.Single(await admin.GetDeadLettersAsync(ConsumerHost.Consumer));
         Assert.Equal(poison, dead.MessageId);
-        Assert.Equal(3, dead.Attempts); // 1 + MaxRetries
+        Assert.Equal(3, dead.Attempts); // MaxAttempts
         Assert.Equal([1, 2, 3], dead.Errors.Select(e => e.Attempt));
         Assert.NotNull(dead.DeadAt);
         Assert.Equal(3, script.Attempts[poison]);

@@ -74,7 +74,7 @@ public sealed class KeyOrderTests : ServerTest
         var script = new HandlerScript { ShouldFail = c => c.MessageId == flaky && c.Attempt <= 2 };
         using var host = await ConsumerHost.StartAsync(Db, topic, script, o =>
         {
-            o.MaxRetries = 5;
+            o.MaxAttempts = 6;
             o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromSeconds(1));
         });
 
@@ -114,7 +114,7 @@ public sealed class KeyOrderTests : ServerTest
         var script = new HandlerScript { ShouldFail = c => c.MessageId == poison && !Volatile.Read(ref healed) };
         using var host = await ConsumerHost.StartAsync(Db, topic, script, o =>
         {
-            o.MaxRetries = 1;
+            o.MaxAttempts = 2;
             o.DeadKeyPolicy = policy;
         });
         var admin = host.Services.GetRequiredService<IInboxAdmin>();

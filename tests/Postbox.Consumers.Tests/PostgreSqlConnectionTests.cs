@@ -25,7 +25,7 @@ public sealed class PostgreSqlConnectionTests : ServerTest
     private readonly CapturedLogs _logs = new();
 
     private IHost Build(Func<WorkItem, MessageContext, CancellationToken, Task>? handler, string connectionString, Action<Hosting.PostboxOptions>? postbox = null,
-        int concurrency = 1, int maxRetries = 2, bool listen = false, NpgsqlDataSource? dataSource = null)
+        int concurrency = 1, int maxAttempts = 3, bool listen = false, NpgsqlDataSource? dataSource = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders().AddProvider(_logs).SetMinimumLevel(LogLevel.Debug);
@@ -53,7 +53,7 @@ public sealed class PostgreSqlConnectionTests : ServerTest
             {
                 o.ConsumerName = ConsumerHost.Consumer;
                 o.Concurrency = concurrency;
-                o.MaxRetries = maxRetries;
+                o.MaxAttempts = maxAttempts;
                 o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(100));
             });
         }
@@ -268,7 +268,7 @@ public sealed class PostgreSqlConnectionTests : ServerTest
             {
                 await Task.Delay(TimeSpan.FromSeconds(2.5), cancellationToken); // A call to another service, say.
             }
-        }, ConnectionString(options), maxRetries: 0);
+        }, ConnectionString(options), maxAttempts: 1);
         await host.StartAsync();
 
         var id = await EnqueueAsync(host, "slow");

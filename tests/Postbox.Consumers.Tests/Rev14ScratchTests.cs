@@ -50,7 +50,7 @@ public sealed class Rev14ScratchRestartTests : ServerTest
         var poison = ids[2].Id;
         var healed = false;
         var script = new HandlerScript { ShouldFail = c => c.MessageId == poison && !Volatile.Read(ref healed) };
-        var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxRetries = 1);
+        var host = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxAttempts = 2);
         foreach (var m in ids.Take(5))
         {
             await Broker.PublishAsync(topic, m.Id, new WorkItem(m.Body), key: "a");
@@ -60,7 +60,7 @@ public sealed class Rev14ScratchRestartTests : ServerTest
         await host.StopAsync();
         host.Dispose();
 
-        using var second = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxRetries = 1);
+        using var second = await ConsumerHost.StartAsync(Db, topic, script, o => o.MaxAttempts = 2);
         foreach (var m in ids.Skip(5))
         {
             await Broker.PublishAsync(topic, m.Id, new WorkItem(m.Body), key: "a");

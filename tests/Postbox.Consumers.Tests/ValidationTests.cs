@@ -14,7 +14,7 @@ public sealed class ValidationTests
         // No store at all: UsePostgreSql would also provide the inbox.
         builder.Services.AddPostbox(o => o.Relay.Enabled = false)
             .ConfigureConsumers(o => o.ShutdownTimeout = TimeSpan.FromHours(2))
-            .AddHandler<WorkItem, TestHandler>("a", o => { o.Concurrency = 0; o.Timeout = TimeSpan.Zero; o.MaxRetries = -1; o.ConsumerName = "same"; })
+            .AddHandler<WorkItem, TestHandler>("a", o => { o.Concurrency = 0; o.Timeout = TimeSpan.Zero; o.MaxAttempts = 0; o.ConsumerName = "same"; })
             .AddHandler<WorkItem, TestHandler>("b", o => { o.ConsumerName = "same"; o.RetryPolicy = null!; });
         using var host = builder.Build();
 
@@ -25,7 +25,7 @@ public sealed class ValidationTests
         Assert.Contains("ShutdownTimeout", message, StringComparison.Ordinal);
         Assert.Contains("Concurrency", message, StringComparison.Ordinal);
         Assert.Contains("Timeout", message, StringComparison.Ordinal);
-        Assert.Contains("MaxRetries", message, StringComparison.Ordinal);
+        Assert.Contains("MaxAttempts", message, StringComparison.Ordinal);
         Assert.Contains("RetryPolicy", message, StringComparison.Ordinal);
         Assert.Contains("used by another handler", message, StringComparison.Ordinal);
         Assert.Contains("no consumer source", message, StringComparison.Ordinal);

@@ -43,7 +43,6 @@ public static class ReadmeExample
         services.AddDbContext<ShopDbContext>(o => o.UseNpgsql(connectionString).UsePostbox());
         services.AddPostbox(o => o.MigrateOnStart = true)
             .UsePostgreSql(connectionString)
-            .UsePostgreSqlInbox()
             .UseInMemoryTransport()          // or .UseRabbitMQ(...) and .UseRabbitMQConsumers(...)
             .UseInMemoryConsumerSource()
             .AddHandler<OrderPlaced, ShipOrderHandler>("orders.placed");

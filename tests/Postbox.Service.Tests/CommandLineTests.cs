@@ -23,7 +23,7 @@ public sealed class CommandLineTests
     [InlineData("--Mail:Smtp:Timeout=00:00:05")]
     [InlineData("--Worker:Concurrency", "4")]
     [InlineData("--Storage:Sqlite", "/tmp/x.db")]
-    [InlineData("--Worker:MaxRetries", "-1")]
+    [InlineData("--Worker:MaxAttempts", "0")]
     [InlineData("--environment", "Development")]
     [InlineData("--contentRoot=/tmp")]
     public void Start_SectionKeyOrHostSwitch_Accepted(params string[] tokens) =>

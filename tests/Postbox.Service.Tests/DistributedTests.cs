@@ -8,7 +8,7 @@ namespace Postbox.Service.Tests;
 /// <summary>api, relay and worker as separate processes on PostgreSQL, RabbitMQ and a real SMTP server (aiosmtpd).</summary>
 public sealed class DistributedTests : IAsyncLifetime
 {
-    private readonly DistributedService _service = new(maxRetries: 2);
+    private readonly DistributedService _service = new(maxAttempts: 3);
 
     public Task InitializeAsync() => _service.StartAsync();
 
@@ -47,7 +47,7 @@ public sealed class DistributedTests : IAsyncLifetime
         await _service.WaitForMailStatusAsync(id, "failed");
 
         var status = await _service.GetJsonAsync($"/api/mail/{id}");
-        var attempts = 1 + _service.MaxRetries;
+        var attempts = _service.MaxAttempts;
         Assert.Equal(attempts, status.GetProperty("attempts").GetInt32());
         var errors = status.GetProperty("errors").EnumerateArray().ToList();
         Assert.Equal(attempts, errors.Count);

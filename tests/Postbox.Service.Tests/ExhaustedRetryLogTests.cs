@@ -16,7 +16,7 @@ public sealed class ExhaustedRetryLogTests
         await using var service = await ServiceOnSqlite.StartAsync(
         [
             "--smtp-host", "127.0.0.1", "--smtp-port", TestEnvironment.FreePort().ToString(CultureInfo.InvariantCulture),
-            "--max-retries", "1", "--retry-delay", "00:00:00.200",
+            "--max-attempts", "2", "--retry-delay", "00:00:00.200",
         ]);
 
         using var response = await service.Client.PostAsJsonAsync("/api/mail/send", new { from = "from@example.com", to = new[] { "to@example.com" }, subject = "s", content = "c" });

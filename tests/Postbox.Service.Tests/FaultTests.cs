@@ -17,7 +17,7 @@ public sealed partial class FaultTests : IClassFixture<PrivatePostgresCluster>, 
     public FaultTests(PrivatePostgresCluster postgres)
     {
         _postgres = postgres;
-        _service = new DistributedService(maxRetries: 25, postgres: postgres.ConnectionString);
+        _service = new DistributedService(maxAttempts: 26, postgres: postgres.ConnectionString);
     }
 
     public Task InitializeAsync() => _service.StartAsync();

@@ -8,7 +8,7 @@ namespace Postbox.Service.Tests;
 /// <summary>api, relay and worker as separate processes on MariaDB (Postbox.MySql), RabbitMQ and a real SMTP server.</summary>
 public sealed class MySqlDistributedTests : IAsyncLifetime
 {
-    private readonly DistributedService _service = new(maxRetries: 2, mySql: true);
+    private readonly DistributedService _service = new(maxAttempts: 3, mySql: true);
 
     public Task InitializeAsync() => _service.StartAsync();
 

@@ -43,7 +43,7 @@ public sealed class SmtpAuthTests : IAsyncLifetime
     [InlineData("pa55-W0rd-only-in-en")] // one character short
     public async Task Smtp_WrongCredentials_FailsPermanentlyWithServersAnswer(string password)
     {
-        await using var service = await StartAsync(User, password, maxRetries: 5);
+        await using var service = await StartAsync(User, password, maxAttempts: 6);
 
         var id = await SendAsync(service);
         var status = await WaitForFinalAsync(service, id);
@@ -59,7 +59,7 @@ public sealed class SmtpAuthTests : IAsyncLifetime
     [Fact]
     public async Task Smtp_NoCredentialsConfigured_AuthServerRefuses_FailureRecorded()
     {
-        await using var service = await StartAsync(user: null, password: null, maxRetries: 5);
+        await using var service = await StartAsync(user: null, password: null, maxAttempts: 6);
 
         var id = await SendAsync(service);
         var status = await WaitForFinalAsync(service, id);
@@ -84,11 +84,11 @@ public sealed class SmtpAuthTests : IAsyncLifetime
         Assert.DoesNotContain(Password, service.Process.Output, StringComparison.Ordinal);
     }
 
-    private Task<ServiceOnSqlite> StartAsync(string? user, string? password, int maxRetries = 0)
+    private Task<ServiceOnSqlite> StartAsync(string? user, string? password, int maxAttempts = 1)
     {
         List<string> arguments =
         [
-            "--smtp-host", "127.0.0.1", "--smtp-port", _smtp.Port.ToString(CultureInfo.InvariantCulture), "--max-retries", maxRetries.ToString(CultureInfo.InvariantCulture),
+            "--smtp-host", "127.0.0.1", "--smtp-port", _smtp.Port.ToString(CultureInfo.InvariantCulture), "--max-attempts", maxAttempts.ToString(CultureInfo.InvariantCulture),
             "--retry-delay", "00:00:00.200", "--Mail:Smtp:Timeout=00:00:10", "--Logging:LogLevel:Default=Debug",
         ];
         var environment = new Dictionary<string, string>();

@@ -26,7 +26,7 @@ internal sealed class ServiceOptions
         "Allow the SMTP credentials over a connection that may be unencrypted, e.g. a server on loopback (Mail:Smtp:AllowInsecureAuth).");
     private readonly Option<string?> _smtpUser = Make<string?>("--smtp-user", "SMTP user (Mail:Smtp:UserName). The password only through Mail__Smtp__Password or appsettings.json, never on the command line.");
     private readonly Option<string?> _mailDir = Make<string?>("--mail-dir", "Folder of the .eml files (Mail:PickupDirectory). Default: data/mail.");
-    private readonly Option<int?> _maxRetries = Make<int?>("--max-retries", "Retries before a mail is marked failed (Worker:MaxRetries). Default: 25.");
+    private readonly Option<int?> _maxAttempts = Make<int?>("--max-attempts", "Attempts before a mail is marked failed (Worker:MaxAttempts). Default: 25.");
     private readonly Option<TimeSpan?> _retryDelay = Make<TimeSpan?>("--retry-delay", "Fixed delay between retries, e.g. 00:00:05 (Worker:RetryDelay). Default: asynq's backoff.");
     private readonly Option<TimeSpan?> _sentRecordTimeout = Make<TimeSpan?>("--sent-record-timeout", "How long to keep saving the record of a mail the SMTP server accepted while the database is down, e.g. 00:01:00 (Worker:SentRecordTimeout). Default: 1 minute.");
     private readonly Option<string?> _unconfirmedSends = Make<string?>("--unconfirmed-sends",
@@ -36,7 +36,7 @@ internal sealed class ServiceOptions
     public IEnumerable<Option> All =>
     [
         _urls, _database, _sqlite, _postgres, _mysql, _schema, _transport, _rabbitmq, _exchange, _kafka, _smtpHost, _smtpPort, _smtpTls, _smtpSecurity, _smtpAllowInsecureAuth, _smtpUser, _mailDir,
-        _maxRetries, _retryDelay, _sentRecordTimeout, _unconfirmedSends, _noMigrate,
+        _maxAttempts, _retryDelay, _sentRecordTimeout, _unconfirmedSends, _noMigrate,
     ];
 
     public Dictionary<string, string?> ToConfiguration(ParseResult result)
@@ -81,7 +81,7 @@ internal sealed class ServiceOptions
         });
         Set("Mail:Smtp:AllowInsecureAuth", result.GetValue(_smtpAllowInsecureAuth) ? "true" : null);
         Set("Mail:Smtp:UserName", result.GetValue(_smtpUser));
-        Set("Worker:MaxRetries", result.GetValue(_maxRetries)?.ToString(CultureInfo.InvariantCulture));
+        Set("Worker:MaxAttempts", result.GetValue(_maxAttempts)?.ToString(CultureInfo.InvariantCulture));
         Set("Worker:RetryDelay", result.GetValue(_retryDelay)?.ToString("c", CultureInfo.InvariantCulture));
         Set("Mail:UnconfirmedSends", result.GetValue(_unconfirmedSends));
         Set("Worker:SentRecordTimeout", result.GetValue(_sentRecordTimeout)?.ToString("c", CultureInfo.InvariantCulture));

@@ -183,7 +183,7 @@ internal static class ServiceComposition
         void Handler(HandlerOptions o, string consumer)
         {
             o.ConsumerName = consumer;
-            o.MaxRetries = worker.MaxRetries;
+            o.MaxAttempts = worker.MaxAttempts;
             o.Concurrency = worker.Concurrency;
             o.Timeout = worker.Timeout;
             o.RetryPolicy = worker.RetryDelay is { } delay ? RetryPolicy.Fixed(delay) : RetryPolicy.Asynq;

@@ -126,9 +126,9 @@ internal sealed partial record ServiceConfiguration(
             errors.Add("Mail:WelcomeFrom must be an e-mail address.");
         }
 
-        if (Worker.MaxRetries is < 0 or > 1000)
+        if (Worker.MaxAttempts is < 1 or > 1000)
         {
-            errors.Add($"Worker:MaxRetries (--max-retries) must be between 0 and 1000 (was {Worker.MaxRetries}).");
+            errors.Add($"Worker:MaxAttempts (--max-attempts) must be between 1 and 1000 (was {Worker.MaxAttempts}).");
         }
 
         if (Worker.Concurrency is < 1 or > 1000)

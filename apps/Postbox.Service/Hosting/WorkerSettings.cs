@@ -3,8 +3,8 @@ namespace Postbox.Service.Hosting;
 /// <summary>The worker's handlers (configuration section <c>Worker</c>).</summary>
 internal sealed class WorkerSettings
 {
-    /// <summary>Retries after the first failed attempt before a message is dead-lettered and its delivery marked failed. Default 25.</summary>
-    public int MaxRetries { get; set; } = 25;
+    /// <summary>Attempts (the first is attempt 1) before a message is dead-lettered and its delivery marked failed. Default 25.</summary>
+    public int MaxAttempts { get; set; } = 25;
 
     /// <summary>
     /// A fixed delay between retries. Default none: asynq's backoff (n⁴ + 15 + rand(0..29)·(n+1) s), which spreads

@@ -72,8 +72,8 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
 #pragma warning restore CA1031
         {
             var permanent = SmtpFailure.IsPermanent(ex);
-            // The runtime dead-letters after attempt MaxRetries + 1; the delivery is failed from that same attempt on.
-            var final = permanent || context.Attempt > worker.Value.MaxRetries;
+            // The runtime dead-letters after attempt MaxAttempts; the delivery is failed from that same attempt on.
+            var final = permanent || context.Attempt >= worker.Value.MaxAttempts;
             var reason = SmtpFailure.Describe(ex);
             using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
             {

@@ -60,7 +60,7 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
 #pragma warning restore CA1031
         {
             var permanent = SmtpFailure.IsPermanent(ex);
-            var final = permanent || context.Attempt > worker.Value.MaxRetries;
+            var final = permanent || context.Attempt >= worker.Value.MaxAttempts;
             var reason = SmtpFailure.Describe(ex);
             using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
             {

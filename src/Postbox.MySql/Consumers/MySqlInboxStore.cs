@@ -20,7 +20,7 @@ namespace Postbox.MySql.Consumers;
 /// commits, inserts nothing (a duplicate) or, if it rolled back, inserts and runs. Retries are claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c> (MySQL 8.0, MariaDB 10.6): a retry being handled holds its row lock.
 /// </remarks>
-public sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
+internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
 {
     private const int MaxErrors = 50;
     private const int MaxErrorLength = 2000;

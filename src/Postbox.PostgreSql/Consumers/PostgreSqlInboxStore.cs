@@ -12,7 +12,7 @@ namespace Postbox.PostgreSql.Consumers;
 /// The PostgreSQL inbox (table <c>inbox</c>, migration 002): dedupe rows written in the handler's transaction,
 /// durable retries claimed under a lease, dead letters with their error history, replay.
 /// </summary>
-public sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
+internal sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _handlerDataSource;

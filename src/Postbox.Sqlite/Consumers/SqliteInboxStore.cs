@@ -13,7 +13,7 @@ namespace Postbox.Sqlite.Consumers;
 /// (the role PostgreSQL's primary-key lock plays), and the row is written at commit (see
 /// <see cref="SqliteInboxTransaction"/>) so a running handler does not hold the database's write lock.
 /// </summary>
-public sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
+internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
 {
     private const int MaxErrors = 50;
     private const int MaxErrorLength = 2000;

@@ -5,8 +5,8 @@ namespace Postbox.Consumers;
 /// <summary>Source-generated log methods of the consumer runtime (event ids 5000–5099).</summary>
 internal static partial class ConsumerLog
 {
-    [LoggerMessage(5000, LogLevel.Information, "Consumer {Consumer} subscribed to {Topic} (concurrency {Concurrency}, timeout {Timeout}, {MaxRetries} retries).")]
-    public static partial void Subscribed(ILogger logger, string consumer, string topic, int concurrency, TimeSpan timeout, int maxRetries);
+    [LoggerMessage(5000, LogLevel.Information, "Consumer {Consumer} subscribed to {Topic} (concurrency {Concurrency}, timeout {Timeout}, at most {MaxAttempts} attempts).")]
+    public static partial void Subscribed(ILogger logger, string consumer, string topic, int concurrency, TimeSpan timeout, int maxAttempts);
 
     [LoggerMessage(5001, LogLevel.Warning, "Consumer {Consumer} could not subscribe to {Topic}: {Reason}; retrying in {Delay}.")]
     public static partial void SubscribeFailed(ILogger logger, Exception? exception, string consumer, string topic, string reason, TimeSpan delay);

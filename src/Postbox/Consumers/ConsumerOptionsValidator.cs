@@ -62,7 +62,7 @@ internal sealed class ConsumerOptionsValidator(IEnumerable<HandlerRegistration> 
 
             Range($"{label}: Concurrency", o.Concurrency, 1, 1000);
             Range($"{label}: Timeout", o.Timeout, TimeSpan.FromMilliseconds(10), day);
-            Range($"{label}: MaxRetries", o.MaxRetries, 0, 1000);
+            Range($"{label}: MaxAttempts", o.MaxAttempts, 1, 1000);
             if (o.RetryPolicy is null)
             {
                 errors.Add($"{label}: RetryPolicy is required.");

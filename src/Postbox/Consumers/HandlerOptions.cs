@@ -33,8 +33,11 @@ public sealed class HandlerOptions
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Retries after the first failed attempt before the message is dead-lettered. Default 25; 0 to 1,000.</summary>
-    public int MaxRetries { get; set; } = 25;
+    /// <summary>
+    /// Attempts (the first delivery is attempt 1) before the message is dead-lettered: the same count as
+    /// <see cref="RelayOptions.MaxAttempts"/>. Default 25; 1 to 1,000.
+    /// </summary>
+    public int MaxAttempts { get; set; } = 25;
 
     /// <summary>
     /// Delay before each retry, given the attempts failed so far. Default <see cref="RetryPolicy.Asynq"/>

@@ -121,7 +121,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
 
         _stopIntake = stopIntake;
         Volatile.Write(ref _subscription, subscription);
-        ConsumerLog.Subscribed(logger, handler.ConsumerName, handler.Topic, handler.Options.Concurrency, handler.Options.Timeout, handler.Options.MaxRetries);
+        ConsumerLog.Subscribed(logger, handler.ConsumerName, handler.Topic, handler.Options.Concurrency, handler.Options.Timeout, handler.Options.MaxAttempts);
         if (isPaused())
         {
             await SetPausedAsync(true, stopIntake).ConfigureAwait(false);

@@ -5,6 +5,7 @@ namespace Postbox.Consumers;
 /// settles every delivery exactly once through <see cref="IncomingMessage.AckAsync"/> or
 /// <see cref="IncomingMessage.RequeueAsync"/>.
 /// </summary>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public interface IConsumerSource
 {
     /// <summary>

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 namespace Postbox.Consumers;
 
 /// <summary>A live subscription: the deliveries, and intake control.</summary>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public interface IConsumerSubscription : IAsyncDisposable
 {
     /// <summary>Delivered messages, in delivery order. Completes when the subscription is disposed.</summary>

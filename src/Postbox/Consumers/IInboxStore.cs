@@ -4,6 +4,7 @@ namespace Postbox.Consumers;
 /// Runtime side of the inbox: records handled messages in the handler's transaction, keeps failed messages for
 /// durable retries and dead letters. Implemented by each database provider (<c>UsePostgreSqlInbox()</c>).
 /// </summary>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public interface IInboxStore
 {
     /// <summary>

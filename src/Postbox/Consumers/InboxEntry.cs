@@ -13,6 +13,7 @@ namespace Postbox.Consumers;
 /// <param name="NextAttemptAt">When the next attempt is due, while retrying.</param>
 /// <param name="DeadAt">When it was dead-lettered, while dead.</param>
 /// <param name="Replays">How many times it was replayed.</param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record InboxEntry(
     Guid MessageId,
     string Consumer,

@@ -6,7 +6,7 @@ namespace Postbox.Consumers;
 /// Reads an inbox row's error history: a JSON array of <c>{"attempt", "at", "error"}</c> objects, the storage
 /// format every inbox store writes.
 /// </summary>
-public static class InboxErrorSerializer
+internal static class InboxErrorSerializer
 {
     /// <summary>Parses a stored error history.</summary>
     /// <param name="json">The stored JSON array.</param>

@@ -13,6 +13,7 @@ namespace Postbox.Consumers;
 /// <param name="At">When the attempt failed.</param>
 /// <param name="NextAttemptAt">When to try again, or <see langword="null"/> to dead-letter the message.</param>
 /// <param name="Owner">The retry's lease owner, or <see langword="null"/> for a first delivery from the broker.</param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record InboxFailure(
     Guid MessageId,
     string Consumer,

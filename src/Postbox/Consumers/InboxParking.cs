@@ -13,6 +13,7 @@ namespace Postbox.Consumers;
 /// <param name="Payload">The body, kept to run it later.</param>
 /// <param name="Headers">The headers, kept to run it later.</param>
 /// <param name="At">When it arrived.</param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record InboxParking(
     Guid MessageId,
     string Consumer,

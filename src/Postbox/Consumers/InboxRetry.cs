@@ -9,6 +9,7 @@ namespace Postbox.Consumers;
 /// <param name="Payload">The body.</param>
 /// <param name="Headers">The headers.</param>
 /// <param name="Attempts">Attempts made so far (since the last replay).</param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record InboxRetry(
     Guid MessageId,
     string Consumer,

@@ -6,6 +6,7 @@ namespace Postbox.Consumers;
 /// An open inbox transaction holding the row of the message being handled. Disposing it without
 /// <see cref="CommitAsync"/> rolls it back.
 /// </summary>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public abstract class InboxTransaction : IAsyncDisposable
 {
     /// <summary>The transaction the handler joins.</summary>

@@ -1,6 +1,7 @@
 namespace Postbox.Consumers;
 
 /// <summary>One delivery from a <see cref="IConsumerSource"/>, settled once by the runtime.</summary>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public abstract class IncomingMessage
 {
     /// <summary>Creates a delivery.</summary>

@@ -8,4 +8,5 @@ namespace Postbox.Consumers;
 /// <param name="KeyBlocked">
 /// <see langword="true"/> when nothing was opened because an earlier message of the key is unfinished for the consumer.
 /// </param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public readonly record struct KeyedInboxBegin(InboxTransaction? Transaction, bool KeyBlocked);

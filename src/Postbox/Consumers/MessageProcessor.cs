@@ -205,10 +205,10 @@ internal sealed class MessageProcessor(IInboxStore store, IServiceScopeFactory s
         return outcome;
     }
 
-    /// <summary>Records a failed attempt: the next one, or the dead letter when retries are exhausted or cannot help.</summary>
+    /// <summary>Records a failed attempt: the next one, or the dead letter when attempts are exhausted or cannot help.</summary>
     public async Task<AttemptOutcome> FailAsync(HandlerRegistration handler, Delivery delivery, Activity? activity, long started, Exception error, bool retryable)
     {
-        var dead = !retryable || delivery.Attempt > handler.Options.MaxRetries;
+        var dead = !retryable || delivery.Attempt >= handler.Options.MaxAttempts;
         var now = timeProvider.GetUtcNow();
         DateTimeOffset? next = dead ? null : now + handler.Options.RetryPolicy.GetDelay(delivery.Attempt);
         using var timeout = new CancellationTokenSource(RecordTimeout, timeProvider);

@@ -6,6 +6,7 @@ namespace Postbox.Consumers;
 /// <param name="Limit">Maximum number of retries claimed.</param>
 /// <param name="Now">Retries due at or before this are claimable.</param>
 /// <param name="LeaseUntil">Lease expiry: a retry not finished by then is due again for any process.</param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record RetryClaimRequest(IReadOnlyList<string> Consumers, string Owner, int Limit, DateTimeOffset Now, DateTimeOffset LeaseUntil)
 {
     /// <summary>

@@ -6,7 +6,7 @@ namespace Postbox.Diagnostics;
 /// The <c>Postbox</c> meter's instruments. Created through <see cref="IMeterFactory"/> so each service
 /// provider (and each test host) has its own.
 /// </summary>
-public sealed class PostboxMetrics
+internal sealed class PostboxMetrics
 {
     /// <summary>The meter name, <c>Postbox</c>: add it to your meter provider.</summary>
     public const string MeterName = "Postbox";

@@ -9,7 +9,7 @@ namespace Postbox.Hosting;
 /// configured options: for stores that check their connection pool at start-up (a pool smaller than this never
 /// delivers, or delivers only by timing out). Resolve it from the container once the host is built.
 /// </summary>
-public sealed class ConnectionDemand
+internal sealed class ConnectionDemand
 {
     internal ConnectionDemand(int settlingBatches, bool relayEnabled, int handlerConcurrency, int handlers)
     {

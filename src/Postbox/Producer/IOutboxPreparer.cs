@@ -5,7 +5,7 @@ namespace Postbox.Producer;
 /// performs around the store's write, for store-specific enqueue paths that write differently — such as adding the
 /// outbox insert to the caller's own command batch, so it costs no round trip of its own.
 /// </summary>
-public interface IOutboxPreparer
+internal interface IOutboxPreparer
 {
     /// <summary>
     /// Validates <paramref name="messages"/> (each message, and that no id appears twice) and stamps the current trace

@@ -4,7 +4,7 @@ namespace Postbox.Relay;
 /// Wakes the relay of this process: raised right after a local enqueue and by cross-process
 /// notifications. Coalescing: many signals between two claims cause one wake-up.
 /// </summary>
-public sealed class RelaySignal : IDisposable
+internal sealed class RelaySignal : IDisposable
 {
     private readonly SemaphoreSlim _semaphore = new(0, 1);
     private readonly TimeProvider _timeProvider;

@@ -4,7 +4,7 @@ namespace Postbox.Storage;
 /// Turns what a store's claim saw into a <see cref="ClaimResult"/>, the same way for every store: where the next claim
 /// resumes its round of keys and whether it should come back at once.
 /// </summary>
-public static class ClaimProgress
+internal static class ClaimProgress
 {
     /// <summary>Builds the result of a claim.</summary>
     /// <param name="messages">The claimed messages in sequence order.</param>

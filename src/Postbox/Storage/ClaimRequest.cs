@@ -14,5 +14,6 @@ namespace Postbox.Storage;
 /// first key. Keys are visited round-robin from the cursor, so every key is looked at within a bounded number of claims
 /// however many keys are blocked.
 /// </param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public readonly record struct ClaimRequest(
     string Owner, int BatchSize, DateTimeOffset Now, DateTimeOffset LeaseUntil, bool DeadMessagesBlockKey, string? KeyCursor = null);

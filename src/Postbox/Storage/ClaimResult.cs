@@ -8,6 +8,7 @@ namespace Postbox.Storage;
 /// <see langword="true"/> when the claim stopped at one of its bounds (as many keys looked at, or as many messages taken,
 /// as <see cref="ClaimRequest.BatchSize"/>) rather than because nothing else was due: the relay should claim again at once.
 /// </param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record ClaimResult(IReadOnlyList<OutboxEnvelope> Messages, string? NextKeyCursor, bool MayHaveMore)
 {
     /// <summary>Nothing was due.</summary>

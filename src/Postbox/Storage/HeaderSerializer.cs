@@ -7,7 +7,7 @@ namespace Postbox.Storage;
 /// Headers as a flat JSON object of strings: the storage format every store uses, so a message's headers
 /// read back identically whichever database holds them.
 /// </summary>
-public static class HeaderSerializer
+internal static class HeaderSerializer
 {
     private static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>(0);
 

@@ -4,6 +4,7 @@ namespace Postbox.Storage;
 /// Relay side of a store: claim due messages under a lease, settle their outcome, clean up delivered
 /// rows. Implemented by each database provider; every provider runs the same conformance suite.
 /// </summary>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public interface IOutboxStore
 {
     /// <summary>

@@ -6,6 +6,7 @@ namespace Postbox.Storage;
 /// Producer side of a store: writes messages through the caller's own transaction. Implemented by each
 /// database provider; applications use <see cref="IOutbox"/>.
 /// </summary>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public interface IOutboxWriter
 {
     /// <summary>

@@ -11,6 +11,7 @@ namespace Postbox.Storage;
 /// <param name="Failed">Messages whose attempt failed.</param>
 /// <param name="Released">Messages handed back unattempted (e.g. behind a failed message of the same key).</param>
 /// <param name="DeleteDelivered">Delete delivered rows at once instead of keeping them for the retention window.</param>
+/// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record SettleRequest(
     string Owner,
     DateTimeOffset Now,

@@ -11,7 +11,7 @@ namespace Postbox.Transport;
 /// would move keys between partitions, exactly like changing N (see <c>docs/ordering.md</c>, "Changing the number of
 /// partitions"). A Kafka transport does not need it: Kafka's producer partitions by the record key itself.
 /// </remarks>
-public static class KeyPartitioner
+internal static class KeyPartitioner
 {
     private const uint OffsetBasis = 2166136261;
     private const uint Prime = 16777619;

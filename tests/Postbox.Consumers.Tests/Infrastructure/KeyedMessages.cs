@@ -10,7 +10,7 @@ namespace Postbox.Consumers.Tests.Infrastructure;
 /// (each key's next message after the previous one's confirm, keys in parallel: what the relay does), and the check
 /// of what the handlers committed.
 /// </summary>
-public static class KeyedMessages
+internal static class KeyedMessages
 {
     public static RabbitMQTransport Transport(int partitions) =>
         new(Options.Create(new RabbitMQTransportOptions { ConnectionString = TestEnvironment.RabbitMQUri, Partitions = partitions }),

@@ -12,7 +12,7 @@ public sealed class TestDatabase : IAsyncLifetime
 
     public NpgsqlDataSource DataSource { get; } = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
 
-    public PostgreSqlInboxStore Inbox => new(DataSource, new PostgreSqlOptions { Schema = Schema });
+    internal PostgreSqlInboxStore Inbox => new(DataSource, new PostgreSqlOptions { Schema = Schema });
 
     public async Task InitializeAsync()
     {

@@ -24,7 +24,7 @@ public static class ConsumersPageExample
                 o.ConsumerName = "mail-sender";    // the inbox key: keep it stable
                 o.Concurrency = 12;                // also the broker prefetch
                 o.Timeout = TimeSpan.FromMinutes(1);
-                o.MaxRetries = 25;
+                o.MaxAttempts = 25;
                 o.RetryPolicy = RetryPolicy.Asynq; // n^4 + 15 + rand(0..29)*(n+1) s
                 o.Ordering = MessageOrdering.ByKey; // the default: a key's messages one at a time, in order
                 o.DeadKeyPolicy = DeadKeyPolicy.Block; // the default: a dead letter stops its key until replayed

@@ -22,9 +22,9 @@ public sealed class MySqlDatabase : IAsyncLifetime
 
     public MySqlOptions Options => new() { ConnectionString = ConnectionString };
 
-    public MySqlOutboxStore Store => new(DataSource, Options);
+    internal MySqlOutboxStore Store => new(DataSource, Options);
 
-    public MySqlOutboxWriter Writer => new(Options);
+    internal MySqlOutboxWriter Writer => new(Options);
 
     private bool Migrate { get; }
 

@@ -12,9 +12,9 @@ public sealed class PostgresSchema : IAsyncLifetime
 
     public PostgreSqlOptions Options => new() { Schema = Name };
 
-    public PostgreSqlOutboxStore Store => new(DataSource, Options);
+    internal PostgreSqlOutboxStore Store => new(DataSource, Options);
 
-    public PostgreSqlOutboxWriter Writer => new(Options);
+    internal PostgreSqlOutboxWriter Writer => new(Options);
 
     public async Task InitializeAsync() => await new PostgreSqlMigrator(DataSource, Options).MigrateAsync();
 

@@ -28,27 +28,6 @@ public sealed class MySqlMigratorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Migrate_FromFiveProcessesAtOnce_AppliesEachVersionExactlyOnce()
-    {
-        // Separate data sources stand in for separate processes: separate pools, separate sessions.
-        var sources = Enumerable.Range(0, 5).Select(_ => new MySqlDataSource(_database.ConnectionString)).ToList();
-        try
-        {
-            var results = await Task.WhenAll(sources.Select(s => new MySqlMigrator(s, _database.Options).MigrateAsync()));
-
-            Assert.Equal(MySqlMigrator.Migrations.Select(m => m.Version), results.SelectMany(r => r).Order());
-            Assert.Equal(MySqlMigrator.Migrations.Count, await _database.ScalarAsync<int>("SELECT count(*) FROM postbox_migrations"));
-        }
-        finally
-        {
-            foreach (var source in sources)
-            {
-                await source.DisposeAsync();
-            }
-        }
-    }
-
-    [Fact]
     public async Task Migrate_AfterACrashBetweenTheDdlAndItsBookkeepingRow_CompletesInsteadOfFailing()
     {
         var migrator = new MySqlMigrator(_database.DataSource, _database.Options);

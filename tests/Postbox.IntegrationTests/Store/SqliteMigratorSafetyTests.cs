@@ -85,14 +85,4 @@ public sealed class SqliteMigratorSafetyTests : IDisposable
 
         Assert.Contains("at Postbox migration 999 (from_the_future), newer than this build knows", error.Message, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public async Task Migrate_FromFiveMigratorsAtOnce_AppliesEachVersionOnce()
-    {
-        var options = new SqliteOptions { ConnectionString = ConnectionString };
-        var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() => new SqliteMigrator(options).MigrateAsync())));
-
-        Assert.Equal(AllVersions, results.SelectMany(r => r).Order());
-        Assert.Equal((long)AllVersions.Length, await CountAsync("SELECT count(*) FROM postbox_migrations"));
-    }
 }

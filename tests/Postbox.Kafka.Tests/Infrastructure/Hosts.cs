@@ -114,7 +114,7 @@ public static class Hosts
     }
 
     /// <summary>A transport on the mock cluster, outside any host.</summary>
-    public static KafkaTransport Transport(Action<KafkaTransportOptions>? configure = null)
+    internal static KafkaTransport Transport(Action<KafkaTransportOptions>? configure = null)
     {
         var options = new KafkaTransportOptions { BootstrapServers = MockKafka.BootstrapServers };
         configure?.Invoke(options);

@@ -18,16 +18,16 @@ public sealed class DistributedService : IAsyncDisposable
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..12];
     private readonly int _apiPort = TestEnvironment.FreePort();
 
-    public DistributedService(int maxRetries = 2, bool mySql = false, string? postgres = null, bool productionPolling = false)
+    public DistributedService(int maxAttempts = 3, bool mySql = false, string? postgres = null, bool productionPolling = false)
     {
-        MaxRetries = maxRetries;
+        MaxAttempts = maxAttempts;
         ProductionPolling = productionPolling;
         MySql = mySql;
         Postgres = postgres ?? TestEnvironment.PostgresConnectionString;
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_apiPort}") };
     }
 
-    public int MaxRetries { get; }
+    public int MaxAttempts { get; }
 
     /// <summary>Added to every worker's command line (the first one's too), after the defaults, so they override them.</summary>
     public IReadOnlyList<string> WorkerArguments { get; init; } = [];
@@ -94,7 +94,7 @@ public sealed class DistributedService : IAsyncDisposable
     public ServiceProcess StartWorker(params string[] extra) => ServiceProcess.Start("worker",
     [
         .. Common, "--no-migrate", "--smtp-host", "127.0.0.1", "--smtp-port", Smtp.Port.ToString(CultureInfo.InvariantCulture),
-        "--max-retries", MaxRetries.ToString(CultureInfo.InvariantCulture), "--retry-delay", "00:00:00.300",
+        "--max-attempts", MaxAttempts.ToString(CultureInfo.InvariantCulture), "--retry-delay", "00:00:00.300",
         "--Mail:Smtp:Timeout=00:00:10", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Consumers:RetryPollInterval=00:00:00.100"], "--Postbox:Consumers:HandleSignals=false",
         "--Logging:LogLevel:Postbox.Consumers=Debug", .. WorkerArguments, .. extra,
     ], RoleEnvironment?.Invoke("worker"));
