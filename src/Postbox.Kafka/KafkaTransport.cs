@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Postbox.Diagnostics;
 using Postbox.Kafka.Diagnostics;
+using Log = Postbox.Kafka.Diagnostics.Log;
 using Postbox.Kafka.Messages;
 using Postbox.Transport;
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Postbox.Diagnostics;
 using Postbox.RabbitMQ.Connection;
 using Postbox.RabbitMQ.Diagnostics;
+using Log = Postbox.RabbitMQ.Diagnostics.Log;
 using Postbox.RabbitMQ.Messages;
 using Postbox.Transport;
 using RabbitMQ.Client;

@@ -47,7 +47,7 @@ public sealed class TraceEndToEndTests
     public async Task MailSend_AcrossApiRelayAndWorkerOnPostgresAndRabbitMQ_IsOneTraceThroughTheBroker()
     {
         await using var receiver = await OtlpReceiver.StartAsync();
-        await using var service = new DistributedService(maxRetries: 2) { RoleEnvironment = role => receiver.ExporterEnvironment("postbox-" + role) };
+        await using var service = new DistributedService(maxAttempts: 3) { RoleEnvironment = role => receiver.ExporterEnvironment("postbox-" + role) };
         await service.StartAsync();
 
         var id = await service.SendMailAsync("traced");

@@ -26,7 +26,7 @@ public sealed class UnconfirmedSendTests : IAsyncLifetime
 
     private async Task StartAsync(params string[] workerArguments)
     {
-        _service = new DistributedService(maxRetries: 5) { WorkerArguments = workerArguments };
+        _service = new DistributedService(maxAttempts: 6) { WorkerArguments = workerArguments };
         await _service.StartAsync();
     }
 

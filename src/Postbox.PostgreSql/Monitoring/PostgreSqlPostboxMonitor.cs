@@ -11,7 +11,7 @@ namespace Postbox.PostgreSql.Monitoring;
 /// <see cref="IPostboxMonitor"/> over the PostgreSQL outbox and inbox tables. Every list reads one state through that
 /// state's partial index (migrations 001, 002 and 005) and pages by keyset; every count stops at its bound.
 /// </summary>
-public sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
+internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
 {
     private const int BatchSize = 1000;
     private const string OutboxColumns =

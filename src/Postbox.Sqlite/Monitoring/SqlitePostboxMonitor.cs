@@ -11,7 +11,7 @@ namespace Postbox.Sqlite.Monitoring;
 /// <see cref="IPostboxMonitor"/> over the SQLite outbox and inbox tables: keyset pages through the state indexes
 /// (migrations 002 and 005, the rowid as the sequence), counts bounded per state.
 /// </summary>
-public sealed class SqlitePostboxMonitor : IPostboxMonitor
+internal sealed class SqlitePostboxMonitor : IPostboxMonitor
 {
     private const int BatchSize = 1000;
     private const string OutboxColumns =
