@@ -104,7 +104,7 @@ public sealed class UnconfirmedSendTests : IAsyncLifetime
         // end of data (a plain failure, retried, nothing at the server). Only the attempt that reached it is held.
         var mail = await _service.GetJsonAsync($"/api/mail/{id}");
         Assert.InRange(mail.GetProperty("attempts").GetInt32(), 1, 5);
-        Assert.StartsWith("No answer from the SMTP server after the end of the mail was sent", mail.GetProperty("lastError").GetString(), StringComparison.Ordinal);
+        Assert.Equal("No answer from the SMTP server after the end of the mail was sent: no answer within 00:00:04 (Mail:Smtp:Timeout).", mail.GetProperty("lastError").GetString());
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(1, _service.Smtp.CountWithMessageId($"<mail.{id:N}@postbox.local>"));
         Assert.Equal(1, _service.Worker.CountLines("held as unconfirmed"));

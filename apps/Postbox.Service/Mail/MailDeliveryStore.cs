@@ -93,7 +93,7 @@ internal sealed class MailDeliveryStore(AppDatabase database)
         await using (var hold = AppDatabase.Command(connection, transaction, $"""
             UPDATE {_deliveries} SET status = 'failed', last_error = @error, finished_at = @now, updated_at = @now
             WHERE id = @id AND status = 'sending' AND end_of_data_at IS NOT NULL
-            """, ("id", database.Id(id)), ("now", now), ("error", UnconfirmedAfterStop)))
+            """, ("id", database.Id(id)), ("now", now), ("error", UnconfirmedAfterStopFor(id))))
         {
             if (await hold.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
             {
@@ -103,7 +103,7 @@ internal sealed class MailDeliveryStore(AppDatabase database)
 
         await using (var history = AppDatabase.Command(connection, transaction, $"""
             INSERT INTO {_errors} (delivery_id, attempt, occurred_at, error) SELECT id, attempts, @now, @error FROM {_deliveries} WHERE id = @id
-            """, ("id", database.Id(id)), ("now", now), ("error", UnconfirmedAfterStop)))
+            """, ("id", database.Id(id)), ("now", now), ("error", UnconfirmedAfterStopFor(id))))
         {
             await history.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -187,9 +187,9 @@ internal sealed class MailDeliveryStore(AppDatabase database)
     }
 
     /// <summary>The error recorded for a delivery held because the attempt that handed over its end of data never finished.</summary>
-    public const string UnconfirmedAfterStop =
+    public static string UnconfirmedAfterStopFor(Guid id) =>
         "Unconfirmed: an attempt handed the end of the mail to the SMTP server and stopped before its answer (the worker stopped or crashed); " +
-        "the server may have accepted it. Held, not sent again: POST /api/mail/{id}/resend sends it once more.";
+        $"the server may have accepted it. Held, not sent again: POST /api/mail/{id}/resend sends it once more.";
 
     private static string[] Recipients(string json) => JsonSerializer.Deserialize<string[]>(json) ?? [];
 

@@ -99,7 +99,9 @@ internal sealed class MailSender(IOptions<MailSettings> options, TimeProvider ti
         }
         catch (Exception ex) when (body.EndOfDataHandedOver && ex is not SmtpCommandException && !ServerHungUp(ex))
         {
-            throw new MailUnconfirmedException($"No answer from the SMTP server after the end of the mail was sent: {ex.Message}", ex);
+            var timedOut = timeout.IsCancellationRequested || ex is TimeoutException || ex.InnerException is TimeoutException;
+            var why = timedOut ? $"no answer within {smtp.Timeout} (Mail:Smtp:Timeout)" : ex.Message.TrimEnd('.');
+            throw new MailUnconfirmedException($"No answer from the SMTP server after the end of the mail was sent: {why}.", ex);
         }
 
         // The server accepted the mail: a failing QUIT must not turn it into a failed (and retried) send.
