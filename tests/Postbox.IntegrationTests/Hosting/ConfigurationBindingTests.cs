@@ -67,6 +67,7 @@ public sealed partial class ConfigurationBindingTests
         new("RabbitMQConsumers:ClientProvidedName", "shop-worker", sp => Get<RabbitMQConsumerOptions>(sp).ClientProvidedName, "shop-worker"),
         new("RabbitMQConsumers:ConnectionTimeout", "00:00:09", sp => Get<RabbitMQConsumerOptions>(sp).ConnectionTimeout, TimeSpan.FromSeconds(9)),
         new("RabbitMQConsumers:ReconnectDelay", "00:00:04", sp => Get<RabbitMQConsumerOptions>(sp).ReconnectDelay, TimeSpan.FromSeconds(4)),
+        new("RabbitMQConsumers:RebalanceInterval", "00:00:07", sp => Get<RabbitMQConsumerOptions>(sp).RebalanceInterval, TimeSpan.FromSeconds(7)),
         new("Consumers:ShutdownTimeout", "00:00:21", sp => Get<ConsumerOptions>(sp).ShutdownTimeout, TimeSpan.FromSeconds(21)),
         new("Consumers:RetryPollInterval", "00:00:02", sp => Get<ConsumerOptions>(sp).RetryPollInterval, TimeSpan.FromSeconds(2)),
         new("Consumers:IdleRetryPollInterval", "00:00:20", sp => Get<ConsumerOptions>(sp).IdleRetryPollInterval, TimeSpan.FromSeconds(20)),
