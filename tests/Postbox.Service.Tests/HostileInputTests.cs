@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Postbox.Service.Tests.Infrastructure;
@@ -75,6 +76,24 @@ public sealed class HostileInputTests : IAsyncLifetime
         "<>",
         "Name <>",
     };
+
+    [Theory]
+    [InlineData("GET", "/api/mail/not-a-uuid")]
+    [InlineData("POST", "/api/mail/not-a-uuid/resend")]
+    [InlineData("GET", "/api/mail/01a22ab9-e7ad-7a95-98e4-54bc4029ff2")]
+    [InlineData("GET", "/api/mail/01a22ab9-e7ad-7a95-98e4-54bc4029ff2e0")]
+    [InlineData("GET", "/api/mail/%20")]
+    [InlineData("GET", "/api/v1/users/12345")]
+    [InlineData("GET", "/customers/zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz")]
+    public async Task Api_MalformedIdInTheRoute_400NamingTheId(string method, string path)
+    {
+        // A route constraint would answer a bare 404: a malformed id is bad input like any other field.
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        using var response = await _service.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("id", out _), await response.Content.ReadAsStringAsync());
+    }
 
     [Theory]
     [MemberData(nameof(NotOneMailbox))]

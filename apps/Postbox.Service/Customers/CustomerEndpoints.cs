@@ -17,7 +17,7 @@ internal static class CustomerEndpoints
             .AcceptsJson<CreateCustomerRequest>()
             .Produces<CustomerView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapGet("/{id:guid}", GetAsync)
+        group.MapGet("/{id}", GetByRouteAsync)
             .WithName("GetCustomer")
             .WithSummary("A customer, with how many times its CustomerCreated event took effect (1).")
             .Produces<CustomerView>()
@@ -61,6 +61,9 @@ internal static class CustomerEndpoints
         ServiceLog.CustomerCreated(logger, customer.Id);
         return TypedResults.Created($"/customers/{customer.Id}", created);
     }
+
+    private static async Task<IResult> GetByRouteAsync(string id, CustomerStore customers, CancellationToken cancellationToken) =>
+        RouteId.TryParse(id, out var parsed, out var problem) ? await GetAsync(parsed, customers, cancellationToken).ConfigureAwait(false) : problem!;
 
     private static async Task<IResult> GetAsync(Guid id, CustomerStore customers, CancellationToken cancellationToken) =>
         await customers.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } view

@@ -15,18 +15,21 @@ internal static class MailEndpoints
             .WithSummary("Queues a mail: the delivery and its outbox message are written in one transaction.")
             .AcceptsJson<SendMailRequest>()
             .Produces<MailAccepted>(StatusCodes.Status202Accepted);
-        group.MapGet("/{id:guid}", GetAsync)
+        group.MapGet("/{id}", GetByRouteAsync)
             .WithName("GetMail")
             .WithSummary("Status of a delivery: queued, sending, sent, failed or unconfirmed, with attempts and error history.")
             .Produces<MailDeliveryView>()
             .ProducesProblem(StatusCodes.Status404NotFound);
-        group.MapPost("/{id:guid}/resend", ResendAsync)
+        group.MapPost("/{id}/resend", ResendByRouteAsync)
             .WithName("ResendMail")
             .WithSummary("Queues a failed or unconfirmed delivery again (an operator's decision: an unconfirmed mail may have arrived).")
             .Produces<MailAccepted>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
     }
+
+    private static async Task<IResult> ResendByRouteAsync(string id, MailService mail, MailDeliveryStore deliveries, CancellationToken cancellationToken) =>
+        RouteId.TryParse(id, out var delivery, out var problem) ? await ResendAsync(delivery, mail, deliveries, cancellationToken).ConfigureAwait(false) : problem!;
 
     private static async Task<IResult> ResendAsync(Guid id, MailService mail, MailDeliveryStore deliveries, CancellationToken cancellationToken)
     {
@@ -60,6 +63,9 @@ internal static class MailEndpoints
         var url = $"/api/mail/{id}";
         return TypedResults.Accepted(url, new MailAccepted(id, "queued", url));
     }
+
+    private static async Task<IResult> GetByRouteAsync(string id, MailDeliveryStore deliveries, CancellationToken cancellationToken) =>
+        RouteId.TryParse(id, out var delivery, out var problem) ? await GetAsync(delivery, deliveries, cancellationToken).ConfigureAwait(false) : problem!;
 
     private static async Task<IResult> GetAsync(Guid id, MailDeliveryStore deliveries, CancellationToken cancellationToken) =>
         await deliveries.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } view

@@ -16,7 +16,7 @@ internal static class UserEndpoints
             .AcceptsJson<RegisterUserRequest>()
             .Produces<UserView>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status409Conflict);
-        group.MapGet("/{id:guid}", GetAsync)
+        group.MapGet("/{id}", GetByRouteAsync)
             .WithName("GetUser")
             .WithSummary("A user and the status of its welcome mail.")
             .Produces<UserView>()
@@ -78,6 +78,9 @@ internal static class UserEndpoints
 
         return true;
     }
+
+    private static async Task<IResult> GetByRouteAsync(string id, UserStore users, CancellationToken cancellationToken) =>
+        RouteId.TryParse(id, out var parsed, out var problem) ? await GetAsync(parsed, users, cancellationToken).ConfigureAwait(false) : problem!;
 
     private static async Task<IResult> GetAsync(Guid id, UserStore users, CancellationToken cancellationToken) =>
         await users.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } view
