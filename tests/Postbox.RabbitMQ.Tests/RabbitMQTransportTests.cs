@@ -314,7 +314,6 @@ public sealed class RabbitMQTransportTests(ITestOutputHelper output)
         {
             await using var transport = RabbitMQBroker.CreateTransport(o => (o.ExchangeName, o.QueuePrefix) = (exchange, prefix));
             await transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: "warm-up"), CancellationToken.None);
-            var cancelledOrConfirmed = 0;
             for (var round = 0; round < 20; round++)
             {
                 using var soon = new CancellationTokenSource();
@@ -322,24 +321,18 @@ public sealed class RabbitMQTransportTests(ITestOutputHelper output)
                 soon.CancelAfter(TimeSpan.FromMilliseconds(1 + round % 5));
                 foreach (var publish in burst)
                 {
+                    // Confirmed, cancelled, or "no later message confirmed either" while the burst was cancelled: all fine here.
+                    // Anything else (the corrupted tracking's InvalidOperationException, wrapped) fails the test.
                     try
                     {
                         await publish;
-                        cancelledOrConfirmed++;
                     }
-                    catch (OperationCanceledException)
+                    catch (Exception ex) when (ex is OperationCanceledException or Postbox.Transport.TransportUnavailableException)
                     {
-                        cancelledOrConfirmed++;
-                    }
-                    catch (Postbox.Transport.TransportUnavailableException)
-                    {
-                        // "No later message confirmed either" while the burst was cancelled: the same outcome for the caller.
-                        cancelledOrConfirmed++;
                     }
                 }
             }
 
-            Assert.Equal(20 * 300, cancelledOrConfirmed);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             var clean = Enumerable.Range(0, 2_000).Select(i => transport.PublishAsync(RabbitMQBroker.Envelope(topic, body: $"clean {i}"), timeout.Token).AsTask()).ToList();
             var failures = new List<string>();
