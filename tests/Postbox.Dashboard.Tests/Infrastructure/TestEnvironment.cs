@@ -7,7 +7,7 @@ public static class TestEnvironment
             ? value
             : "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
 
-    /// <summary>The repository root (the folder holding Postbox.slnx), where the screenshots go.</summary>
+    /// <summary>The repository root (the folder holding Postbox.slnx).</summary>
     public static string RepositoryRoot
     {
         get
@@ -22,9 +22,22 @@ public static class TestEnvironment
         }
     }
 
+    /// <summary>
+    /// Where the browser tests write their screenshots. By default a <c>screenshots</c> folder beside the test assembly
+    /// (under the build output, ignored by git), so a test run never changes the work tree. With
+    /// <c>POSTBOX_DASHBOARD_SCREENSHOTS=docs</c> they refresh the documentation's images in <c>docs/images</c>; any other
+    /// value is taken as a folder.
+    /// </summary>
+    public static string ScreenshotFolder => Environment.GetEnvironmentVariable("POSTBOX_DASHBOARD_SCREENSHOTS") switch
+    {
+        null or "" => Path.Combine(AppContext.BaseDirectory, "screenshots"),
+        "docs" => Path.Combine(RepositoryRoot, "docs", "images"),
+        var folder => Path.GetFullPath(folder),
+    };
+
     public static string ScreenshotPath(string name)
     {
-        var folder = Path.Combine(RepositoryRoot, "docs", "images");
+        var folder = ScreenshotFolder;
         Directory.CreateDirectory(folder);
         return Path.Combine(folder, name);
     }
