@@ -1,400 +1,66 @@
-using System.Text;
+using System.Data.Common;
 using Npgsql;
-using NpgsqlTypes;
-using Postbox.Consumers;
 using Postbox.Monitoring;
-using Postbox.Storage;
 
 namespace Postbox.PostgreSql.Monitoring;
 
 /// <summary>
-/// <see cref="IPostboxMonitor"/> over the PostgreSQL outbox and inbox tables. Every list reads one state through that
-/// state's partial index (migrations 001, 002 and 005) and pages by keyset; every count stops at its bound.
+/// <see cref="IPostboxMonitor"/> over the PostgreSQL outbox and inbox tables (the statements are
+/// <see cref="SqlPostboxMonitor"/>'s). Every list reads one state through that state's partial index (migrations 001,
+/// 002 and 005) and pages by keyset; every count stops at its bound.
 /// </summary>
-internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
+internal sealed class PostgreSqlPostboxMonitor : SqlPostboxMonitor
 {
-    private const int BatchSize = 1000;
-    private const string OutboxColumns =
-        "id, NULL::text, topic, key, type, state, attempts, created_at, available_at, delivered_at, last_error, last_attempt_at, seq";
-    private const string InboxColumns =
-        "message_id, consumer, topic, key, type, state, attempts, received_at, next_attempt_at, processed_at, errors->-1->>'error', dead_at, seq, lease_owner";
-
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlCommands _commands;
-    private readonly TimeProvider _timeProvider;
-    private readonly string _outbox;
-    private readonly string _inbox;
 
     /// <summary>Creates the monitor.</summary>
     /// <param name="dataSource">Connection source.</param>
     /// <param name="options">Store options (the schema).</param>
     /// <param name="timeProvider">Clock for "retry now" and replays; <see cref="TimeProvider.System"/> when omitted.</param>
     public PostgreSqlPostboxMonitor(NpgsqlDataSource dataSource, PostgreSqlOptions options, TimeProvider? timeProvider = null)
+        : this(dataSource, new PostgreSqlSchema((options ?? throw new ArgumentNullException(nameof(options))).Schema), timeProvider)
     {
-        ArgumentNullException.ThrowIfNull(options);
+    }
+
+    private PostgreSqlPostboxMonitor(NpgsqlDataSource dataSource, PostgreSqlSchema schema, TimeProvider? timeProvider)
+        : base(schema.Outbox, $"{schema.Quoted}.inbox", timeProvider)
+    {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
-        var schema = new PostgreSqlSchema(options.Schema);
         _commands = new PostgreSqlCommands(schema);
-        _outbox = schema.Outbox;
-        _inbox = $"{schema.Quoted}.inbox";
-        _timeProvider = timeProvider ?? TimeProvider.System;
     }
 
-    /// <inheritdoc />
-    public async Task<MonitorOverview> GetOverviewAsync(MessageSide side, int countLimit, CancellationToken cancellationToken)
+    protected override string OutboxColumns =>
+        "id, NULL::text, topic, key, type, state, attempts, created_at, available_at, delivered_at, last_error, last_attempt_at, seq";
+
+    protected override string InboxColumns =>
+        "message_id, consumer, topic, key, type, state, attempts, received_at, next_attempt_at, processed_at, errors->-1->>'error', dead_at, seq, lease_owner";
+
+    protected override string HeadersText => "headers::text";
+
+    protected override string ErrorsText => "errors::text";
+
+    protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    protected override object ToDb(Guid id) => id;
+
+    protected override object ToDb(DateTimeOffset at) => at.ToUniversalTime();
+
+    protected override Guid ReadId(DbDataReader reader, int ordinal) => reader.GetGuid(ordinal);
+
+    protected override DateTimeOffset ReadTime(DbDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
+
+    protected override async Task<DateTimeOffset?> OldestPendingOutboxAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(countLimit, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(countLimit, 10_000_000);
-        // Each state is counted over at most countLimit + 1 rows of its own index: a state with more says "at least".
-        string sql;
-        (MessageState State, short Stored)[] states;
-        if (side == MessageSide.Outbox)
-        {
-            states = [(MessageState.Ready, 0), (MessageState.InFlight, 3), (MessageState.Scheduled, 4), (MessageState.Dead, 2), (MessageState.Done, 1)];
-            sql = string.Join("\nUNION ALL\n", states.Select(s =>
-                $"SELECT {s.Stored}::smallint, false, topic, count(*) FROM (SELECT topic FROM {_outbox} WHERE state = {s.Stored} LIMIT $1) x GROUP BY topic"));
-        }
-        else
-        {
-            states = [(MessageState.InFlight, 2), (MessageState.Dead, 3), (MessageState.Done, 1)];
-            sql = $"""
-                SELECT 2::smallint, x.leased, x.consumer, count(*) FROM (SELECT consumer, lease_owner IS NOT NULL AS leased FROM {_inbox} WHERE state = 2 LIMIT $1) x GROUP BY 2, 3
-                UNION ALL
-                SELECT 3::smallint, false, consumer, count(*) FROM (SELECT consumer FROM {_inbox} WHERE state = 3 LIMIT $1) x GROUP BY consumer
-                UNION ALL
-                SELECT 1::smallint, false, consumer, count(*) FROM (SELECT consumer FROM {_inbox} WHERE state = 1 LIMIT $1) x GROUP BY consumer
-                """;
-        }
-
-        var groups = new List<StateCount>();
-        var stored = new Dictionary<short, long>();
-        await using (var command = _dataSource.CreateCommand(sql))
-        {
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = countLimit + 1L });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var state = reader.GetInt16(0);
-                var count = reader.GetInt64(3);
-                stored[state] = stored.GetValueOrDefault(state) + count;
-                groups.Add(new StateCount(reader.GetString(2), MapState(side, state, reader.GetBoolean(1)), count));
-            }
-        }
-
-        var totals = new List<StateTotal>();
-        foreach (var (state, code) in states)
-        {
-            var count = stored.GetValueOrDefault(code);
-            if (side == MessageSide.Inbox && code == 2)
-            {
-                // One bounded scan of state 2 serves both in flight and scheduled.
-                var atLeast = count > countLimit;
-                totals.Add(new StateTotal(MessageState.InFlight, groups.Where(g => g.State == MessageState.InFlight).Sum(g => g.Count), atLeast));
-                totals.Add(new StateTotal(MessageState.Scheduled, groups.Where(g => g.State == MessageState.Scheduled).Sum(g => g.Count), atLeast));
-                continue;
-            }
-
-            totals.Add(new StateTotal(state, Math.Min(count, countLimit), count > countLimit));
-        }
-
-        DateTimeOffset? oldest;
-        await using (var command = _dataSource.CreateCommand(side == MessageSide.Outbox
-            ? _commands.OldestPending
-            : $"SELECT min(received_at) FROM {_inbox} WHERE state = 2"))
-        {
-            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            oldest = value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : null;
-        }
-
-        return new MonitorOverview(side, totals, groups, oldest, _timeProvider.GetUtcNow());
+        await using var command = connection.CreateCommand();
+        command.CommandText = _commands.OldestPending;
+        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : null;
     }
 
-    /// <inheritdoc />
-    public async Task<MessagePage> ListAsync(MessageQuery query, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Limit, MessageQuery.MaxLimit);
-        if (query.Side == MessageSide.Inbox && query.State == MessageState.Ready)
-        {
-            return new MessagePage([], null); // The inbox has no ready state: a message is received when it is handled.
-        }
-
-        var plan = ListPlan.For(query.Side, query.State);
-        var cursor = MonitorCursor.Parse(query.After, plan.TimeColumn is not null);
-        await using var command = _dataSource.CreateCommand();
-        var where = new StringBuilder(plan.Where);
-        Filter(command, where, query.Side, query.Filter);
-        if (cursor is { } after)
-        {
-            var cmp = plan.Ascending ? ">" : "<";
-            if (plan.TimeColumn is { } column)
-            {
-                var at = Add(command, new DateTimeOffset(after.Ticks!.Value, TimeSpan.Zero));
-                var seq = Add(command, after.Seq);
-                // The first comparison lets the time index bound the scan; the row comparison breaks ties by seq.
-                where.Append(CultureInfoInvariant($" AND {column} {cmp}= {at} AND ({column}, seq) {cmp} ({at}, {seq})"));
-            }
-            else
-            {
-                where.Append(CultureInfoInvariant($" AND seq {cmp} {Add(command, after.Seq)}"));
-            }
-        }
-
-        var direction = plan.Ascending ? "ASC" : "DESC";
-        var order = plan.TimeColumn is { } time ? $"{time} {direction}, seq {direction}" : $"seq {direction}";
-        var limit = Add(command, query.Limit + 1);
-        command.CommandText = $"SELECT {(query.Side == MessageSide.Outbox ? OutboxColumns : InboxColumns)}, {plan.TimeColumn ?? "NULL::timestamptz"} "
-            + $"FROM {(query.Side == MessageSide.Outbox ? _outbox : _inbox)} WHERE {where} ORDER BY {order} LIMIT {limit}";
-
-        var items = new List<MessageSummary>();
-        MonitorCursor last = default;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (items.Count == query.Limit)
-            {
-                return new MessagePage(items, last.ToString());
-            }
-
-            items.Add(query.Side == MessageSide.Outbox ? ReadOutbox(reader) : ReadInbox(reader));
-            var sortTime = reader.IsDBNull(reader.FieldCount - 1) ? (long?)null : reader.GetFieldValue<DateTimeOffset>(reader.FieldCount - 1).UtcTicks;
-            last = new MonitorCursor(plan.TimeColumn is null ? null : sortTime, reader.GetInt64(12));
-        }
-
-        return new MessagePage(items, null);
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<MessageSummary>> FindAsync(MessageSide side, Guid id, CancellationToken cancellationToken)
-    {
-        await using var command = _dataSource.CreateCommand(side == MessageSide.Outbox
-            ? $"SELECT {OutboxColumns} FROM {_outbox} WHERE id = $1"
-            : $"SELECT {InboxColumns} FROM {_inbox} WHERE message_id = $1 ORDER BY consumer");
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
-        var result = new List<MessageSummary>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            result.Add(side == MessageSide.Outbox ? ReadOutbox(reader) : ReadInbox(reader));
-        }
-
-        return result;
-    }
-
-    /// <inheritdoc />
-    public async Task<MessageDetail?> GetAsync(MessageSide side, MessageRef message, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        await using var command = _dataSource.CreateCommand();
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = message.Id });
-        if (side == MessageSide.Outbox)
-        {
-            command.CommandText = $"""
-                SELECT {OutboxColumns}, headers::text, substring(payload FROM 1 FOR {IPostboxMonitor.MaxPayloadBytes}), length(payload), max_attempts, lease_owner
-                FROM {_outbox} WHERE id = $1
-                """;
-        }
-        else
-        {
-            if (message.Consumer is null)
-            {
-                return null;
-            }
-
-            command.CommandText = $"""
-                SELECT {InboxColumns}, headers::text, substring(payload FROM 1 FOR {IPostboxMonitor.MaxPayloadBytes}), length(payload), errors::text, replays
-                FROM {_inbox} WHERE message_id = $1 AND consumer = $2
-                """;
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.Consumer });
-        }
-
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return null;
-        }
-
-        if (side == MessageSide.Outbox)
-        {
-            var summary = ReadOutbox(reader);
-            var lastAttemptAt = reader.IsDBNull(11) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(11);
-            IReadOnlyList<AttemptError> errors = summary.LastError is { } error && lastAttemptAt is { } at
-                ? [new AttemptError(summary.Attempts, at, error)]
-                : [];
-            return new MessageDetail(summary, HeaderSerializer.Deserialize(reader.IsDBNull(13) ? null : reader.GetString(13)),
-                reader.GetFieldValue<byte[]>(14), reader.GetInt32(15), reader.IsDBNull(16) ? null : reader.GetInt32(16),
-                reader.IsDBNull(17) ? null : reader.GetString(17), errors, Replays: 0);
-        }
-
-        var entry = ReadInbox(reader);
-        var payload = reader.IsDBNull(15) ? [] : reader.GetFieldValue<byte[]>(15);
-        return new MessageDetail(entry, HeaderSerializer.Deserialize(reader.IsDBNull(14) ? null : reader.GetString(14)), payload,
-            reader.IsDBNull(16) ? null : reader.GetInt32(16), MaxAttempts: null, reader.IsDBNull(13) ? null : reader.GetString(13),
-            InboxErrorSerializer.Parse(reader.GetString(17)).Select(e => new AttemptError(e.Attempt, e.At, e.Error)).ToList(),
-            reader.GetInt32(18));
-    }
-
-    /// <inheritdoc />
-    public Task<int> ReplayDeadAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
-        UpdateAsync(side, messages,
-            $"UPDATE {_outbox} SET state = 0, attempts = 0, available_at = $2 WHERE id = ANY($1) AND state = 2",
-            $"""
-            UPDATE {_inbox} i SET state = 2, attempts = 0, next_attempt_at = $3, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-            FROM unnest($1, $2) AS r(id, consumer) WHERE i.message_id = r.id AND i.consumer = r.consumer AND i.state = 3
-            """, cancellationToken);
-
-    /// <inheritdoc />
-    public async Task<int> ReplayAllDeadAsync(MessageSide side, MessageFilter filter, IProgress<int>? progress, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(filter);
-        var total = 0;
-        while (true)
-        {
-            await using var command = _dataSource.CreateCommand();
-            var now = Add(command, _timeProvider.GetUtcNow());
-            var where = new StringBuilder(side == MessageSide.Outbox ? "state = 2" : "state = 3");
-            Filter(command, where, side, filter);
-            // Batches keep each statement short (row locks, WAL); SKIP LOCKED leaves rows another operator is replaying.
-            command.CommandText = side == MessageSide.Outbox
-                ? $"""
-                  UPDATE {_outbox} SET state = 0, attempts = 0, available_at = {now}
-                  WHERE id IN (SELECT id FROM {_outbox} WHERE {where} ORDER BY seq LIMIT {BatchSize} FOR UPDATE SKIP LOCKED)
-                  """
-                : $"""
-                  UPDATE {_inbox} SET state = 2, attempts = 0, next_attempt_at = {now}, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-                  WHERE (message_id, consumer) IN (SELECT message_id, consumer FROM {_inbox} WHERE {where}
-                                                    LIMIT {BatchSize} FOR UPDATE SKIP LOCKED)
-                  """;
-            var count = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            total += count;
-            progress?.Report(total);
-            if (count < BatchSize)
-            {
-                return total;
-            }
-        }
-    }
-
-    /// <inheritdoc />
-    public Task<int> RetryNowAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
-        UpdateAsync(side, messages,
-            $"UPDATE {_outbox} SET available_at = $2 WHERE id = ANY($1) AND state = 4",
-            $"""
-            UPDATE {_inbox} i SET next_attempt_at = $3 FROM unnest($1, $2) AS r(id, consumer)
-            WHERE i.message_id = r.id AND i.consumer = r.consumer AND i.state = 2 AND i.lease_owner IS NULL
-            """, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<int> DeleteAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
-        UpdateAsync(side, messages,
-            $"DELETE FROM {_outbox} WHERE id = ANY($1) AND state IN (0, 2, 4)",
-            $"""
-            DELETE FROM {_inbox} i USING unnest($1, $2) AS r(id, consumer)
-            WHERE i.message_id = r.id AND i.consumer = r.consumer AND (i.state = 3 OR (i.state = 2 AND i.lease_owner IS NULL))
-            """, cancellationToken, withTime: false);
-
-    private async Task<int> UpdateAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, string outboxSql, string inboxSql, CancellationToken cancellationToken,
-        bool withTime = true)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        if (messages.Count == 0)
-        {
-            return 0;
-        }
-
-        var now = _timeProvider.GetUtcNow();
-        await using var command = _dataSource.CreateCommand(side == MessageSide.Outbox ? outboxSql : inboxSql);
-        if (side == MessageSide.Outbox)
-        {
-            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. messages.Select(m => m.Id)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-        }
-        else
-        {
-            var refs = messages.Where(m => m.Consumer is not null).ToList();
-            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. refs.Select(m => m.Id)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. refs.Select(m => m.Consumer!)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        }
-
-        if (withTime)
-        {
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
-        }
-
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static void Filter(NpgsqlCommand command, StringBuilder where, MessageSide side, MessageFilter filter)
-    {
-        if (filter.Topic is { } topic)
-        {
-            where.Append(CultureInfoInvariant($" AND topic = {Add(command, topic)}"));
-        }
-
-        if (filter.Key is { } key)
-        {
-            where.Append(CultureInfoInvariant($" AND key = {Add(command, key)}"));
-        }
-
-        if (side == MessageSide.Inbox && filter.Consumer is { } consumer)
-        {
-            where.Append(CultureInfoInvariant($" AND consumer = {Add(command, consumer)}"));
-        }
-    }
-
-    private static string Add<T>(NpgsqlCommand command, T value)
-    {
-        command.Parameters.Add(new NpgsqlParameter<T> { TypedValue = value });
-        return "$" + command.Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static string CultureInfoInvariant(FormattableString text) => FormattableString.Invariant(text);
-
-    private static MessageState MapState(MessageSide side, short stored, bool leased) => side == MessageSide.Outbox
-        ? stored switch { 0 => MessageState.Ready, 3 => MessageState.InFlight, 4 => MessageState.Scheduled, 2 => MessageState.Dead, _ => MessageState.Done }
-        : stored switch { 2 => leased ? MessageState.InFlight : MessageState.Scheduled, 3 => MessageState.Dead, _ => MessageState.Done };
-
-    // Columns: 0 id, 1 consumer, 2 topic, 3 key, 4 type, 5 state, 6 attempts, 7 created_at, 8 available_at, 9 delivered_at,
-    // 10 last_error, 11 last_attempt_at, 12 seq.
-    private static MessageSummary ReadOutbox(NpgsqlDataReader reader)
-    {
-        var state = MapState(MessageSide.Outbox, reader.GetInt16(5), leased: false);
-        DateTimeOffset? Time(int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
-        return new MessageSummary(reader.GetGuid(0), null, reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-            reader.IsDBNull(4) ? null : reader.GetString(4), state, reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7),
-            state is MessageState.InFlight or MessageState.Scheduled ? Time(8) : null,
-            state == MessageState.Done ? Time(9) : state == MessageState.Dead ? Time(11) : null,
-            reader.IsDBNull(10) ? null : reader.GetString(10));
-    }
-
-    // Columns: 0 message_id, 1 consumer, 2 topic, 3 key, 4 type, 5 state, 6 attempts, 7 received_at, 8 next_attempt_at,
-    // 9 processed_at, 10 last error, 11 dead_at, 12 seq, 13 lease_owner.
-    private static MessageSummary ReadInbox(NpgsqlDataReader reader)
-    {
-        var state = MapState(MessageSide.Inbox, reader.GetInt16(5), leased: !reader.IsDBNull(13));
-        DateTimeOffset? Time(int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
-        return new MessageSummary(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-            reader.IsDBNull(4) ? null : reader.GetString(4), state, reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7),
-            state is MessageState.InFlight or MessageState.Scheduled ? Time(8) : null,
-            state == MessageState.Done ? Time(9) : state == MessageState.Dead ? Time(11) : null,
-            reader.IsDBNull(10) ? null : reader.GetString(10));
-    }
-
-    /// <summary>How one state is listed: its rows, its sort column (null: seq alone) and direction.</summary>
-    private sealed record ListPlan(string Where, string? TimeColumn, bool Ascending)
-    {
-        public static ListPlan For(MessageSide side, MessageState state) => (side, state) switch
-        {
-            (MessageSide.Outbox, MessageState.Ready) => new("state = 0", null, false),
-            (MessageSide.Outbox, MessageState.InFlight) => new("state = 3", null, false),
-            (MessageSide.Outbox, MessageState.Scheduled) => new("state = 4", null, false),
-            (MessageSide.Outbox, MessageState.Dead) => new("state = 2", null, false),
-            (MessageSide.Outbox, MessageState.Done) => new("state = 1", "delivered_at", false),
-            (MessageSide.Inbox, MessageState.InFlight) => new("state = 2 AND lease_owner IS NOT NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Scheduled) => new("state = 2 AND lease_owner IS NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Dead) => new("state = 3", "dead_at", false),
-            (MessageSide.Inbox, MessageState.Done) => new("state = 1", "processed_at", false),
-            _ => throw new ArgumentOutOfRangeException(nameof(state), state, "Unknown state."),
-        };
-    }
+    // SKIP LOCKED leaves rows another operator is replaying at this moment.
+    protected override string BatchUpdate(MessageSide side, string table, string set, string where, int batch) => side == MessageSide.Outbox
+        ? $"UPDATE {table} SET {set} WHERE id IN (SELECT id FROM {table} WHERE {where} ORDER BY seq LIMIT {batch} FOR UPDATE SKIP LOCKED)"
+        : $"UPDATE {table} SET {set} WHERE (message_id, consumer) IN (SELECT message_id, consumer FROM {table} WHERE {where} LIMIT {batch} FOR UPDATE SKIP LOCKED)";
 }
