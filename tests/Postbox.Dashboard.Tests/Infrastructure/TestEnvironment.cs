@@ -7,6 +7,12 @@ public static class TestEnvironment
             ? value
             : "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
 
+    /// <summary>A MariaDB/MySQL server connection string without a database (each test creates its own).</summary>
+    public static string MySqlServerConnectionString =>
+        Environment.GetEnvironmentVariable("POSTBOX_TEST_MYSQL") is { Length: > 0 } value
+            ? value
+            : "Server=127.0.0.1;Port=3306;User ID=postbox;Password=postbox;GuidFormat=Binary16";
+
     /// <summary>The repository root (the folder holding Postbox.slnx).</summary>
     public static string RepositoryRoot
     {
