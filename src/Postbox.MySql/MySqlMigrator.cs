@@ -82,11 +82,16 @@ internal sealed partial class MySqlMigrator : IPostboxMigrator
 
             // The binary collation without trailing-space padding has a different name on each server (both compare
             // code points, which is UTF-8 byte order).
-            var noPadBinary = connection.ServerVersion.Contains("MariaDB", StringComparison.OrdinalIgnoreCase) ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin";
+            var mariaDb = connection.ServerVersion.Contains("MariaDB", StringComparison.OrdinalIgnoreCase);
+            var noPadBinary = mariaDb ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin";
+            // MariaDB can add an index only if it is missing, so a migration that adds one can be re-run after a crash
+            // before its bookkeeping row; MySQL 8.0 has no such clause.
+            var addIndexIfMissing = mariaDb ? "ADD INDEX IF NOT EXISTS" : "ADD INDEX";
             var done = new List<int>();
             foreach (var migration in EmbeddedMigrations.Load(typeof(MySqlMigrator).Assembly).Where(m => !applied.Contains(m.Version)))
             {
-                var sql = migration.Sql.Replace("{prefix}", _tables.Prefix, StringComparison.Ordinal).Replace("{nopad_bin}", noPadBinary, StringComparison.Ordinal);
+                var sql = migration.Sql.Replace("{prefix}", _tables.Prefix, StringComparison.Ordinal).Replace("{nopad_bin}", noPadBinary, StringComparison.Ordinal)
+                    .Replace("{add_index_if_missing}", addIndexIfMissing, StringComparison.Ordinal);
                 await ExecuteAsync(connection, sql, cancellationToken).ConfigureAwait(false);
                 await using (var record = new MySqlCommand($"INSERT INTO {_tables.Migrations} (version, name) VALUES (@version, @name)", connection))
                 {

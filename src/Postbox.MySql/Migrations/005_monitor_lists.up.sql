@@ -14,7 +14,8 @@ ALTER TABLE {prefix}inbox
 -- Outbox rows by state in enqueue order: InnoDB appends the primary key (seq) to every secondary index entry, so an
 -- index on state alone reads any state in seq order (ready, in flight, scheduled and dead lists, and the bounded counts
 -- of each state, delivered included). The claim's indexes are split by claim class and key and could not: listing
--- ready messages sorted all of them. Costs one index entry per enqueue and one change per state change. Last in the
--- file: unlike the statement above it cannot be re-run (MySQL 8.0 has no ADD INDEX IF NOT EXISTS), so a crash between
--- it and the bookkeeping row needs the index dropped by hand, as for migration 003.
-ALTER TABLE {prefix}outbox ADD INDEX {prefix}outbox_state_idx (state);
+-- ready messages sorted all of them. Costs one index entry per enqueue and one change per state change.
+-- The migrator writes the ADD clause as ADD INDEX IF NOT EXISTS on MariaDB, so the statement can be re-run after a
+-- crash before the bookkeeping row. MySQL 8.0 has no such clause: there a half-applied 005 needs the index dropped by
+-- hand before the next start.
+ALTER TABLE {prefix}outbox {add_index_if_missing} {prefix}outbox_state_idx (state);
