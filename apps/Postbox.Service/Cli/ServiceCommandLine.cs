@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.Data.Common;
+using Postbox.Monitoring;
+using Spectre.Console;
 using Microsoft.Extensions.Options;
 using Postbox.Service.Hosting;
 
@@ -36,6 +39,8 @@ internal static class ServiceCommandLine
             command.SetAction((result, token) => RunAsync(result, roles, options, output ?? Console.Out, token));
             root.Subcommands.Add(command);
         }
+
+        root.Subcommands.Add(AdminCommand.Create((result, action, token) => RunAdminAsync(result, options, output ?? Console.Out, action, token)));
 
         // The host owns SIGINT/SIGTERM (graceful shutdown); System.CommandLine must not kill the process after 2 s.
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, cancellationToken).ConfigureAwait(false);
@@ -89,7 +94,8 @@ internal static class ServiceCommandLine
         return secrets;
     }
 
-    private static async Task<int> RunAsync(ParseResult result, ServiceRoles roles, ServiceOptions options, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>The configuration from the named options and the remaining <c>--Section:Key=value</c> tokens, or the exit code of a refusal.</summary>
+    private static async Task<(Dictionary<string, string?> Overrides, string[] Args, int? Exit)> ReadArgumentsAsync(ParseResult result, ServiceOptions options)
     {
         var overrides = options.ToConfiguration(result);
         var args = result.UnmatchedTokens.ToArray();
@@ -100,7 +106,7 @@ internal static class ServiceCommandLine
             await Console.Error.WriteLineAsync(
                 $"{key} is not accepted on the command line: every user of the machine can read a process's command line (ps). " +
                 $"Set the environment variable {key.Replace(":", "__", StringComparison.Ordinal)} or put it in appsettings.json.").ConfigureAwait(false);
-            return 2;
+            return (overrides, args, 2);
         }
 
         var unknown = UnknownOptions(args);
@@ -110,7 +116,72 @@ internal static class ServiceCommandLine
             // out unauthenticated without a word.
             await Console.Error.WriteLineAsync(
                 $"Unknown option(s): {string.Join(", ", unknown)}. See --help; other settings are given as --Section:Key=value.").ConfigureAwait(false);
-            return 1;
+            return (overrides, args, 1);
+        }
+
+        return (overrides, args, null);
+    }
+
+    private static async Task<int> RunAdminAsync(ParseResult result, ServiceOptions options, TextWriter output, Func<AdminSession, Task<int>> action,
+        CancellationToken cancellationToken)
+    {
+        var (overrides, args, exit) = await ReadArgumentsAsync(result, options).ConfigureAwait(false);
+        if (exit is { } refused)
+        {
+            return refused;
+        }
+
+        // The operator reads tables, not the host's information lines; warnings and errors still show.
+        overrides.TryAdd("Logging:LogLevel:Default", "Warning");
+        try
+        {
+            using var host = ServiceApp.Build(ServiceRoles.None, args, overrides, null);
+            if (host.Services.GetService<IPostboxMonitor>() is not { } monitor)
+            {
+                await Console.Error.WriteLineAsync("This store has no monitor: the admin commands need PostgreSQL, SQLite or MySQL.").ConfigureAwait(false);
+                return AdminExitCodes.StoreFailed;
+            }
+
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+            if (Console.IsOutputRedirected)
+            {
+                // Piped into a script or a file: no terminal width to fit, and a wrapped id could not be read back.
+                console.Profile.Width = 240;
+            }
+
+            return await action(new AdminSession(monitor, console, host.Services.GetRequiredService<TimeProvider>(), cancellationToken)).ConfigureAwait(false);
+        }
+        catch (ServiceConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return AdminExitCodes.BadConfiguration;
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync("The configuration is invalid:" + string.Concat(ex.Failures.Select(f => Environment.NewLine + "  - " + f)))
+                .ConfigureAwait(false);
+            return AdminExitCodes.BadConfiguration;
+        }
+        catch (DbException ex)
+        {
+            // Unreachable, refused, or not migrated yet: one line, the store's own words.
+            await Console.Error.WriteLineAsync($"The store failed: {ex.Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
+            return AdminExitCodes.StoreFailed;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C: what was done stays done (each batch commits on its own).
+            await Console.Error.WriteLineAsync("Cancelled.").ConfigureAwait(false);
+            return 130;
+        }
+    }
+
+    private static async Task<int> RunAsync(ParseResult result, ServiceRoles roles, ServiceOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        var (overrides, args, exit) = await ReadArgumentsAsync(result, options).ConfigureAwait(false);
+        if (exit is { } refused)
+        {
+            return refused;
         }
 
         try

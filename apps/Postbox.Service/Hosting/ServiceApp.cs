@@ -100,6 +100,7 @@ internal static class ServiceApp
             // Stale pooled connections after a database restart are retried, a database that is down is a 503 (the dashboard's
             // statements fail at their first round trip, before any change, so running a request again is safe).
             app.MapPostboxDashboard("/dashboard").UsesDatabase();
+            app.MapMailbox("/dashboard/mailbox", settings.Mail, DashboardAccess.Policy);
             if ((roles & ServiceRoles.Api) == 0)
             {
                 app.MapGet("/", () => Results.Redirect("/dashboard/")).ExcludeFromDescription();

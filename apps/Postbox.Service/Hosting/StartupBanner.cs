@@ -50,6 +50,11 @@ internal static class StartupBanner
                     ? $"    user {dashboard.UserName}, password {dashboard.Password} (generated for this run; set Dashboard:Password to choose one)"
                     : $"    user {dashboard.UserName}, password from configuration (Dashboard:Password)");
             }
+
+            if (settings.Mail.Delivery == MailDelivery.Pickup)
+            {
+                lines.Add($"  Mailbox:        {url}/dashboard/mailbox/ (the .eml files in {settings.Mail.PickupDirectory}; same credentials)");
+            }
         }
 
         lines.Add("  Stop: Ctrl+C or kill -TERM <pid> (in-flight work finishes first)"

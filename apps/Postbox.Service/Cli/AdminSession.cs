@@ -1,0 +1,191 @@
+using System.Globalization;
+using Postbox.Monitoring;
+using Spectre.Console;
+
+namespace Postbox.Service.Cli;
+
+/// <summary>
+/// The <c>admin</c> actions over one store's <see cref="IPostboxMonitor"/>, written to a console for people (tables, a
+/// progress bar) and returning an exit code from <see cref="AdminExitCodes"/> for scripts.
+/// </summary>
+internal sealed class AdminSession(IPostboxMonitor monitor, IAnsiConsole console, TimeProvider timeProvider, CancellationToken cancellationToken)
+{
+    // Counting stops here per state (shown as "≥ 100,000"): the overview stays quick on tables of millions of rows.
+    private const int CountLimit = 100_000;
+
+    public async Task<int> OverviewAsync(IReadOnlyList<MessageSide> sides)
+    {
+        foreach (var side in sides)
+        {
+            var overview = await monitor.GetOverviewAsync(side, CountLimit, cancellationToken).ConfigureAwait(false);
+            console.Write(AdminRendering.Overview(overview, timeProvider.GetUtcNow()));
+            console.WriteLine();
+        }
+
+        return AdminExitCodes.Done;
+    }
+
+    public async Task<int> ListAsync(MessageQuery query)
+    {
+        var page = await monitor.ListAsync(query, cancellationToken).ConfigureAwait(false);
+        console.Write(AdminRendering.List(query, page));
+        console.WriteLine(page.Items.Count == 0 ? "No messages." : $"{page.Items.Count} message(s).");
+        if (page.Next is not null)
+        {
+            console.WriteLine($"Next page: --after {page.Next}");
+        }
+
+        return AdminExitCodes.Done;
+    }
+
+    public async Task<int> ShowAsync(Guid id, IReadOnlyList<MessageSide> sides, string? consumer)
+    {
+        var shown = 0;
+        foreach (var (side, row) in await FindAsync(id, sides, consumer).ConfigureAwait(false))
+        {
+            if (await monitor.GetAsync(side, row.Ref, cancellationToken).ConfigureAwait(false) is { } detail)
+            {
+                console.Write(AdminRendering.Detail(side, detail));
+                console.WriteLine();
+                shown++;
+            }
+        }
+
+        if (shown == 0)
+        {
+            console.WriteLine($"{id}: no such message{Where(sides, consumer)}.");
+            return AdminExitCodes.NotApplicable;
+        }
+
+        return AdminExitCodes.Done;
+    }
+
+    /// <summary>Acts on each id's rows the action applies to; says, per id, what it did or why it did nothing.</summary>
+    public async Task<int> ActAsync(AdminAction action, IReadOnlyList<Guid> ids, IReadOnlyList<MessageSide> sides, string? consumer)
+    {
+        var exit = AdminExitCodes.Done;
+        foreach (var id in ids.Distinct())
+        {
+            var rows = await FindAsync(id, sides, consumer).ConfigureAwait(false);
+            if (rows.Count == 0)
+            {
+                console.WriteLine($"{id}: no such message{Where(sides, consumer)}.");
+                exit = AdminExitCodes.NotApplicable;
+                continue;
+            }
+
+            var done = 0;
+            foreach (var (side, row) in rows)
+            {
+                var label = side == MessageSide.Outbox ? "outbox" : $"inbox, {row.Consumer}";
+                if (!AppliesTo(action, side, row.State))
+                {
+                    console.WriteLine($"{id} ({label}): {AdminRendering.StateName(row.State)}; {Verb(action)} applies to {Applicable(action, side)} messages only.");
+                    continue;
+                }
+
+                MessageRef[] refs = [row.Ref];
+                var count = action switch
+                {
+                    AdminAction.Replay => await monitor.ReplayDeadAsync(side, refs, cancellationToken).ConfigureAwait(false),
+                    AdminAction.RetryNow => await monitor.RetryNowAsync(side, refs, cancellationToken).ConfigureAwait(false),
+                    _ => await monitor.DeleteAsync(side, refs, cancellationToken).ConfigureAwait(false),
+                };
+                // Zero: a relay or worker changed its state between the read and the update; the store refused, rightly.
+                console.WriteLine(count > 0 ? $"{id} ({label}): {Past(action)}." : $"{id} ({label}): changed state meanwhile; not {Past(action)}.");
+                done += count;
+            }
+
+            if (done == 0)
+            {
+                exit = AdminExitCodes.NotApplicable;
+            }
+        }
+
+        return exit;
+    }
+
+    /// <summary>Replays every dead letter matching the filter on each side, batch by batch, with a progress bar.</summary>
+    public async Task<int> ReplayAllAsync(IReadOnlyList<MessageSide> sides, MessageFilter filter)
+    {
+        var total = 0;
+        foreach (var side in sides)
+        {
+            if (side == MessageSide.Outbox && filter.Consumer is not null)
+            {
+                continue; // outbox rows have no consumer: --consumer names inbox rows only
+            }
+
+            var overview = await monitor.GetOverviewAsync(side, CountLimit, cancellationToken).ConfigureAwait(false);
+            var dead = overview.Totals.FirstOrDefault(t => t.State == MessageState.Dead)?.Count ?? 0;
+            var replayed = 0;
+            await console.Progress().AutoClear(false).StartAsync(async progress =>
+            {
+                var task = progress.AddTask($"Replaying {(side == MessageSide.Outbox ? "outbox" : "inbox")} dead letters", maxValue: Math.Max(1, dead));
+                replayed = await monitor.ReplayAllDeadAsync(side, filter, new Progress<int>(n => task.Value = Math.Min(n, task.MaxValue)), cancellationToken)
+                    .ConfigureAwait(false);
+                task.Value = task.MaxValue;
+            }).ConfigureAwait(false);
+            console.WriteLine($"{(side == MessageSide.Outbox ? "Outbox" : "Inbox")}: {replayed.ToString("N0", CultureInfo.InvariantCulture)} dead letter(s) replayed.");
+            total += replayed;
+        }
+
+        // Nothing to replay is not a failure of an --all: scripts can run it on a schedule.
+        console.WriteLine($"Replayed {total.ToString("N0", CultureInfo.InvariantCulture)} in all.");
+        return AdminExitCodes.Done;
+    }
+
+    private async Task<List<(MessageSide Side, MessageSummary Row)>> FindAsync(Guid id, IReadOnlyList<MessageSide> sides, string? consumer)
+    {
+        var rows = new List<(MessageSide, MessageSummary)>();
+        foreach (var side in sides)
+        {
+            if (side == MessageSide.Outbox && consumer is not null)
+            {
+                continue;
+            }
+
+            foreach (var row in await monitor.FindAsync(side, id, cancellationToken).ConfigureAwait(false))
+            {
+                if (consumer is null || string.Equals(row.Consumer, consumer, StringComparison.Ordinal))
+                {
+                    rows.Add((side, row));
+                }
+            }
+        }
+
+        return rows;
+    }
+
+    private static bool AppliesTo(AdminAction action, MessageSide side, MessageState state) => action switch
+    {
+        AdminAction.Replay => state == MessageState.Dead,
+        AdminAction.RetryNow => state == MessageState.Scheduled,
+        _ => state is MessageState.Scheduled or MessageState.Dead || (side == MessageSide.Outbox && state == MessageState.Ready),
+    };
+
+    private static string Applicable(AdminAction action, MessageSide side) => action switch
+    {
+        AdminAction.Replay => "dead",
+        AdminAction.RetryNow => "scheduled",
+        _ => side == MessageSide.Outbox ? "ready, scheduled or dead" : "scheduled or dead",
+    };
+
+    private static string Verb(AdminAction action) => action switch
+    {
+        AdminAction.Replay => "replay",
+        AdminAction.RetryNow => "retry",
+        _ => "delete",
+    };
+
+    private static string Past(AdminAction action) => action switch
+    {
+        AdminAction.Replay => "replayed",
+        AdminAction.RetryNow => "due now",
+        _ => "deleted",
+    };
+
+    private static string Where(IReadOnlyList<MessageSide> sides, string? consumer) =>
+        (sides.Count == 1 ? $" in the {(sides[0] == MessageSide.Outbox ? "outbox" : "inbox")}" : " in the outbox or inbox") +
+        (consumer is null ? "" : $" for consumer {consumer}");
+}

@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Postbox.Service.Tests.Infrastructure;
+
+namespace Postbox.Service.Tests;
+
+/// <summary>
+/// The <c>admin</c> command as an operator without a browser uses it: a real service process on SQLite sends mail to a
+/// real SMTP server that is down, the mail runs out of attempts into the inbox's dead letters, and <c>admin</c> (its
+/// own process, on the same database) lists it, shows its errors and replays it once the server is back.
+/// </summary>
+public sealed class AdminCommandTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Admin_ReplayOfADeadMail_TheWorkerSendsIt_ASecondReplayFindsNothingDead()
+    {
+        await using var smtp = new SmtpSink(); // not started yet: every attempt is refused
+        await using var service = await StartAsync(smtp);
+        var id = await SendMailAsync(service, "replayed by admin");
+        await WaitForStatusAsync(service, id, "failed");
+        var database = Database(service);
+
+        var (exit, output) = await AdminAsync("list", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("mail-sender", output, StringComparison.Ordinal);
+        var messageId = SingleDeadMessageId(output);
+
+        (exit, output) = await AdminAsync("show", messageId, database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("dead", output, StringComparison.Ordinal);
+        // The error history, and the payload (the delivery's id, as indented JSON).
+        Assert.Contains("refused", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(id.ToString(), output, StringComparison.OrdinalIgnoreCase);
+
+        await smtp.StartAsync();
+        (exit, output) = await AdminAsync("replay", messageId, database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("replayed", output, StringComparison.Ordinal);
+        await WaitForStatusAsync(service, id, "sent");
+        Assert.Single(smtp.Mails(), m => m.Contains("replayed by admin", StringComparison.Ordinal));
+
+        // Handled now: nothing dead to replay; a script learns it from the exit code.
+        (exit, output) = await AdminAsync("replay", messageId, database);
+        Assert.True(exit == 3, output);
+        Assert.Contains("done", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Admin_ReplayAll_ReplaysEveryDeadLetterOfTheConsumer_AndTheyAreSent()
+    {
+        await using var smtp = new SmtpSink();
+        await using var service = await StartAsync(smtp);
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await SendMailAsync(service, $"mail {i}"));
+        }
+
+        foreach (var id in ids)
+        {
+            await WaitForStatusAsync(service, id, "failed");
+        }
+
+        await smtp.StartAsync();
+        var (exit, output) = await AdminAsync("replay", "--all", "--consumer", "mail-sender", Database(service));
+        Assert.True(exit == 0, output);
+        Assert.Contains("Inbox: 3 dead letter(s) replayed", output, StringComparison.Ordinal);
+        foreach (var id in ids)
+        {
+            await WaitForStatusAsync(service, id, "sent");
+        }
+
+        // Nothing left: --all with nothing to do is not a failure (it can run from a schedule).
+        (exit, output) = await AdminAsync("replay", "--all", Database(service));
+        Assert.True(exit == 0, output);
+        Assert.Contains("Replayed 0 in all", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Admin_ExitCodes_TellScriptsWhatHappened()
+    {
+        var folder = TestEnvironment.TempFolder("admin-exit");
+        var database = $"--sqlite=Data Source={Path.Combine(folder, "service.db")}";
+        await using (var migrate = ServiceProcess.Start("migrate", [database]))
+        {
+            Assert.Equal(0, await migrate.WaitForExitAsync(Wait));
+        }
+
+        var unknown = Guid.NewGuid().ToString();
+        Assert.Equal(3, (await AdminAsync("replay", unknown, database)).Exit);
+        Assert.Equal(3, (await AdminAsync("show", unknown, database)).Exit);
+        Assert.Equal(3, (await AdminAsync("retry", unknown, "--side", "outbox", database)).Exit);
+        // Wrong arguments: 1, with the reason.
+        var (exit, output) = await AdminAsync("delete", unknown, database);
+        Assert.True(exit == 1, output);
+        Assert.Contains("--yes", output, StringComparison.Ordinal);
+        (exit, output) = await AdminAsync("replay", unknown, "--all", database);
+        Assert.True(exit == 1, output);
+        Assert.Equal(1, (await AdminAsync("replay", database)).Exit);
+        Assert.Equal(1, (await AdminAsync("show", "not-a-guid", database)).Exit);
+        Assert.Equal(1, (await AdminAsync("list", "--limit", "0", database)).Exit);
+        Assert.Equal(1, (await AdminAsync("list", "--state", "gone", database)).Exit);
+        Assert.Equal(1, (await AdminAsync("list", "--limt=5", database)).Exit);
+        // An empty store lists nothing, successfully.
+        (exit, output) = await AdminAsync("list", "--side", "outbox", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("No messages.", output, StringComparison.Ordinal);
+        (exit, output) = await AdminAsync("overview", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("nothing pending", output, StringComparison.Ordinal);
+
+        // A store that is not there: 4, one line, no stack trace.
+        (exit, output) = await AdminAsync("list", $"--sqlite=Data Source={Path.Combine(folder, "missing", "dir", "x.db")}");
+        Assert.True(exit == 4, output);
+        Assert.Contains("The store failed", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    private static async Task<ServiceOnSqlite> StartAsync(SmtpSink smtp) =>
+        await ServiceOnSqlite.StartAsync(
+        [
+            "--smtp-host", "127.0.0.1", "--smtp-port", smtp.Port.ToString(CultureInfo.InvariantCulture), "--max-attempts", "1",
+        ]);
+
+    private static string Database(ServiceOnSqlite service) => $"--sqlite=Data Source={service.DatabasePath}";
+
+    private static async Task<Guid> SendMailAsync(ServiceOnSqlite service, string subject)
+    {
+        using var response = await service.Client.PostAsJsonAsync("/api/mail/send",
+            new { from = "from@example.com", to = new[] { "to@example.com" }, subject, content = "c" });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+    }
+
+    private static Task WaitForStatusAsync(ServiceOnSqlite service, Guid id, string status) =>
+        TestEnvironment.WaitUntilAsync(async () =>
+        {
+            var mail = await service.Client.GetFromJsonAsync<JsonElement>($"/api/mail/{id}");
+            return mail.GetProperty("status").GetString() == status;
+        }, Wait, $"mail {id} to be {status}. Service:\n{service.Process.Output}");
+
+    /// <summary>The message id (first column) of the one row of <c>admin list</c>'s table.</summary>
+    private static string SingleDeadMessageId(string output)
+    {
+        var rows = output.Split('\n').Where(l => l.Contains("mail-sender", StringComparison.Ordinal)).ToList();
+        Assert.True(rows.Count == 1, output);
+        var id = rows[0].Split(['│', '|', ' '], StringSplitOptions.RemoveEmptyEntries)[0];
+        Assert.True(Guid.TryParse(id, out _), output);
+        return id;
+    }
+
+    private static async Task<(int Exit, string Output)> AdminAsync(params string[] arguments)
+    {
+        await using var process = ServiceProcess.Start("admin", arguments, new Dictionary<string, string> { ["COLUMNS"] = "200" });
+        var exit = await process.WaitForExitAsync(Wait);
+        return (exit, process.Output);
+    }
+}
