@@ -27,6 +27,7 @@ public sealed class PartitionHandOverAttackTests(ITestOutputHelper output) : Ser
     // partition is being released. A few failures put keys into the inbox's retry hold while their partition moves.
     [Theory]
     [InlineData(7001)]
+    [InlineData(7002)]
     public async Task Partitions_WorkersJoinAndLeaveRepeatedlyDuringStream_NoKeyReorderedNothingLostOrTwice(int seed)
     {
         var random = new Random(seed);
@@ -137,5 +138,61 @@ public sealed class PartitionHandOverAttackTests(ITestOutputHelper output) : Ser
                 host.Dispose();
             }
         }
+    }
+
+    // kill -9 of a worker at the moment it starts handing a partition over (its log line), while that partition has
+    // deliveries being handled (slow handlers): the broker requeues everything of the dead worker and activates the next;
+    // the deliveries that were being handled roll back and run once elsewhere.
+    [Fact]
+    public async Task Partitions_WorkerKilledDuringHandOver_NoKeyReorderedNothingLostOrTwice()
+    {
+        const int perKey = 30;
+        var topic = TestBroker.NewTopic("killhandover");
+        KeyedMessages.TrackPartitions(Broker, topic, Partitions);
+        // The first worker registers first on every partition and must hand most of them over.
+        var victim = await Start(topic);
+        await using var transport = KeyedMessages.Transport(Partitions);
+        var keys = Enumerable.Range(0, 48).Select(i => $"k{i}").ToList();
+        Assert.Equal(Partitions, keys.Select(k => KeyPartitioner.PartitionOf(k, Partitions)).Distinct().Count());
+        var total = keys.Count * perKey;
+        WorkerProcess? w2 = null, w3 = null;
+        try
+        {
+            var publish = KeyedMessages.PublishAsync(transport, topic, keys, perKey);
+            await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 50, Wait, "the first worker handling");
+            var before = victim.Output.Split('\n').Count(l => l.Contains("Handing partition queue", StringComparison.Ordinal) && !l.Contains(" 0 deliveries being handled", StringComparison.Ordinal));
+            w2 = await Start(topic);
+            w3 = await Start(topic);
+            await TestEnvironment.WaitUntilAsync(() => Task.FromResult(victim.Output.Split('\n').Skip(0).Count(l => l.Contains("Handing partition queue", StringComparison.Ordinal) && !l.Contains(" 0 deliveries being handled", StringComparison.Ordinal)) > before), Wait,
+                "the first worker starting a hand-over");
+            await victim.SignalAsync("KILL");
+            Assert.True(await victim.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            var ids = await publish;
+            var release = victim.Output.Split('\n').First(l => l.Contains("Handing partition queue", StringComparison.Ordinal) && !l.Contains(" 0 deliveries being handled", StringComparison.Ordinal));
+            output.WriteLine($"killed at: {release.Trim()}");
+
+            await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= total, Wait, $"{total} effects");
+            await Task.Delay(1000);
+            KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(keys, perKey));
+            Assert.Equal(total, await Db.EffectsAsync());
+            Assert.Equal(total, await Db.DistinctEffectsAsync());
+            Assert.DoesNotContain((w2.Output + "\n" + w3.Output).Split('\n'), l => l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await victim.DisposeAsync();
+            if (w2 is not null)
+            {
+                await w2.DisposeAsync();
+            }
+
+            if (w3 is not null)
+            {
+                await w3.DisposeAsync();
+            }
+        }
+
+        Task<WorkerProcess> Start(string name) =>
+            WorkerProcess.StartAsync(Db, name, "100-300", shutdownMs: 1000, partitions: Partitions, concurrency: "48", timeoutMs: 5000, rebalanceMs: 300);
     }
 }
