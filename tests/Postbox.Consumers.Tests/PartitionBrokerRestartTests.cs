@@ -123,4 +123,104 @@ public sealed class PartitionBrokerRestartTests(ITestOutputHelper output) : Serv
             }
         }
     }
+
+    // A worker paused (SIGTSTP, IConsumerControl.PauseAsync) while the broker is down must not come back as a consumer when
+    // the connection recovers: a paused worker holds no partition (docs/ordering.md), else it would be the single active
+    // consumer of partitions it does not handle, and they would stall until it resumes.
+    [Fact]
+    public async Task Partitions_WorkerPausedWhileBrokerDown_TakesNoPartitionWhenTheBrokerIsBack()
+    {
+        var topic = TestBroker.NewTopic("pausedown");
+        KeyedMessages.TrackPartitions(Broker, topic, Partitions);
+        Broker.Track(topic);
+        var logs = new CapturedLogs();
+        var script = new HandlerScript();
+        using var paused = await ConsumerHost.StartAsync(Db, topic, script, partitions: Partitions,
+            services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await using var transport = KeyedMessages.Transport(Partitions);
+        var warm = Enumerable.Range(0, 60).Select(i => $"w{i}").ToList();
+        Assert.Equal(Partitions, warm.Select(k => KeyPartitioner.PartitionOf(k, Partitions)).Distinct().Count());
+        await KeyedMessages.PublishAsync(transport, topic, warm, 1);
+        await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync() >= 60, Wait, "the first worker handling");
+
+        try
+        {
+            await TestBroker.RabbitMQCtlAsync("stop_app");
+            await TestEnvironment.WaitUntilAsync(() => Task.FromResult(logs.Count(3102) > 0), Wait, "the connection lost");
+            await paused.Services.GetRequiredService<IConsumerControl>().PauseAsync();
+        }
+        finally
+        {
+            await TestBroker.RabbitMQCtlAsync("start_app");
+            await TestBroker.RabbitMQCtlAsync("await_startup --timeout 60");
+        }
+
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(logs.Count(3103) > 0), Wait, "the paused worker's connection recovered");
+        await Task.Delay(1000);
+        using var other = await ConsumerHost.StartAsync(Db, topic, new HandlerScript(), partitions: Partitions);
+        await Broker.ResetAsync();
+        var keys = Enumerable.Range(0, 24).Select(i => $"k{i}").ToList();
+        await KeyedMessages.PublishAsync(transport, topic, keys, 5);
+        await Broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem("keyless:0"));
+        try
+        {
+            await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync() >= 60 + 121, TimeSpan.FromSeconds(60),
+                "the other worker handling every message while the first one is paused");
+        }
+        finally
+        {
+            output.WriteLine($"handled: {await Db.EffectsAsync() - 60} of 121; paused worker attempts after the pause: {script.Attempts.Count - 60}");
+            await other.StopAsync();
+            await paused.StopAsync();
+        }
+
+        Assert.Equal(60, script.Attempts.Count); // the paused worker handled nothing more
+        KeyedMessages.AssertInOrder((await KeyedMessages.EffectsAsync(Db)).Where(e => e.Body.StartsWith('k')), KeyedMessages.All(keys, 5));
+    }
+
+    // Resumed (SIGCONT, IConsumerControl.ResumeAsync) while the broker is down: registering the consumers fails then, and
+    // the worker must register once the broker is back — its topic's own queue (keyless messages) as well as its partitions.
+    [Fact]
+    public async Task Partitions_WorkerResumedWhileBrokerDown_ConsumesAgainWhenTheBrokerIsBack()
+    {
+        var topic = TestBroker.NewTopic("resumedown");
+        KeyedMessages.TrackPartitions(Broker, topic, Partitions);
+        Broker.Track(topic);
+        var logs = new CapturedLogs();
+        using var host = await ConsumerHost.StartAsync(Db, topic, new HandlerScript(), partitions: Partitions,
+            services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var control = host.Services.GetRequiredService<IConsumerControl>();
+        await control.PauseAsync();
+        try
+        {
+            await TestBroker.RabbitMQCtlAsync("stop_app");
+            await TestEnvironment.WaitUntilAsync(() => Task.FromResult(logs.Count(3102) > 0), Wait, "the connection lost");
+            await control.ResumeAsync();
+        }
+        finally
+        {
+            await TestBroker.RabbitMQCtlAsync("start_app");
+            await TestBroker.RabbitMQCtlAsync("await_startup --timeout 60");
+        }
+
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(logs.Count(3103) > 0), Wait, "the connection recovered");
+        await Broker.ResetAsync();
+        await using var transport = KeyedMessages.Transport(Partitions);
+        var keys = Enumerable.Range(0, 12).Select(i => $"k{i}").ToList();
+        await KeyedMessages.PublishAsync(transport, topic, keys, 3);
+        for (var i = 0; i < 5; i++)
+        {
+            await Broker.PublishAsync(topic, Guid.CreateVersion7(), new WorkItem($"keyless:{i}"));
+        }
+
+        try
+        {
+            await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync() >= 41, TimeSpan.FromSeconds(60), "every message handled after the resume");
+        }
+        finally
+        {
+            output.WriteLine($"handled {await Db.EffectsAsync()} of 41 (36 keyed, 5 keyless)");
+            await host.StopAsync();
+        }
+    }
 }

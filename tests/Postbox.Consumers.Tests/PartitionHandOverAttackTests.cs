@@ -140,13 +140,12 @@ public sealed class PartitionHandOverAttackTests(ITestOutputHelper output) : Ser
         }
     }
 
-    // kill -9 of a worker at the moment it starts handing a partition over (its log line), while that partition has
-    // deliveries being handled (slow handlers): the broker requeues everything of the dead worker and activates the next;
-    // the deliveries that were being handled roll back and run once elsewhere.
+    // kill -9 of a worker at the moment it starts handing a partition over (its log line) while that partition has
+    // deliveries being handled (slow handlers, a slot for every key): the broker requeues everything of the dead worker
+    // and activates the next; the deliveries that were being handled roll back and run once elsewhere.
     [Fact]
     public async Task Partitions_WorkerKilledDuringHandOver_NoKeyReorderedNothingLostOrTwice()
     {
-        const int perKey = 30;
         var topic = TestBroker.NewTopic("killhandover");
         KeyedMessages.TrackPartitions(Broker, topic, Partitions);
         // The first worker registers first on every partition and must hand most of them over.
@@ -154,32 +153,52 @@ public sealed class PartitionHandOverAttackTests(ITestOutputHelper output) : Ser
         await using var transport = KeyedMessages.Transport(Partitions);
         var keys = Enumerable.Range(0, 48).Select(i => $"k{i}").ToList();
         Assert.Equal(Partitions, keys.Select(k => KeyPartitioner.PartitionOf(k, Partitions)).Distinct().Count());
-        var total = keys.Count * perKey;
         WorkerProcess? w2 = null, w3 = null;
+        using var killed = new CancellationTokenSource();
+        var rounds = 0;
+        // Rounds of one message per key (each after the previous round's confirms) until the kill, and a few after it.
+        var publish = Task.Run(async () =>
+        {
+            var after = 0;
+            while (after < 5 && rounds < 200)
+            {
+                var i = rounds;
+                await Task.WhenAll(keys.Select(k => transport.PublishAsync(new OutboxEnvelope(Guid.CreateVersion7(), i, topic, k, "WorkItem",
+                    JsonSerializer.SerializeToUtf8Bytes(new WorkItem($"{k}:{i}"), JsonSerializerOptions.Web), new Dictionary<string, string>(),
+                    DateTimeOffset.UtcNow, 0, null), CancellationToken.None).AsTask()));
+                rounds++;
+                after += killed.IsCancellationRequested ? 1 : 0;
+                await Task.Delay(100);
+            }
+        });
+        static bool HandingOverBusy(string line) =>
+            line.Contains("Handing partition queue", StringComparison.Ordinal) && !line.Contains(" 0 deliveries being handled", StringComparison.Ordinal);
         try
         {
-            var publish = KeyedMessages.PublishAsync(transport, topic, keys, perKey);
             await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 50, Wait, "the first worker handling");
-            var before = victim.Output.Split('\n').Count(l => l.Contains("Handing partition queue", StringComparison.Ordinal) && !l.Contains(" 0 deliveries being handled", StringComparison.Ordinal));
             w2 = await Start(topic);
             w3 = await Start(topic);
-            await TestEnvironment.WaitUntilAsync(() => Task.FromResult(victim.Output.Split('\n').Skip(0).Count(l => l.Contains("Handing partition queue", StringComparison.Ordinal) && !l.Contains(" 0 deliveries being handled", StringComparison.Ordinal)) > before), Wait,
-                "the first worker starting a hand-over");
+            await TestEnvironment.WaitUntilAsync(() => Task.FromResult(victim.Output.Split('\n').Any(HandingOverBusy) || publish.IsCompleted), Wait,
+                "the first worker starting a hand-over with deliveries being handled");
             await victim.SignalAsync("KILL");
+            await killed.CancelAsync();
             Assert.True(await victim.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-            var ids = await publish;
-            var release = victim.Output.Split('\n').First(l => l.Contains("Handing partition queue", StringComparison.Ordinal) && !l.Contains(" 0 deliveries being handled", StringComparison.Ordinal));
-            output.WriteLine($"killed at: {release.Trim()}");
+            await publish;
+            var at = victim.Output.Split('\n').FirstOrDefault(HandingOverBusy);
+            output.WriteLine($"{rounds} rounds; killed at: {at?.Trim()}");
+            Assert.NotNull(at);
 
+            var total = keys.Count * rounds;
             await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= total, Wait, $"{total} effects");
             await Task.Delay(1000);
-            KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(keys, perKey));
+            KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(keys, rounds));
             Assert.Equal(total, await Db.EffectsAsync());
             Assert.Equal(total, await Db.DistinctEffectsAsync());
             Assert.DoesNotContain((w2.Output + "\n" + w3.Output).Split('\n'), l => l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal));
         }
         finally
         {
+            await killed.CancelAsync();
             await victim.DisposeAsync();
             if (w2 is not null)
             {
