@@ -214,4 +214,51 @@ public sealed class PartitionHandOverAttackTests(ITestOutputHelper output) : Ser
         Task<WorkerProcess> Start(string name) =>
             WorkerProcess.StartAsync(Db, name, "100-300", shutdownMs: 1000, partitions: Partitions, concurrency: "48", timeoutMs: 5000, rebalanceMs: 300);
     }
+
+    // A key's message fails at the worker that is active on its partition and waits for its retry (3 s); that worker
+    // leaves, the partition moves to another worker, and the key's later messages arrive there: they must wait behind the
+    // retry (parked in the inbox), not run first, and the retry then runs before them on the new worker.
+    [Fact]
+    public async Task Partitions_RetryingKeyMovesToAnotherWorker_LaterMessagesWaitForTheRetry()
+    {
+        var topic = TestBroker.NewTopic("retrymove");
+        KeyedMessages.TrackPartitions(Broker, topic, Partitions);
+        await using var transport = KeyedMessages.Transport(Partitions);
+        var first = new HandlerScript { ShouldFail = c => c.Attempt == 1 };
+        void Configure(HandlerOptions o) => o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromSeconds(3));
+        void NoHandOver(IServiceCollection s) => s.Configure<RabbitMQConsumerOptions>(o => o.RebalanceInterval = TimeSpan.Zero);
+        var leaver = await ConsumerHost.StartAsync(Db, topic, first, Configure, Partitions, NoHandOver);
+        var second = new HandlerScript();
+        using var stayer = await ConsumerHost.StartAsync(Db, topic, second, Configure, Partitions, NoHandOver);
+        try
+        {
+            var ids = await KeyedMessages.PublishAsync(transport, topic, ["a"], 1);
+            var head = ids["a:0"];
+            await TestEnvironment.WaitUntilAsync(async () => (await Db.EntryAsync(head, ConsumerHost.Consumer))?.State == InboxState.Retrying, Wait,
+                "a:0 waiting for its retry at the first worker");
+            await leaver.StopAsync();
+            leaver.Dispose();
+
+            var later = new Dictionary<string, Guid>();
+            for (var i = 1; i < 10; i++)
+            {
+                var id = Guid.CreateVersion7();
+                later[$"a:{i}"] = id;
+                await transport.PublishAsync(new OutboxEnvelope(id, i, topic, "a", "WorkItem",
+                    JsonSerializer.SerializeToUtf8Bytes(new WorkItem($"a:{i}"), JsonSerializerOptions.Web), new Dictionary<string, string>(),
+                    DateTimeOffset.UtcNow, 0, null), CancellationToken.None);
+            }
+
+            await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync() >= 10, Wait, "the key's ten messages handled");
+            await Task.Delay(500);
+            KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(["a"], 10));
+            Assert.Equal(10, await Db.EffectsAsync());
+            Assert.Equal(1, second.Attempts[head]); // the retry ran at the second worker, once
+            Assert.All(later.Values, id => Assert.Equal(1, second.Attempts[id]));
+        }
+        finally
+        {
+            await stayer.StopAsync();
+        }
+    }
 }
