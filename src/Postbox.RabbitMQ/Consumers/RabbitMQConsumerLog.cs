@@ -36,4 +36,8 @@ internal static partial class RabbitMQConsumerLog
     // Expected while the broker is unreachable: one line per interval, no stack trace.
     [LoggerMessage(3109, LogLevel.Warning, "Balancing the partitions of '{Queue}' failed: {Reason}; trying again at the next interval.")]
     public static partial void RebalanceFailed(ILogger logger, string queue, string reason);
+
+    // Expected while the broker is unreachable (a pause or resume during a broker restart): one line, no stack trace.
+    [LoggerMessage(3110, LogLevel.Warning, "Consumers of '{Queue}': {Action} failed ({Reason}); {Remedy}.")]
+    public static partial void RegistrationFailed(ILogger logger, string queue, string action, string reason, string remedy);
 }

@@ -43,6 +43,8 @@ public sealed class RabbitMQConsumerOptions
     /// channel closes (the broker requeues the rest in place and activates the next worker) and the worker registers
     /// again behind the others. Needed because RabbitMQ 3.x makes the first worker registered active on every partition.
     /// Default 5 s; 100 ms to 10 min, or <see cref="TimeSpan.Zero"/> to never hand over (the first worker keeps them all).
+    /// The same loop registers again, at the next interval (every <see cref="ReconnectDelay"/> when hand-overs are off),
+    /// consumers that could not be registered on a resume while the broker was down.
     /// </summary>
     public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromSeconds(5);
 

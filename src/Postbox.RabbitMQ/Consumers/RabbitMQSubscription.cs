@@ -35,7 +35,8 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
     private readonly Channel<IncomingMessage> _buffer = Channel.CreateUnbounded<IncomingMessage>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly SemaphoreSlim _control = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
-    private readonly QueueConsumer _main;
+    // The topic's own (keyless) queue; replaced when its channel had to be closed (paused while the broker was down).
+    private QueueConsumer _main;
     // The current registration of each partition; null while not registered (paused, handed over, failed to register).
     private readonly QueueConsumer?[] _partitions;
     // Releases under way (pause, hand-over), by partition.
@@ -88,10 +89,9 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
             await channel.BasicQosAsync(0, (ushort)Math.Min(request.Prefetch, ushort.MaxValue), global: false, cancellationToken).ConfigureAwait(false);
             subscription = new RabbitMQSubscription(source, connection, options, request, queue, channel, partitionQueues, logger, timeProvider);
             await subscription.ResumeAsync(cancellationToken).ConfigureAwait(false);
-            if (partitions > 1 && options.RebalanceInterval > TimeSpan.Zero)
-            {
-                subscription._balancer = Task.Run(subscription.BalanceAsync, CancellationToken.None);
-            }
+            // Always: besides handing partitions over it registers again what could not be registered (a resume while
+            // the broker was down).
+            subscription._balancer = Task.Run(subscription.BalanceAsync, CancellationToken.None);
 
             return subscription;
         }
@@ -111,9 +111,10 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
     }
 
     /// <summary>
-    /// Stops new deliveries. The keyless queue's consumer is cancelled (what it delivered is settled later). Each
-    /// partition is released in the background — closed once its deliveries being handled are settled — so the next
-    /// worker takes it over in order; its deliveries not started go back to the queue.
+    /// Stops new deliveries. Each partition is released in the background — closed once its deliveries being handled
+    /// are settled — so the next worker takes it over in order; its deliveries not started go back to the queue. The
+    /// keyless queue's consumer is cancelled (what it delivered is settled later); when it cannot be (the broker is
+    /// down), its channel is closed instead, so that the connection's recovery does not register it again.
     /// </summary>
     public async Task PauseAsync(CancellationToken cancellationToken)
     {
@@ -121,11 +122,52 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
         try
         {
             _paused = true;
-            await _main.CancelAsync(cancellationToken).ConfigureAwait(false);
-            RabbitMQConsumerLog.Cancelled(_logger, _queue);
+            // First, and without the broker: a closed channel is not recovered, so a paused worker comes back from a
+            // broker restart holding no partition.
             for (var n = 0; n < _partitions.Length; n++)
             {
                 _ = StartRelease(n); // Observed by ResumeAsync and DisposeAsync.
+            }
+
+            try
+            {
+                await _main.CancelAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The broker unreachable: the consumer is still recorded for recovery. Its deliveries are stale anyway
+                // (the connection went down), so close the channel; ResumeAsync opens a new one.
+                RabbitMQConsumerLog.RegistrationFailed(_logger, _queue, "cancelling the consumer", $"{ex.GetType().Name}: {ex.Message}",
+                    "its channel is closed instead, and a new one is opened on resume");
+                await _main.CloseAsync(_logger).ConfigureAwait(false);
+            }
+
+            RabbitMQConsumerLog.Cancelled(_logger, _queue);
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    /// <summary>
+    /// Registers the consumers again. What cannot be registered now (the broker is down) is registered by the balancing
+    /// loop once it can be; the first call (from <see cref="CreateAsync"/>) throws instead, so subscribing is retried.
+    /// </summary>
+    public async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _paused = false;
+            try
+            {
+                await RegisterAsync(waitForReleases: true, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (_balancer is { IsCompleted: false } && !cancellationToken.IsCancellationRequested)
+            {
+                RabbitMQConsumerLog.RegistrationFailed(_logger, _queue, "registering the consumers", $"{ex.GetType().Name}: {ex.Message}",
+                    "they are registered once the broker answers");
             }
         }
         finally
@@ -134,27 +176,36 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
         }
     }
 
-    public async Task ResumeAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Registers the keyless queue's consumer (on a new channel if its channel was closed) and every partition not
+    /// registered; a partition still being released is waited for (<paramref name="waitForReleases"/>) or skipped. Caller
+    /// holds <see cref="_control"/>.
+    /// </summary>
+    private async Task RegisterAsync(bool waitForReleases, CancellationToken cancellationToken)
     {
-        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        if (_main.IsClosed)
         {
-            _paused = false;
+            _main = await QueueConsumer.OpenAsync(_connection, _queue, -1, _request.Topic, _request.Prefetch, Deliver, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
             await _main.ConsumeAsync(cancellationToken).ConfigureAwait(false);
-            for (var n = 0; n < _partitions.Length; n++)
+        }
+
+        for (var n = 0; n < _partitions.Length; n++)
+        {
+            // A partition still being released registers again only after its channel closed: at the back of the queue.
+            if (_releases[n] is { } release)
             {
-                // A partition still being released registers again only after its channel closed: at the back of the queue.
-                if (_releases[n] is { } release)
+                if (!waitForReleases)
                 {
-                    await release.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
 
-                _partitions[n] ??= await OpenPartitionAsync(n, cancellationToken).ConfigureAwait(false);
+                await release.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-        }
-        finally
-        {
-            _control.Release();
+
+            _partitions[n] ??= await OpenPartitionAsync(n, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -178,14 +229,18 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
 
     private void Forget(int partition, Task release) => Interlocked.CompareExchange(ref _releases[partition], null, release);
 
-    /// <summary>The hand-over loop: one decision per (jittered) interval.</summary>
+    /// <summary>
+    /// The hand-over loop: one decision per (jittered) interval. Without hand-overs (one partition or none, or the
+    /// interval 0) it only registers, every <see cref="RabbitMQConsumerOptions.ReconnectDelay"/>, what could not be.
+    /// </summary>
     private async Task BalanceAsync()
     {
         var token = _stop.Token;
+        var interval = HandsOver ? _options.RebalanceInterval : _options.ReconnectDelay;
         while (!token.IsCancellationRequested)
         {
 #pragma warning disable CA5394 // Jitter, not security.
-            var delay = _options.RebalanceInterval * (0.75 + (Random.Shared.NextDouble() * 0.5));
+            var delay = interval * (0.75 + (Random.Shared.NextDouble() * 0.5));
 #pragma warning restore CA5394
             try
             {
@@ -205,7 +260,9 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
         }
     }
 
-    /// <summary>Registers partitions that lost their registration, then hands one partition over if above the share.</summary>
+    private bool HandsOver => _partitions.Length > 1 && _options.RebalanceInterval > TimeSpan.Zero;
+
+    /// <summary>Registers what lost its registration, then hands one partition over if above the share.</summary>
     internal async Task BalanceOnceAsync(CancellationToken cancellationToken)
     {
         List<QueueConsumer> active;
@@ -217,15 +274,9 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
                 return;
             }
 
-            for (var n = 0; n < _partitions.Length; n++)
-            {
-                // A registration that failed after a hand-over (the broker was unreachable) is made again now.
-                if (_partitions[n] is null && _releases[n] is null)
-                {
-                    _partitions[n] = await OpenPartitionAsync(n, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
+            // A registration that failed — after a hand-over, or a resume while the broker was unreachable — is made
+            // again now.
+            await RegisterAsync(waitForReleases: false, cancellationToken).ConfigureAwait(false);
             active = [.. _partitions.OfType<QueueConsumer>().Where(static c => c.KnownActive && !c.IsReleasing && !c.IsClosed)];
         }
         finally
@@ -233,7 +284,7 @@ internal sealed class RabbitMQSubscription : IConsumerSubscription
             _control.Release();
         }
 
-        if (active.Count < 2)
+        if (!HandsOver || active.Count < 2)
         {
             return; // A share is at least one partition.
         }
