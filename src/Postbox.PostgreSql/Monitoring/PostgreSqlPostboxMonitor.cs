@@ -50,19 +50,20 @@ internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
         (MessageState State, short Stored)[] states;
         if (side == MessageSide.Outbox)
         {
-            states = [(MessageState.Ready, 0), (MessageState.InFlight, 3), (MessageState.Scheduled, 4), (MessageState.Dead, 2), (MessageState.Done, 1)];
+            states = [(MessageState.Ready, OutboxState.Ready), (MessageState.InFlight, OutboxState.InFlight), (MessageState.Scheduled, OutboxState.Scheduled),
+                (MessageState.Dead, OutboxState.Dead), (MessageState.Done, OutboxState.Delivered)];
             sql = string.Join("\nUNION ALL\n", states.Select(s =>
                 $"SELECT {s.Stored}::smallint, false, topic, count(*) FROM (SELECT topic FROM {_outbox} WHERE state = {s.Stored} LIMIT $1) x GROUP BY topic"));
         }
         else
         {
-            states = [(MessageState.InFlight, 2), (MessageState.Dead, 3), (MessageState.Done, 1)];
+            states = [(MessageState.InFlight, InboxRowState.Retrying), (MessageState.Dead, InboxRowState.Dead), (MessageState.Done, InboxRowState.Processed)];
             sql = $"""
-                SELECT 2::smallint, x.leased, x.consumer, count(*) FROM (SELECT consumer, lease_owner IS NOT NULL AS leased FROM {_inbox} WHERE state = 2 LIMIT $1) x GROUP BY 2, 3
+                SELECT {InboxRowState.Retrying}::smallint, x.leased, x.consumer, count(*) FROM (SELECT consumer, lease_owner IS NOT NULL AS leased FROM {_inbox} WHERE state = {InboxRowState.Retrying} LIMIT $1) x GROUP BY 2, 3
                 UNION ALL
-                SELECT 3::smallint, false, consumer, count(*) FROM (SELECT consumer FROM {_inbox} WHERE state = 3 LIMIT $1) x GROUP BY consumer
+                SELECT {InboxRowState.Dead}::smallint, false, consumer, count(*) FROM (SELECT consumer FROM {_inbox} WHERE state = {InboxRowState.Dead} LIMIT $1) x GROUP BY consumer
                 UNION ALL
-                SELECT 1::smallint, false, consumer, count(*) FROM (SELECT consumer FROM {_inbox} WHERE state = 1 LIMIT $1) x GROUP BY consumer
+                SELECT {InboxRowState.Processed}::smallint, false, consumer, count(*) FROM (SELECT consumer FROM {_inbox} WHERE state = {InboxRowState.Processed} LIMIT $1) x GROUP BY consumer
                 """;
         }
 
@@ -100,7 +101,7 @@ internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
         DateTimeOffset? oldest;
         await using (var command = _dataSource.CreateCommand(side == MessageSide.Outbox
             ? _commands.OldestPending
-            : $"SELECT min(received_at) FROM {_inbox} WHERE state = 2"))
+            : $"SELECT min(received_at) FROM {_inbox} WHERE state = {InboxRowState.Retrying}"))
         {
             var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             oldest = value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : null;
@@ -238,10 +239,10 @@ internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
     /// <inheritdoc />
     public Task<int> ReplayDeadAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            $"UPDATE {_outbox} SET state = 0, attempts = 0, available_at = $2 WHERE id = ANY($1) AND state = 2",
+            $"UPDATE {_outbox} SET state = {OutboxState.Ready}, attempts = 0, available_at = $2 WHERE id = ANY($1) AND state = {OutboxState.Dead}",
             $"""
-            UPDATE {_inbox} i SET state = 2, attempts = 0, next_attempt_at = $3, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-            FROM unnest($1, $2) AS r(id, consumer) WHERE i.message_id = r.id AND i.consumer = r.consumer AND i.state = 3
+            UPDATE {_inbox} i SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = $3, dead_at = NULL, lease_owner = NULL, replays = replays + 1
+            FROM unnest($1, $2) AS r(id, consumer) WHERE i.message_id = r.id AND i.consumer = r.consumer AND i.state = {InboxRowState.Dead}
             """, cancellationToken);
 
     /// <inheritdoc />
@@ -253,16 +254,16 @@ internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
         {
             await using var command = _dataSource.CreateCommand();
             var now = Add(command, _timeProvider.GetUtcNow());
-            var where = new StringBuilder(side == MessageSide.Outbox ? "state = 2" : "state = 3");
+            var where = new StringBuilder(side == MessageSide.Outbox ? $"state = {OutboxState.Dead}" : $"state = {InboxRowState.Dead}");
             Filter(command, where, side, filter);
             // Batches keep each statement short (row locks, WAL); SKIP LOCKED leaves rows another operator is replaying.
             command.CommandText = side == MessageSide.Outbox
                 ? $"""
-                  UPDATE {_outbox} SET state = 0, attempts = 0, available_at = {now}
+                  UPDATE {_outbox} SET state = {OutboxState.Ready}, attempts = 0, available_at = {now}
                   WHERE id IN (SELECT id FROM {_outbox} WHERE {where} ORDER BY seq LIMIT {BatchSize} FOR UPDATE SKIP LOCKED)
                   """
                 : $"""
-                  UPDATE {_inbox} SET state = 2, attempts = 0, next_attempt_at = {now}, dead_at = NULL, lease_owner = NULL, replays = replays + 1
+                  UPDATE {_inbox} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = {now}, dead_at = NULL, lease_owner = NULL, replays = replays + 1
                   WHERE (message_id, consumer) IN (SELECT message_id, consumer FROM {_inbox} WHERE {where}
                                                     LIMIT {BatchSize} FOR UPDATE SKIP LOCKED)
                   """;
@@ -279,19 +280,19 @@ internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
     /// <inheritdoc />
     public Task<int> RetryNowAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            $"UPDATE {_outbox} SET available_at = $2 WHERE id = ANY($1) AND state = 4",
+            $"UPDATE {_outbox} SET available_at = $2 WHERE id = ANY($1) AND state = {OutboxState.Scheduled}",
             $"""
             UPDATE {_inbox} i SET next_attempt_at = $3 FROM unnest($1, $2) AS r(id, consumer)
-            WHERE i.message_id = r.id AND i.consumer = r.consumer AND i.state = 2 AND i.lease_owner IS NULL
+            WHERE i.message_id = r.id AND i.consumer = r.consumer AND i.state = {InboxRowState.Retrying} AND i.lease_owner IS NULL
             """, cancellationToken);
 
     /// <inheritdoc />
     public Task<int> DeleteAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            $"DELETE FROM {_outbox} WHERE id = ANY($1) AND state IN (0, 2, 4)",
+            $"DELETE FROM {_outbox} WHERE id = ANY($1) AND state IN ({OutboxState.Ready}, {OutboxState.Dead}, {OutboxState.Scheduled})",
             $"""
             DELETE FROM {_inbox} i USING unnest($1, $2) AS r(id, consumer)
-            WHERE i.message_id = r.id AND i.consumer = r.consumer AND (i.state = 3 OR (i.state = 2 AND i.lease_owner IS NULL))
+            WHERE i.message_id = r.id AND i.consumer = r.consumer AND (i.state = {InboxRowState.Dead} OR (i.state = {InboxRowState.Retrying} AND i.lease_owner IS NULL))
             """, cancellationToken, withTime: false);
 
     private async Task<int> UpdateAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, string outboxSql, string inboxSql, CancellationToken cancellationToken,
@@ -351,8 +352,15 @@ internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
     private static string CultureInfoInvariant(FormattableString text) => FormattableString.Invariant(text);
 
     private static MessageState MapState(MessageSide side, short stored, bool leased) => side == MessageSide.Outbox
-        ? stored switch { 0 => MessageState.Ready, 3 => MessageState.InFlight, 4 => MessageState.Scheduled, 2 => MessageState.Dead, _ => MessageState.Done }
-        : stored switch { 2 => leased ? MessageState.InFlight : MessageState.Scheduled, 3 => MessageState.Dead, _ => MessageState.Done };
+        ? stored switch
+        {
+            OutboxState.Ready => MessageState.Ready,
+            OutboxState.InFlight => MessageState.InFlight,
+            OutboxState.Scheduled => MessageState.Scheduled,
+            OutboxState.Dead => MessageState.Dead,
+            _ => MessageState.Done,
+        }
+        : stored switch { InboxRowState.Retrying => leased ? MessageState.InFlight : MessageState.Scheduled, InboxRowState.Dead => MessageState.Dead, _ => MessageState.Done };
 
     // Columns: 0 id, 1 consumer, 2 topic, 3 key, 4 type, 5 state, 6 attempts, 7 created_at, 8 available_at, 9 delivered_at,
     // 10 last_error, 11 last_attempt_at, 12 seq.
@@ -385,15 +393,15 @@ internal sealed class PostgreSqlPostboxMonitor : IPostboxMonitor
     {
         public static ListPlan For(MessageSide side, MessageState state) => (side, state) switch
         {
-            (MessageSide.Outbox, MessageState.Ready) => new("state = 0", null, false),
-            (MessageSide.Outbox, MessageState.InFlight) => new("state = 3", null, false),
-            (MessageSide.Outbox, MessageState.Scheduled) => new("state = 4", null, false),
-            (MessageSide.Outbox, MessageState.Dead) => new("state = 2", null, false),
-            (MessageSide.Outbox, MessageState.Done) => new("state = 1", "delivered_at", false),
-            (MessageSide.Inbox, MessageState.InFlight) => new("state = 2 AND lease_owner IS NOT NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Scheduled) => new("state = 2 AND lease_owner IS NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Dead) => new("state = 3", "dead_at", false),
-            (MessageSide.Inbox, MessageState.Done) => new("state = 1", "processed_at", false),
+            (MessageSide.Outbox, MessageState.Ready) => new($"state = {OutboxState.Ready}", null, false),
+            (MessageSide.Outbox, MessageState.InFlight) => new($"state = {OutboxState.InFlight}", null, false),
+            (MessageSide.Outbox, MessageState.Scheduled) => new($"state = {OutboxState.Scheduled}", null, false),
+            (MessageSide.Outbox, MessageState.Dead) => new($"state = {OutboxState.Dead}", null, false),
+            (MessageSide.Outbox, MessageState.Done) => new($"state = {OutboxState.Delivered}", "delivered_at", false),
+            (MessageSide.Inbox, MessageState.InFlight) => new($"state = {InboxRowState.Retrying} AND lease_owner IS NOT NULL", "next_attempt_at", true),
+            (MessageSide.Inbox, MessageState.Scheduled) => new($"state = {InboxRowState.Retrying} AND lease_owner IS NULL", "next_attempt_at", true),
+            (MessageSide.Inbox, MessageState.Dead) => new($"state = {InboxRowState.Dead}", "dead_at", false),
+            (MessageSide.Inbox, MessageState.Done) => new($"state = {InboxRowState.Processed}", "processed_at", false),
             _ => throw new ArgumentOutOfRangeException(nameof(state), state, "Unknown state."),
         };
     }

@@ -43,20 +43,21 @@ internal sealed class SqlitePostboxMonitor : IPostboxMonitor
         string sql;
         if (side == MessageSide.Outbox)
         {
-            states = [(MessageState.Ready, 0), (MessageState.InFlight, 3), (MessageState.Scheduled, 4), (MessageState.Dead, 2), (MessageState.Done, 1)];
+            states = [(MessageState.Ready, OutboxState.Ready), (MessageState.InFlight, OutboxState.InFlight), (MessageState.Scheduled, OutboxState.Scheduled),
+                (MessageState.Dead, OutboxState.Dead), (MessageState.Done, OutboxState.Delivered)];
             sql = string.Join("\nUNION ALL\n", states.Select(s =>
                 $"SELECT {s.Stored}, 0, topic, count(*) FROM (SELECT topic FROM {_tables.Outbox} WHERE state = {s.Stored} LIMIT @n) GROUP BY topic"));
         }
         else
         {
-            states = [(MessageState.InFlight, 2), (MessageState.Dead, 3), (MessageState.Done, 1)];
+            states = [(MessageState.InFlight, InboxRowState.Retrying), (MessageState.Dead, InboxRowState.Dead), (MessageState.Done, InboxRowState.Processed)];
             var t = _tables.Inbox;
             sql = $"""
-                SELECT 2, leased, consumer, count(*) FROM (SELECT consumer, lease_owner IS NOT NULL AS leased FROM {t} WHERE state = 2 LIMIT @n) GROUP BY 2, 3
+                SELECT {InboxRowState.Retrying}, leased, consumer, count(*) FROM (SELECT consumer, lease_owner IS NOT NULL AS leased FROM {t} WHERE state = {InboxRowState.Retrying} LIMIT @n) GROUP BY 2, 3
                 UNION ALL
-                SELECT 3, 0, consumer, count(*) FROM (SELECT consumer FROM {t} WHERE state = 3 LIMIT @n) GROUP BY consumer
+                SELECT {InboxRowState.Dead}, 0, consumer, count(*) FROM (SELECT consumer FROM {t} WHERE state = {InboxRowState.Dead} LIMIT @n) GROUP BY consumer
                 UNION ALL
-                SELECT 1, 0, consumer, count(*) FROM (SELECT consumer FROM {t} WHERE state = 1 LIMIT @n) GROUP BY consumer
+                SELECT {InboxRowState.Processed}, 0, consumer, count(*) FROM (SELECT consumer FROM {t} WHERE state = {InboxRowState.Processed} LIMIT @n) GROUP BY consumer
                 """;
         }
 
@@ -98,7 +99,7 @@ internal sealed class SqlitePostboxMonitor : IPostboxMonitor
         }
         else
         {
-            await using var command = new SqliteCommand($"SELECT min(received_at) FROM {_tables.Inbox} WHERE state = 2", connection);
+            await using var command = new SqliteCommand($"SELECT min(received_at) FROM {_tables.Inbox} WHERE state = {InboxRowState.Retrying}", connection);
             oldest = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long ticks ? SqliteTime.FromTicks(ticks) : null;
         }
 
@@ -235,10 +236,10 @@ internal sealed class SqlitePostboxMonitor : IPostboxMonitor
     /// <inheritdoc />
     public Task<int> ReplayDeadAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            $"UPDATE {_tables.Outbox} SET state = 0, attempts = 0, available_at = @now WHERE id IN (SELECT value FROM json_each(@ids)) AND state = 2",
+            $"UPDATE {_tables.Outbox} SET state = {OutboxState.Ready}, attempts = 0, available_at = @now WHERE id IN (SELECT value FROM json_each(@ids)) AND state = {OutboxState.Dead}",
             $"""
-            UPDATE {_tables.Inbox} SET state = 2, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-            WHERE (message_id, consumer) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@refs)) AND state = 3
+            UPDATE {_tables.Inbox} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
+            WHERE (message_id, consumer) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@refs)) AND state = {InboxRowState.Dead}
             """, cancellationToken);
 
     /// <inheritdoc />
@@ -252,16 +253,16 @@ internal sealed class SqlitePostboxMonitor : IPostboxMonitor
             await using var command = connection.CreateCommand();
             command.Parameters.AddWithValue("@now", SqliteTime.ToTicks(_timeProvider.GetUtcNow()));
             command.Parameters.AddWithValue("@batch", BatchSize);
-            var where = new StringBuilder(side == MessageSide.Outbox ? "state = 2" : "state = 3");
+            var where = new StringBuilder(side == MessageSide.Outbox ? $"state = {OutboxState.Dead}" : $"state = {InboxRowState.Dead}");
             Filter(command, where, side, filter);
             // Short statements: a writer holds SQLite's one write lock for the whole statement.
             command.CommandText = side == MessageSide.Outbox
                 ? $"""
-                  UPDATE {_tables.Outbox} SET state = 0, attempts = 0, available_at = @now
+                  UPDATE {_tables.Outbox} SET state = {OutboxState.Ready}, attempts = 0, available_at = @now
                   WHERE seq IN (SELECT seq FROM {_tables.Outbox} WHERE {where} ORDER BY seq LIMIT @batch)
                   """
                 : $"""
-                  UPDATE {_tables.Inbox} SET state = 2, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
+                  UPDATE {_tables.Inbox} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
                   WHERE rowid IN (SELECT rowid FROM {_tables.Inbox} WHERE {where} LIMIT @batch)
                   """;
             var count = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -277,21 +278,21 @@ internal sealed class SqlitePostboxMonitor : IPostboxMonitor
     /// <inheritdoc />
     public Task<int> RetryNowAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            $"UPDATE {_tables.Outbox} SET available_at = @now WHERE id IN (SELECT value FROM json_each(@ids)) AND state = 4",
+            $"UPDATE {_tables.Outbox} SET available_at = @now WHERE id IN (SELECT value FROM json_each(@ids)) AND state = {OutboxState.Scheduled}",
             $"""
             UPDATE {_tables.Inbox} SET next_attempt_at = @now
             WHERE (message_id, consumer) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@refs))
-              AND state = 2 AND lease_owner IS NULL
+              AND state = {InboxRowState.Retrying} AND lease_owner IS NULL
             """, cancellationToken);
 
     /// <inheritdoc />
     public Task<int> DeleteAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            $"DELETE FROM {_tables.Outbox} WHERE id IN (SELECT value FROM json_each(@ids)) AND state IN (0, 2, 4)",
+            $"DELETE FROM {_tables.Outbox} WHERE id IN (SELECT value FROM json_each(@ids)) AND state IN ({OutboxState.Ready}, {OutboxState.Dead}, {OutboxState.Scheduled})",
             $"""
             DELETE FROM {_tables.Inbox}
             WHERE (message_id, consumer) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@refs))
-              AND (state = 3 OR (state = 2 AND lease_owner IS NULL))
+              AND (state = {InboxRowState.Dead} OR (state = {InboxRowState.Retrying} AND lease_owner IS NULL))
             """, cancellationToken);
 
     private async Task<int> UpdateAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, string outboxSql, string inboxSql, CancellationToken cancellationToken)
@@ -344,8 +345,15 @@ internal sealed class SqlitePostboxMonitor : IPostboxMonitor
     }
 
     private static MessageState MapState(MessageSide side, long stored, bool leased) => side == MessageSide.Outbox
-        ? stored switch { 0 => MessageState.Ready, 3 => MessageState.InFlight, 4 => MessageState.Scheduled, 2 => MessageState.Dead, _ => MessageState.Done }
-        : stored switch { 2 => leased ? MessageState.InFlight : MessageState.Scheduled, 3 => MessageState.Dead, _ => MessageState.Done };
+        ? stored switch
+        {
+            OutboxState.Ready => MessageState.Ready,
+            OutboxState.InFlight => MessageState.InFlight,
+            OutboxState.Scheduled => MessageState.Scheduled,
+            OutboxState.Dead => MessageState.Dead,
+            _ => MessageState.Done,
+        }
+        : stored switch { InboxRowState.Retrying => leased ? MessageState.InFlight : MessageState.Scheduled, InboxRowState.Dead => MessageState.Dead, _ => MessageState.Done };
 
     private static DateTimeOffset? Time(SqliteDataReader reader, int i) => reader.IsDBNull(i) ? null : SqliteTime.FromTicks(reader.GetInt64(i));
 
@@ -373,15 +381,15 @@ internal sealed class SqlitePostboxMonitor : IPostboxMonitor
     {
         public static ListPlan For(MessageSide side, MessageState state) => (side, state) switch
         {
-            (MessageSide.Outbox, MessageState.Ready) => new("state = 0", null, false),
-            (MessageSide.Outbox, MessageState.InFlight) => new("state = 3", null, false),
-            (MessageSide.Outbox, MessageState.Scheduled) => new("state = 4", null, false),
-            (MessageSide.Outbox, MessageState.Dead) => new("state = 2", null, false),
-            (MessageSide.Outbox, MessageState.Done) => new("state = 1", "delivered_at", false),
-            (MessageSide.Inbox, MessageState.InFlight) => new("state = 2 AND lease_owner IS NOT NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Scheduled) => new("state = 2 AND lease_owner IS NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Dead) => new("state = 3", "dead_at", false),
-            (MessageSide.Inbox, MessageState.Done) => new("state = 1", "processed_at", false),
+            (MessageSide.Outbox, MessageState.Ready) => new($"state = {OutboxState.Ready}", null, false),
+            (MessageSide.Outbox, MessageState.InFlight) => new($"state = {OutboxState.InFlight}", null, false),
+            (MessageSide.Outbox, MessageState.Scheduled) => new($"state = {OutboxState.Scheduled}", null, false),
+            (MessageSide.Outbox, MessageState.Dead) => new($"state = {OutboxState.Dead}", null, false),
+            (MessageSide.Outbox, MessageState.Done) => new($"state = {OutboxState.Delivered}", "delivered_at", false),
+            (MessageSide.Inbox, MessageState.InFlight) => new($"state = {InboxRowState.Retrying} AND lease_owner IS NOT NULL", "next_attempt_at", true),
+            (MessageSide.Inbox, MessageState.Scheduled) => new($"state = {InboxRowState.Retrying} AND lease_owner IS NULL", "next_attempt_at", true),
+            (MessageSide.Inbox, MessageState.Dead) => new($"state = {InboxRowState.Dead}", "dead_at", false),
+            (MessageSide.Inbox, MessageState.Done) => new($"state = {InboxRowState.Processed}", "processed_at", false),
             _ => throw new ArgumentOutOfRangeException(nameof(state), state, "Unknown state."),
         };
     }
