@@ -162,6 +162,40 @@ public abstract class InboxStoreConformanceTests
         Assert.Equal((InboxState.Retrying, 1, 3), (replayed!.State, replayed.Replays, replayed.Errors.Count));
     }
 
+    // The operator's batch replay, with the outbox's shape: only the named consumer's dead letters change, whatever
+    // else the list holds (a retrying message, a processed one, an unknown id, another consumer's dead letter).
+    [Fact]
+    public async Task ReplayDead_OfABatch_ReplaysOnlyThatConsumersDeadLetters_AndCountsThem()
+    {
+        Task DeadAsync(Guid id, string consumer) => Store.RecordFailureAsync(Failure(id, 1, T0, next: null) with { Consumer = consumer }, CancellationToken.None);
+        var (dead1, dead2, othersDead, retrying, processed, unknown) =
+            (Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
+        await DeadAsync(dead1, Consumer);
+        await DeadAsync(dead2, Consumer);
+        await DeadAsync(othersDead, "another-consumer");
+        await Store.RecordFailureAsync(Failure(retrying, 1, T0, T0 + TimeSpan.FromHours(1)), CancellationToken.None);
+        await using (var inbox = await Store.BeginAsync(processed, Consumer, "mail", T0, CancellationToken.None))
+        {
+            await inbox!.CommitAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(3, (await Admin.ListDeadAsync(null, 100, default)).Count);
+        Assert.Equal([othersDead], (await Admin.ListDeadAsync("another-consumer", 100, default)).Select(e => e.MessageId));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Admin.ListDeadAsync(Consumer, 0, default));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Admin.ListDeadAsync(Consumer, 10_001, default));
+        Assert.Equal(0, await Admin.ReplayDeadAsync(Consumer, [], default));
+
+        Assert.Equal(2, await Admin.ReplayDeadAsync(Consumer, [dead1, retrying, processed, unknown, othersDead, dead2], default));
+
+        Assert.Equal(InboxState.Retrying, (await Admin.GetAsync(Consumer, dead1, default))!.State);
+        Assert.Equal(InboxState.Retrying, (await Admin.GetAsync(Consumer, dead2, default))!.State);
+        Assert.Equal(InboxState.Dead, (await Admin.GetAsync("another-consumer", othersDead, default))!.State);
+        Assert.Equal((InboxState.Retrying, 0), ((await Admin.GetAsync(Consumer, retrying, default))!.State, (await Admin.GetAsync(Consumer, retrying, default))!.Replays));
+        Assert.Equal(InboxState.Processed, (await Admin.GetAsync(Consumer, processed, default))!.State);
+        Assert.Null(await Admin.GetAsync(Consumer, unknown, default));
+        Assert.Equal([othersDead], (await Admin.ListDeadAsync(null, 100, default)).Select(e => e.MessageId));
+    }
+
     [Fact]
     public async Task FirstFailure_OfAnAlreadyProcessedMessage_ChangesNothing()
     {
