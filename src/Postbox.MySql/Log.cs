@@ -8,9 +8,7 @@ internal static partial class Log
     [LoggerMessage(4200, LogLevel.Information, "Applied migration {Version} ({Name}) to database {Database} (table prefix '{Prefix}').")]
     public static partial void MigrationApplied(ILogger logger, int version, string name, string database, string prefix);
 
-    [LoggerMessage(4201, LogLevel.Information, "Replayed dead letter {MessageId} for {Consumer}: it will run again now with a fresh attempt budget.")]
-    public static partial void Replayed(ILogger logger, Guid messageId, string consumer);
-
-    [LoggerMessage(4202, LogLevel.Debug, "Replay of {MessageId} for {Consumer} changed nothing: it is not a dead letter.")]
-    public static partial void ReplayIgnored(ILogger logger, Guid messageId, string consumer);
+    // One line per replay request, whatever its size: an operator replaying thousands must not flood the log.
+    [LoggerMessage(4201, LogLevel.Information, "Replayed {Replayed} of {Requested} requested dead letters of {Consumer}: due now with a fresh attempt budget; the rest were not dead letters and were left alone.")]
+    public static partial void Replayed(ILogger logger, int replayed, int requested, string consumer);
 }

@@ -75,7 +75,7 @@ internal sealed class PostgreSqlOptionsValidator(NpgsqlDataSource? dataSource, I
             return; // Every open is a new session: no pool to run dry.
         }
 
-        var relay = $"the relay {demand.Relay} ({demand.SettlingBatches} settling batches (Postbox:Relay:MaxInFlightBatches) + 1 claim + 2 maintenance)";
+        var relay = $"the relay {demand.Relay} ({demand.SettlingBatches} settles at once (Postbox:Relay:MaxInFlightBatches) + 1 claim + 2 maintenance)";
         var handlers = $"handlers {demand.Handlers} (the sum of the handlers' Concurrency)";
         var bookkeeping = $"the inbox's retry claim and cleanup {demand.InboxBookkeeping}";
         var fix = "Raise 'Maximum Pool Size' in the connection string, or lower Postbox:Relay:MaxInFlightBatches or the handlers' Concurrency.";

@@ -78,7 +78,7 @@ public sealed class InboxAndRetryTests : ServerTest
         await TestEnvironment.WaitUntilAsync(async () => (await Db.EntryAsync(poison, ConsumerHost.Consumer))?.State == InboxState.Dead, Wait, "poison dead");
         await TestEnvironment.WaitUntilAsync(async () => await Db.EffectsAsync() == others.Count, Wait, "others processed");
 
-        var dead = Assert.Single(await admin.GetDeadLettersAsync(ConsumerHost.Consumer));
+        var dead = Assert.Single(await admin.ListDeadAsync(ConsumerHost.Consumer, 100, default));
         Assert.Equal(poison, dead.MessageId);
         Assert.Equal(3, dead.Attempts); // MaxAttempts
         Assert.Equal([1, 2, 3], dead.Errors.Select(e => e.Attempt));
@@ -87,8 +87,8 @@ public sealed class InboxAndRetryTests : ServerTest
         Assert.Equal(0, await Db.EffectsAsync(poison));
 
         Volatile.Write(ref healed, true);
-        Assert.True(await admin.ReplayAsync(poison, ConsumerHost.Consumer));
-        Assert.False(await admin.ReplayAsync(poison, ConsumerHost.Consumer)); // no longer dead
+        Assert.Equal(1, await admin.ReplayDeadAsync(ConsumerHost.Consumer, [poison], default));
+        Assert.Equal(0, await admin.ReplayDeadAsync(ConsumerHost.Consumer, [poison], default)); // no longer dead
         await TestEnvironment.WaitUntilAsync(async () => (await Db.EntryAsync(poison, ConsumerHost.Consumer))?.State == InboxState.Processed, Wait, "replayed");
 
         var entry = await Db.EntryAsync(poison, ConsumerHost.Consumer);
@@ -96,7 +96,7 @@ public sealed class InboxAndRetryTests : ServerTest
         Assert.Equal(3, entry.Errors.Count); // history kept
         Assert.Equal(1, await Db.EffectsAsync(poison));
         Assert.Equal(4, script.Attempts[poison]);
-        Assert.Empty(await admin.GetDeadLettersAsync(ConsumerHost.Consumer));
+        Assert.Empty(await admin.ListDeadAsync(ConsumerHost.Consumer, 100, default));
         await host.StopAsync();
     }
 

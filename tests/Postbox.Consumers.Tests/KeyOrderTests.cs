@@ -147,7 +147,7 @@ public sealed class KeyOrderTests : ServerTest
             });
 
             Volatile.Write(ref healed, true);
-            Assert.True(await admin.ReplayAsync(poison, ConsumerHost.Consumer));
+            Assert.Equal(1, await admin.ReplayDeadAsync(ConsumerHost.Consumer, [poison], default));
             await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 30, Wait, "key a resumed");
             KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(keys, 10));
         }

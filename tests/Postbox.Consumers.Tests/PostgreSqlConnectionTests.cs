@@ -152,7 +152,7 @@ public sealed class PostgreSqlConnectionTests : ServerTest
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains(error.Failures, f => f.Contains("allows 1 pooled connections", StringComparison.Ordinal)
-            && f.Contains("can hold 9 at once: the relay 7 (4 settling batches", StringComparison.Ordinal));
+            && f.Contains("can hold 9 at once: the relay 7 (4 settles at once", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("handlers 3 (the sum of the handlers' Concurrency) can hold 3", StringComparison.Ordinal));
     }
 

@@ -71,7 +71,7 @@ public sealed class Rev14ScratchRestartTests : ServerTest
         Assert.Equal(2, await KeyedMessages.CountAsync(Db));
         Volatile.Write(ref healed, true);
         var admin = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<IInboxAdmin>(second.Services);
-        Assert.True(await admin.ReplayAsync(poison, ConsumerHost.Consumer));
+        Assert.Equal(1, await admin.ReplayDeadAsync(ConsumerHost.Consumer, [poison], default));
         await TestEnvironment.WaitUntilAsync(async () => await KeyedMessages.CountAsync(Db) >= 10, Wait, "key resumed");
         KeyedMessages.AssertInOrder(await KeyedMessages.EffectsAsync(Db), KeyedMessages.All(["a"], 10));
         await second.StopAsync();

@@ -153,7 +153,7 @@ public abstract class InboxThroughDbContextTests<TStore> : IAsyncLifetime
         InboxEntry? entry = null;
         // PostgreSQL writes the inbox row when the transaction begins, so the handler's commit took it along
         // (processed); SQLite writes it at the runtime's commit, which the handler pre-empted (dead, naming the mistake).
-        await TestEnvironment.WaitUntilAsync(async () => (entry = await admin.GetAsync(id, "payments-ef")) is { State: InboxState.Processed or InboxState.Dead },
+        await TestEnvironment.WaitUntilAsync(async () => (entry = await admin.GetAsync("payments-ef", id, default)) is { State: InboxState.Processed or InboxState.Dead },
             Wait, "the attempt settled");
         await DeliverAsync(host, id);
         await host.StopAsync();

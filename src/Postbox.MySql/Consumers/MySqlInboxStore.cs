@@ -50,7 +50,7 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
     public Task<InboxTransaction?> BeginAsync(Guid messageId, string consumer, string topic, DateTimeOffset now, CancellationToken cancellationToken) =>
         BeginAsync($"""
             INSERT IGNORE INTO {_t} (message_id, consumer, state, topic, attempts, errors, received_at, processed_at)
-            VALUES (@id, @consumer, 1, @third, 1, '[]', @now, @now)
+            VALUES (@id, @consumer, {InboxRowState.Processed}, @third, 1, '[]', @now, @now)
             """, messageId, consumer, topic, now, cancellationToken);
 
     /// <inheritdoc />
@@ -73,9 +73,9 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
             // row is processed (state 1), so it is never in pending_key itself.
             await using var command = new MySqlCommand($"""
                 INSERT IGNORE INTO {_t} (message_id, consumer, state, topic, attempts, errors, received_at, processed_at)
-                VALUES (@id, @consumer, 1, @topic, 1, '[]', @now, @now);
+                VALUES (@id, @consumer, {InboxRowState.Processed}, @topic, 1, '[]', @now, @now);
                 SELECT ROW_COUNT(), EXISTS (SELECT 1 FROM {_t} e
-                    WHERE e.consumer = @consumer AND e.pending_key = @key AND (e.state = 2 OR (e.state = 3 AND @dead)));
+                    WHERE e.consumer = @consumer AND e.pending_key = @key AND (e.state = {InboxRowState.Retrying} OR (e.state = {InboxRowState.Dead} AND @dead)));
                 """, connection, transaction);
             command.Parameters.AddWithValue("@id", MySqlValues.ToDb(messageId));
             command.Parameters.AddWithValue("@consumer", consumer);
@@ -119,7 +119,7 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, $"""
             INSERT IGNORE INTO {_t} (message_id, consumer, state, topic, `key`, type, payload, headers, attempts, errors, received_at, next_attempt_at)
-            VALUES (@id, @consumer, 2, @topic, @key, @type, @payload, @headers, 0, '[]', @now, @now)
+            VALUES (@id, @consumer, {InboxRowState.Retrying}, @topic, @key, @type, @payload, @headers, 0, '[]', @now, @now)
             """);
         var p = command.Parameters;
         p.AddWithValue("@id", MySqlValues.ToDb(parking.MessageId));
@@ -137,8 +137,8 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
     public Task<InboxTransaction?> BeginRetryAsync(Guid messageId, string consumer, string owner, DateTimeOffset now, CancellationToken cancellationToken) =>
         // The payload copy is no longer needed once handled.
         BeginAsync($"""
-            UPDATE {_t} SET state = 1, attempts = attempts + 1, processed_at = @now, next_attempt_at = NULL, lease_owner = NULL, payload = NULL
-            WHERE message_id = @id AND consumer = @consumer AND state = 2 AND lease_owner = @third
+            UPDATE {_t} SET state = {InboxRowState.Processed}, attempts = attempts + 1, processed_at = @now, next_attempt_at = NULL, lease_owner = NULL, payload = NULL
+            WHERE message_id = @id AND consumer = @consumer AND state = {InboxRowState.Retrying} AND lease_owner = @third
             """, messageId, consumer, owner, now, cancellationToken);
 
     private async Task<InboxTransaction?> BeginAsync(string sql, Guid messageId, string consumer, string third, DateTimeOffset now, CancellationToken cancellationToken)
@@ -193,14 +193,14 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
                UPDATE {_t} SET attempts = @attempt,
                    errors = JSON_ARRAY_APPEND(IF(JSON_LENGTH(errors) >= {MaxErrors}, JSON_REMOVE(errors, '$[0]'), errors), '$', {NewError}),
                    state = @state, next_attempt_at = @next, dead_at = @dead, lease_owner = NULL
-               WHERE message_id = @id AND consumer = @consumer AND state = 2 AND lease_owner = @owner
+               WHERE message_id = @id AND consumer = @consumer AND state = {InboxRowState.Retrying} AND lease_owner = @owner
                """;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, sql);
         var p = command.Parameters;
         p.AddWithValue("@id", MySqlValues.ToDb(failure.MessageId));
         p.AddWithValue("@consumer", failure.Consumer);
-        p.AddWithValue("@state", dead ? 3 : 2);
+        p.AddWithValue("@state", dead ? InboxRowState.Dead : InboxRowState.Retrying);
         p.AddWithValue("@attempt", failure.Attempt);
         p.AddWithValue("@at", failure.At.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
         p.AddWithValue("@error", failure.Error.Length > MaxErrorLength ? failure.Error[..MaxErrorLength] : failure.Error);
@@ -244,13 +244,13 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
                 headOnly = $"""
                     AND (r.`key` IS NULL OR r.consumer NOT IN ({ordered}) OR NOT EXISTS (
                         SELECT 1 FROM {_t} e WHERE e.consumer = r.consumer AND e.pending_key = r.`key` AND e.seq < r.seq
-                          AND (e.state = 2 OR (e.state = 3 AND {deadBlocking}))))
+                          AND (e.state = {InboxRowState.Retrying} OR (e.state = {InboxRowState.Dead} AND {deadBlocking}))))
                     """;
             }
 
             select.CommandText = $"""
                 SELECT r.message_id, r.consumer, r.topic, r.`key`, r.type, r.payload, r.headers, r.attempts FROM {_t} r
-                WHERE r.state = 2 AND r.next_attempt_at <= @now AND r.consumer IN ({consumers})
+                WHERE r.state = {InboxRowState.Retrying} AND r.next_attempt_at <= @now AND r.consumer IN ({consumers})
                 {headOnly}
                 ORDER BY r.next_attempt_at LIMIT @limit FOR UPDATE SKIP LOCKED
                 """;
@@ -311,7 +311,7 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, 
-            $"UPDATE {_t} SET lease_owner = NULL, next_attempt_at = @now WHERE message_id = @id AND consumer = @consumer AND state = 2 AND lease_owner = @owner");
+            $"UPDATE {_t} SET lease_owner = NULL, next_attempt_at = @now WHERE message_id = @id AND consumer = @consumer AND state = {InboxRowState.Retrying} AND lease_owner = @owner");
         command.Parameters.AddWithValue("@id", MySqlValues.ToDb(messageId));
         command.Parameters.AddWithValue("@consumer", consumer);
         command.Parameters.AddWithValue("@owner", owner);
@@ -324,15 +324,16 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, 
-            $"DELETE FROM {_t} WHERE state = 1 AND processed_at < @before ORDER BY processed_at LIMIT @limit");
+            $"DELETE FROM {_t} WHERE state = {InboxRowState.Processed} AND processed_at < @before ORDER BY processed_at LIMIT @limit");
         command.Parameters.AddWithValue("@before", MySqlValues.ToDb(processedBefore));
         command.Parameters.AddWithValue("@limit", batchSize);
         return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<InboxEntry?> GetAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    public async Task<InboxEntry?> GetAsync(string consumer, Guid messageId, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(consumer);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, $"SELECT {Columns} FROM {_t} WHERE message_id = @id AND consumer = @consumer");
         command.Parameters.AddWithValue("@id", MySqlValues.ToDb(messageId));
@@ -342,40 +343,48 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<InboxEntry>> GetDeadLettersAsync(string? consumer = null, int limit = 100, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<InboxEntry>> ListDeadAsync(string? consumer, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = MySqlValues.Command(connection, consumer is null
-            ? $"SELECT {Columns} FROM {_t} WHERE state = 3 ORDER BY dead_at DESC LIMIT @limit"
-            : $"SELECT {Columns} FROM {_t} WHERE state = 3 AND consumer = @consumer ORDER BY dead_at DESC LIMIT @limit");
+            ? $"SELECT {Columns} FROM {_t} WHERE state = {InboxRowState.Dead} ORDER BY dead_at DESC LIMIT @limit"
+            : $"SELECT {Columns} FROM {_t} WHERE state = {InboxRowState.Dead} AND consumer = @consumer ORDER BY dead_at DESC LIMIT @limit");
         command.Parameters.AddWithValue("@limit", limit);
         command.Parameters.AddWithValue("@consumer", consumer);
         return await ReadEntriesAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<bool> ReplayAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    public async Task<int> ReplayDeadAsync(string consumer, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(consumer);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = MySqlValues.Command(connection, $"""
-            UPDATE {_t} SET state = 2, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-            WHERE message_id = @id AND consumer = @consumer AND state = 3
-            """);
-        command.Parameters.AddWithValue("@id", MySqlValues.ToDb(messageId));
-        command.Parameters.AddWithValue("@consumer", consumer);
-        command.Parameters.AddWithValue("@now", MySqlValues.ToDb(_timeProvider.GetUtcNow()));
-        var replayed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-        if (replayed)
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0)
         {
-            Log.Replayed(_logger, messageId, consumer);
-        }
-        else
-        {
-            Log.ReplayIgnored(_logger, messageId, consumer);
+            return 0;
         }
 
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new MySqlCommand { Connection = connection };
+        var names = new List<string>(ids.Count);
+        foreach (var id in ids)
+        {
+            var name = "@i" + names.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            command.Parameters.AddWithValue(name, MySqlValues.ToDb(id));
+            names.Add(name);
+        }
+
+        command.Parameters.AddWithValue("@consumer", consumer);
+        command.Parameters.AddWithValue("@now", MySqlValues.ToDb(_timeProvider.GetUtcNow()));
+        // By primary key (message_id, consumer): record locks only.
+        command.CommandText = $"""
+            UPDATE {_t} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
+            WHERE message_id IN ({string.Join(',', names)}) AND consumer = @consumer AND state = {InboxRowState.Dead}
+            """;
+        var replayed = await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
+        Log.Replayed(_logger, replayed, ids.Count, consumer);
         return replayed;
     }
 

@@ -1,3 +1,5 @@
+using Postbox.Consumers;
+
 namespace Postbox.PostgreSql.Consumers;
 
 /// <summary>The inbox's SQL for one schema. Every statement touches rows by primary key or through a partial index.</summary>
@@ -16,15 +18,15 @@ internal sealed class InboxCommands
         // (it rolled back) or does nothing (it committed: a duplicate).
         Begin = $"""
             INSERT INTO {t} (message_id, consumer, state, topic, attempts, received_at, processed_at)
-            VALUES ($1, $2, 1, $3, 1, $4, $4)
+            VALUES ($1, $2, {InboxRowState.Processed}, $3, 1, $4, $4)
             ON CONFLICT (message_id, consumer) DO NOTHING
             """;
         // $1 id, $2 consumer, $3 topic, $4 now, $5 key, $6 dead letters block the key. Inserts only when the consumer has
         // no unfinished row of the key (inbox_key_idx); no row means a duplicate or a blocked key (told apart by Exists).
         BeginInKeyOrder = $"""
             INSERT INTO {t} (message_id, consumer, state, topic, attempts, received_at, processed_at)
-            SELECT $1, $2, 1, $3, 1, $4, $4
-            WHERE NOT EXISTS (SELECT 1 FROM {t} e WHERE e.consumer = $2 AND e.key = $5 AND (e.state = 2 OR (e.state = 3 AND $6)))
+            SELECT $1, $2, {InboxRowState.Processed}, $3, 1, $4, $4
+            WHERE NOT EXISTS (SELECT 1 FROM {t} e WHERE e.consumer = $2 AND e.key = $5 AND (e.state = {InboxRowState.Retrying} OR (e.state = {InboxRowState.Dead} AND $6)))
             ON CONFLICT (message_id, consumer) DO NOTHING
             """;
         Exists = $"SELECT EXISTS (SELECT 1 FROM {t} WHERE message_id = $1 AND consumer = $2)";
@@ -32,18 +34,18 @@ internal sealed class InboxCommands
         // check (below) holds it until everything before it is finished.
         Park = $"""
             INSERT INTO {t} (message_id, consumer, state, topic, key, type, payload, headers, attempts, received_at, next_attempt_at)
-            VALUES ($1, $2, 2, $3, $4, $5, $6, $7::jsonb, 0, $8, $8)
+            VALUES ($1, $2, {InboxRowState.Retrying}, $3, $4, $5, $6, $7::jsonb, 0, $8, $8)
             ON CONFLICT (message_id, consumer) DO NOTHING
             """;
         // $1 id, $2 consumer, $3 owner, $4 now. The payload copy is no longer needed once handled.
         BeginRetry = $"""
-            UPDATE {t} SET state = 1, attempts = attempts + 1, processed_at = $4, next_attempt_at = NULL, lease_owner = NULL, payload = NULL
-            WHERE message_id = $1 AND consumer = $2 AND state = 2 AND lease_owner = $3
+            UPDATE {t} SET state = {InboxRowState.Processed}, attempts = attempts + 1, processed_at = $4, next_attempt_at = NULL, lease_owner = NULL, payload = NULL
+            WHERE message_id = $1 AND consumer = $2 AND state = {InboxRowState.Retrying} AND lease_owner = $3
             """;
         // $1 id, $2 consumer, $3 attempt, $4 at, $5 error, $6 next (null: dead), $7 topic, $8 key, $9 type, $10 payload, $11 headers.
         FailFirst = $"""
             INSERT INTO {t} (message_id, consumer, state, topic, key, type, payload, headers, attempts, errors, received_at, next_attempt_at, dead_at)
-            VALUES ($1, $2, CASE WHEN $6::timestamptz IS NULL THEN 3 ELSE 2 END, $7, $8, $9, $10, $11::jsonb, $3,
+            VALUES ($1, $2, CASE WHEN $6::timestamptz IS NULL THEN {InboxRowState.Dead} ELSE {InboxRowState.Retrying} END, $7, $8, $9, $10, $11::jsonb, $3,
                     jsonb_build_array(jsonb_build_object('attempt', $3, 'at', $4, 'error', left($5, 2000))), $4, $6,
                     CASE WHEN $6::timestamptz IS NULL THEN $4 END)
             ON CONFLICT (message_id, consumer) DO NOTHING
@@ -51,9 +53,9 @@ internal sealed class InboxCommands
         // $1 id, $2 consumer, $3 attempt, $4 at, $5 error, $6 next (null: dead), $7 owner.
         FailRetry = $"""
             UPDATE {t} SET attempts = $3, errors = {AppendError},
-                state = CASE WHEN $6::timestamptz IS NULL THEN 3 ELSE 2 END, next_attempt_at = $6,
+                state = CASE WHEN $6::timestamptz IS NULL THEN {InboxRowState.Dead} ELSE {InboxRowState.Retrying} END, next_attempt_at = $6,
                 dead_at = CASE WHEN $6::timestamptz IS NULL THEN $4 END, lease_owner = NULL
-            WHERE message_id = $1 AND consumer = $2 AND state = 2 AND lease_owner = $7
+            WHERE message_id = $1 AND consumer = $2 AND state = {InboxRowState.Retrying} AND lease_owner = $7
             """;
         // $1 consumers, $2 owner, $3 limit, $4 now, $5 lease expiry, $6 consumers ordering by key, $7 those whose dead
         // letters block their key. SKIP LOCKED: a retry being handled holds its row lock. For an ordered consumer only a
@@ -61,25 +63,25 @@ internal sealed class InboxCommands
         Claim = $"""
             UPDATE {t} i SET lease_owner = $2, next_attempt_at = $5
             FROM (SELECT r.message_id, r.consumer FROM {t} r
-                  WHERE r.state = 2 AND r.next_attempt_at <= $4 AND r.consumer = ANY($1)
+                  WHERE r.state = {InboxRowState.Retrying} AND r.next_attempt_at <= $4 AND r.consumer = ANY($1)
                     AND (r.key IS NULL OR NOT (r.consumer = ANY($6)) OR NOT EXISTS (
                         SELECT 1 FROM {t} e WHERE e.consumer = r.consumer AND e.key = r.key AND e.seq < r.seq
-                          AND (e.state = 2 OR (e.state = 3 AND e.consumer = ANY($7)))))
+                          AND (e.state = {InboxRowState.Retrying} OR (e.state = {InboxRowState.Dead} AND e.consumer = ANY($7)))))
                   ORDER BY r.next_attempt_at LIMIT $3 FOR UPDATE OF r SKIP LOCKED) c
             WHERE i.message_id = c.message_id AND i.consumer = c.consumer
             RETURNING i.message_id, i.consumer, i.topic, i.key, i.type, i.payload, i.headers::text, i.attempts
             """;
-        Release = $"UPDATE {t} SET lease_owner = NULL, next_attempt_at = $4 WHERE message_id = $1 AND consumer = $2 AND state = 2 AND lease_owner = $3";
+        Release = $"UPDATE {t} SET lease_owner = NULL, next_attempt_at = $4 WHERE message_id = $1 AND consumer = $2 AND state = {InboxRowState.Retrying} AND lease_owner = $3";
         Purge = $"""
             DELETE FROM {t} WHERE (message_id, consumer) IN (
-                SELECT message_id, consumer FROM {t} WHERE state = 1 AND processed_at < $1 ORDER BY processed_at LIMIT $2)
+                SELECT message_id, consumer FROM {t} WHERE state = {InboxRowState.Processed} AND processed_at < $1 ORDER BY processed_at LIMIT $2)
             """;
         Get = $"SELECT {Columns} FROM {t} WHERE message_id = $1 AND consumer = $2";
-        DeadAll = $"SELECT {Columns} FROM {t} WHERE state = 3 ORDER BY dead_at DESC LIMIT $1";
-        DeadOfConsumer = $"SELECT {Columns} FROM {t} WHERE state = 3 AND consumer = $2 ORDER BY dead_at DESC LIMIT $1";
+        DeadAll = $"SELECT {Columns} FROM {t} WHERE state = {InboxRowState.Dead} ORDER BY dead_at DESC LIMIT $1";
+        DeadOfConsumer = $"SELECT {Columns} FROM {t} WHERE state = {InboxRowState.Dead} AND consumer = $2 ORDER BY dead_at DESC LIMIT $1";
         Replay = $"""
-            UPDATE {t} SET state = 2, attempts = 0, next_attempt_at = $3, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-            WHERE message_id = $1 AND consumer = $2 AND state = 3
+            UPDATE {t} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = $3, dead_at = NULL, lease_owner = NULL, replays = replays + 1
+            WHERE message_id = ANY($1) AND consumer = $2 AND state = {InboxRowState.Dead}
             """;
     }
 

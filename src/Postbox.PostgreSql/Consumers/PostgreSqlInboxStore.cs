@@ -222,8 +222,9 @@ internal sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
     }
 
     /// <inheritdoc />
-    public async Task<InboxEntry?> GetAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    public async Task<InboxEntry?> GetAsync(string consumer, Guid messageId, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(consumer);
         await using var command = _dataSource.CreateCommand(_commands.Get);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = messageId });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
@@ -232,9 +233,10 @@ internal sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<InboxEntry>> GetDeadLettersAsync(string? consumer = null, int limit = 100, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<InboxEntry>> ListDeadAsync(string? consumer, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
         await using var command = _dataSource.CreateCommand(consumer is null ? _commands.DeadAll : _commands.DeadOfConsumer);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         if (consumer is not null)
@@ -246,23 +248,21 @@ internal sealed class PostgreSqlInboxStore : IInboxStore, IInboxAdmin
     }
 
     /// <inheritdoc />
-    public async Task<bool> ReplayAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    public async Task<int> ReplayDeadAsync(string consumer, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(consumer);
-        await using var command = _dataSource.CreateCommand(_commands.Replay);
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = messageId });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = _timeProvider.GetUtcNow() });
-        var replayed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-        if (replayed)
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0)
         {
-            InboxLog.Replayed(_logger, messageId, consumer);
-        }
-        else
-        {
-            InboxLog.ReplayIgnored(_logger, messageId, consumer);
+            return 0;
         }
 
+        await using var command = _dataSource.CreateCommand(_commands.Replay);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. ids] });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumer });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = _timeProvider.GetUtcNow() });
+        var replayed = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        InboxLog.Replayed(_logger, replayed, ids.Count, consumer);
         return replayed;
     }
 

@@ -41,7 +41,7 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
             {
                 await using var insert = Command(transaction.Connection!, transaction, $"""
                     INSERT INTO {_table} (message_id, consumer, state, topic, attempts, received_at, processed_at)
-                    VALUES (@id, @consumer, 1, @topic, 1, @now, @now)
+                    VALUES (@id, @consumer, {InboxRowState.Processed}, @topic, 1, @now, @now)
                     ON CONFLICT (message_id, consumer) DO NOTHING
                     """, ("id", Id(messageId)), ("consumer", consumer), ("topic", topic), ("now", now.UtcTicks));
                 if (await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false) != 1)
@@ -61,7 +61,7 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
         await using (var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false))
         {
             await using var check = Command(connection, null, $"""
-                SELECT EXISTS (SELECT 1 FROM {_table} WHERE consumer = @consumer AND key = @key AND key IS NOT NULL AND (state = 2 OR (state = 3 AND @dead))),
+                SELECT EXISTS (SELECT 1 FROM {_table} WHERE consumer = @consumer AND key = @key AND key IS NOT NULL AND (state = {InboxRowState.Retrying} OR (state = {InboxRowState.Dead} AND @dead))),
                        EXISTS (SELECT 1 FROM {_table} WHERE message_id = @id AND consumer = @consumer)
                 """, ("consumer", consumer), ("key", key), ("dead", deadBlocksKey ? 1 : 0), ("id", Id(messageId)));
             await using var reader = await check.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -84,7 +84,7 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, $"""
             INSERT INTO {_table} (message_id, consumer, state, topic, key, type, payload, headers, attempts, received_at, next_attempt_at)
-            VALUES (@id, @consumer, 2, @topic, @key, @type, @payload, @headers, 0, @now, @now)
+            VALUES (@id, @consumer, {InboxRowState.Retrying}, @topic, @key, @type, @payload, @headers, 0, @now, @now)
             ON CONFLICT (message_id, consumer) DO NOTHING
             """, ("id", Id(parking.MessageId)), ("consumer", parking.Consumer), ("topic", parking.Topic), ("key", parking.Key), ("type", parking.Type),
             ("payload", parking.Payload.ToArray()), ("headers", HeaderSerializer.Serialize(new Dictionary<string, string>(parking.Headers))),
@@ -95,12 +95,12 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
     /// <inheritdoc />
     public async Task<InboxTransaction?> BeginRetryAsync(Guid messageId, string consumer, string owner, DateTimeOffset now, CancellationToken cancellationToken) =>
         await BeginCoreAsync(messageId, consumer,
-            $"SELECT count(*) FROM {_table} WHERE message_id = @id AND consumer = @consumer AND (state <> 2 OR lease_owner IS NOT @owner)", owner,
+            $"SELECT count(*) FROM {_table} WHERE message_id = @id AND consumer = @consumer AND (state <> {InboxRowState.Retrying} OR lease_owner IS NOT @owner)", owner,
             async (transaction, ct) =>
             {
                 await using var update = Command(transaction.Connection!, transaction, $"""
-                    UPDATE {_table} SET state = 1, attempts = attempts + 1, processed_at = @now, next_attempt_at = NULL, lease_owner = NULL, payload = NULL
-                    WHERE message_id = @id AND consumer = @consumer AND state = 2 AND lease_owner = @owner
+                    UPDATE {_table} SET state = {InboxRowState.Processed}, attempts = attempts + 1, processed_at = @now, next_attempt_at = NULL, lease_owner = NULL, payload = NULL
+                    WHERE message_id = @id AND consumer = @consumer AND state = {InboxRowState.Retrying} AND lease_owner = @owner
                     """, ("id", Id(messageId)), ("consumer", consumer), ("owner", owner), ("now", now.UtcTicks));
                 if (await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false) != 1)
                 {
@@ -128,10 +128,10 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
                    errors = json_insert(CASE WHEN json_array_length(errors) >= {MaxErrors} THEN json_remove(errors, '$[0]') ELSE errors END,
                                         '$[#]', json_object('attempt', @attempt, 'at', @at, 'error', @error)),
                    state = @state, next_attempt_at = @next, dead_at = @dead, lease_owner = NULL
-               WHERE message_id = @id AND consumer = @consumer AND state = 2 AND lease_owner = @owner
+               WHERE message_id = @id AND consumer = @consumer AND state = {InboxRowState.Retrying} AND lease_owner = @owner
                """;
         await using var command = Command(connection, null, sql,
-            ("id", Id(failure.MessageId)), ("consumer", failure.Consumer), ("state", dead ? 3 : 2), ("topic", failure.Topic),
+            ("id", Id(failure.MessageId)), ("consumer", failure.Consumer), ("state", dead ? InboxRowState.Dead : InboxRowState.Retrying), ("topic", failure.Topic),
             ("key", failure.Key), ("type", failure.Type), ("payload", failure.Payload.ToArray()),
             ("headers", HeaderSerializer.Serialize(new Dictionary<string, string>(failure.Headers))), ("attempt", failure.Attempt), ("at", at), ("error", error),
             ("now", failure.At.UtcTicks), ("next", failure.NextAttemptAt?.UtcTicks), ("dead", dead ? failure.At.UtcTicks : null), ("owner", failure.Owner));
@@ -151,10 +151,10 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
         await using var command = Command(connection, null, $"""
             UPDATE {_table} SET lease_owner = @owner, next_attempt_at = @lease
             WHERE rowid IN (SELECT r.rowid FROM {_table} r
-                            WHERE r.state = 2 AND r.next_attempt_at <= @now AND r.consumer IN (SELECT value FROM json_each(@consumers))
+                            WHERE r.state = {InboxRowState.Retrying} AND r.next_attempt_at <= @now AND r.consumer IN (SELECT value FROM json_each(@consumers))
                               AND (r.key IS NULL OR r.consumer NOT IN (SELECT value FROM json_each(@ordered)) OR NOT EXISTS (
                                   SELECT 1 FROM {_table} e WHERE e.consumer = r.consumer AND e.key = r.key AND e.rowid < r.rowid
-                                    AND (e.state = 2 OR (e.state = 3 AND e.consumer IN (SELECT value FROM json_each(@deadBlocking))))))
+                                    AND (e.state = {InboxRowState.Retrying} OR (e.state = {InboxRowState.Dead} AND e.consumer IN (SELECT value FROM json_each(@deadBlocking))))))
                             ORDER BY r.next_attempt_at LIMIT @limit)
             RETURNING message_id, consumer, topic, key, type, payload, headers, attempts
             """, ("owner", request.Owner), ("lease", request.LeaseUntil.UtcTicks), ("now", request.Now.UtcTicks), ("limit", request.Limit),
@@ -177,7 +177,7 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
     {
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null,
-            $"UPDATE {_table} SET lease_owner = NULL, next_attempt_at = @now WHERE message_id = @id AND consumer = @consumer AND state = 2 AND lease_owner = @owner",
+            $"UPDATE {_table} SET lease_owner = NULL, next_attempt_at = @now WHERE message_id = @id AND consumer = @consumer AND state = {InboxRowState.Retrying} AND lease_owner = @owner",
             ("id", Id(messageId)), ("consumer", consumer), ("owner", owner), ("now", now.UtcTicks));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -188,38 +188,48 @@ internal sealed class SqliteInboxStore : IInboxStore, IInboxAdmin
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, $"""
             DELETE FROM {_table} WHERE rowid IN (
-                SELECT rowid FROM {_table} WHERE state = 1 AND processed_at < @before ORDER BY processed_at LIMIT @limit)
+                SELECT rowid FROM {_table} WHERE state = {InboxRowState.Processed} AND processed_at < @before ORDER BY processed_at LIMIT @limit)
             """, ("before", processedBefore.UtcTicks), ("limit", batchSize));
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<InboxEntry?> GetAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    public async Task<InboxEntry?> GetAsync(string consumer, Guid messageId, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(consumer);
         var rows = await ReadEntriesAsync($"SELECT {Columns} FROM {_table} WHERE message_id = @id AND consumer = @consumer",
             [("id", Id(messageId)), ("consumer", consumer)], cancellationToken).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<InboxEntry>> GetDeadLettersAsync(string? consumer = null, int limit = 100, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<InboxEntry>> ListDeadAsync(string? consumer, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
         return ReadEntriesAsync(
-            $"SELECT {Columns} FROM {_table} WHERE state = 3 AND (@consumer IS NULL OR consumer = @consumer) ORDER BY dead_at DESC LIMIT @limit",
+            $"SELECT {Columns} FROM {_table} WHERE state = {InboxRowState.Dead} AND (@consumer IS NULL OR consumer = @consumer) ORDER BY dead_at DESC LIMIT @limit",
             [("consumer", consumer), ("limit", limit)], cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<bool> ReplayAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default)
+    public async Task<int> ReplayDeadAsync(string consumer, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(consumer);
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0)
+        {
+            return 0;
+        }
+
         await using var connection = await SqliteConnections.OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        // The ids travel as one JSON array: one statement whatever their number (SQLite caps bound parameters).
         await using var command = Command(connection, null, $"""
-            UPDATE {_table} SET state = 2, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-            WHERE message_id = @id AND consumer = @consumer AND state = 3
-            """, ("id", Id(messageId)), ("consumer", consumer), ("now", _timeProvider.GetUtcNow().UtcTicks));
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+            UPDATE {_table} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
+            WHERE message_id IN (SELECT value FROM json_each(@ids)) AND consumer = @consumer AND state = {InboxRowState.Dead}
+            """, ("ids", System.Text.Json.JsonSerializer.Serialize(ids.Select(Id))), ("consumer", consumer),
+            ("now", _timeProvider.GetUtcNow().UtcTicks));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyList<InboxEntry>> ReadEntriesAsync(string sql, (string, object?)[] parameters, CancellationToken cancellationToken)

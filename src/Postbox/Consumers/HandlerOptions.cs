@@ -55,7 +55,7 @@ public sealed class HandlerOptions
     /// <summary>
     /// With <see cref="MessageOrdering.ByKey"/>: what a dead letter does to its key at this consumer.
     /// <see cref="Relay.DeadKeyPolicy.Block"/> (the default, as on the relay): the key's later messages are parked in the
-    /// inbox until the dead message is replayed (<see cref="IInboxAdmin.ReplayAsync"/>) and has succeeded;
+    /// inbox until the dead message is replayed (<see cref="IInboxAdmin.ReplayDeadAsync"/>) and has succeeded;
     /// <see cref="Relay.DeadKeyPolicy.Skip"/>: the key goes on with its next message.
     /// </summary>
     public DeadKeyPolicy DeadKeyPolicy { get; set; } = DeadKeyPolicy.Block;

@@ -1,26 +1,32 @@
 namespace Postbox.Consumers;
 
-/// <summary>Monitoring and operator actions on the inbox: inspect messages, list dead letters, replay them.</summary>
+/// <summary>
+/// Monitoring and operator actions on the inbox: inspect a message, list dead letters, replay them. The outbox's
+/// counterpart is <see cref="Storage.IOutboxMonitor"/>: the same member names and parameter order, with the consumer
+/// first (an inbox holds one row per message and consumer).
+/// </summary>
 public interface IInboxAdmin
 {
     /// <summary>The inbox row of <paramref name="messageId"/> for <paramref name="consumer"/>, or <see langword="null"/>.</summary>
-    /// <param name="messageId">The message id.</param>
     /// <param name="consumer">The consumer name.</param>
+    /// <param name="messageId">The message id.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    Task<InboxEntry?> GetAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default);
+    Task<InboxEntry?> GetAsync(string consumer, Guid messageId, CancellationToken cancellationToken);
 
-    /// <summary>Dead letters, most recent first.</summary>
-    /// <param name="consumer">Only this consumer's, or all when <see langword="null"/>.</param>
-    /// <param name="limit">Maximum number returned.</param>
+    /// <summary>Dead letters (messages whose last attempt failed), most recently dead first, with their error history.</summary>
+    /// <param name="consumer">Only this consumer's, or every consumer's when <see langword="null"/>.</param>
+    /// <param name="limit">Maximum number returned (1 to 10,000).</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    Task<IReadOnlyList<InboxEntry>> GetDeadLettersAsync(string? consumer = null, int limit = 100, CancellationToken cancellationToken = default);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to 10,000.</exception>
+    Task<IReadOnlyList<InboxEntry>> ListDeadAsync(string? consumer, int limit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Replays a dead letter: it becomes due at once with a fresh attempt budget; its error history is kept. Returns
-    /// <see langword="false"/> when the message is not dead for that consumer.
+    /// Replays dead letters of <paramref name="consumer"/>: each becomes due at once with a fresh attempt budget; its
+    /// error history is kept. Messages that are not dead letters of that consumer are left alone.
     /// </summary>
-    /// <param name="messageId">The message id.</param>
     /// <param name="consumer">The consumer name.</param>
-    /// <param name="cancellationToken">Cancels the write.</param>
-    Task<bool> ReplayAsync(Guid messageId, string consumer, CancellationToken cancellationToken = default);
+    /// <param name="ids">The dead letters' message ids.</param>
+    /// <param name="cancellationToken">Cancels the update.</param>
+    /// <returns>How many were replayed.</returns>
+    Task<int> ReplayDeadAsync(string consumer, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 }

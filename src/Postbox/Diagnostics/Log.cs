@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(1014, LogLevel.Debug, "Published {Count} messages: [{MessageIds}]")]
     public static partial void BatchPublished(ILogger logger, int count, string messageIds);
 
-    [LoggerMessage(1000, LogLevel.Information, "Relay {Owner} started (batch {BatchSize}, {MaxInFlight} batches in flight, poll every {PollInterval}).")]
-    public static partial void RelayStarted(ILogger logger, string owner, int batchSize, int maxInFlight, TimeSpan pollInterval);
+    [LoggerMessage(1000, LogLevel.Information, "Relay {Owner} started (batches of up to {BatchSize}, at most {MaxInFlightMessages} claimed messages unsettled at once, poll every {PollInterval}).")]
+    public static partial void RelayStarted(ILogger logger, string owner, int batchSize, int maxInFlightMessages, TimeSpan pollInterval);
 
     [LoggerMessage(1001, LogLevel.Information, "Relay {Owner} stopped.")]
     public static partial void RelayStopped(ILogger logger, string owner);
@@ -20,6 +20,14 @@ internal static partial class Log
 
     [LoggerMessage(1003, LogLevel.Warning, "Publishing message {MessageId} to {Topic} failed (attempt {Attempt} of {MaxAttempts}); next attempt at {NextAttemptAt}.")]
     public static partial void PublishFailed(ILogger logger, Exception exception, Guid messageId, string topic, int attempt, int maxAttempts, DateTimeOffset nextAttemptAt);
+
+    // A publish without a confirm in time is an expected failure (a slow broker, or with the in-process transport a
+    // handler slower than the timeout): one line with the reason and the next attempt, no stack trace.
+    [LoggerMessage(1020, LogLevel.Warning, "Publishing message {MessageId} to {Topic} got no confirm within {PublishTimeout} (attempt {Attempt} of {MaxAttempts}); next attempt at {NextAttemptAt}. With the in-process transport the confirm waits for the handler: keep Postbox:Relay:PublishTimeout above the handlers' run time.")]
+    public static partial void PublishTimedOut(ILogger logger, Guid messageId, string topic, TimeSpan publishTimeout, int attempt, int maxAttempts, DateTimeOffset nextAttemptAt);
+
+    [LoggerMessage(1021, LogLevel.Error, "Message {MessageId} to {Topic} is dead after attempt {Attempt}: no confirm within {PublishTimeout}; it is kept and can be replayed.")]
+    public static partial void MessageDeadAfterTimeout(ILogger logger, Guid messageId, string topic, int attempt, TimeSpan publishTimeout);
 
     [LoggerMessage(1004, LogLevel.Error, "Message {MessageId} to {Topic} is dead after attempt {Attempt}; it is kept and can be replayed.")]
     public static partial void MessageDead(ILogger logger, Exception exception, Guid messageId, string topic, int attempt);

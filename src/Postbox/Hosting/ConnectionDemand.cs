@@ -20,12 +20,15 @@ internal sealed class ConnectionDemand
     }
 
     /// <summary>
-    /// Connections the relay holds at once: <see cref="Relay.RelayOptions.MaxInFlightBatches"/> settling batches,
-    /// one claim, and the cleanup and monitoring loops (one each). Zero when the relay is disabled.
+    /// Connections the relay needs at once: <see cref="Relay.RelayOptions.MaxInFlightBatches"/> settles, one claim, and
+    /// the cleanup and monitoring loops (one each). Zero when the relay is disabled. <c>MaxInFlightBatches</c> bounds
+    /// claimed, unsettled messages (<c>BatchSize</c> × it), not batches: under a trickle more, smaller batches may be
+    /// settling at the same moment, and those beyond the pool's free connections wait for one (a settle is one short
+    /// statement), so this is what the relay needs to make progress, not a ceiling on what it may borrow.
     /// </summary>
     public int Relay { get; }
 
-    /// <summary>The settling batches counted in <see cref="Relay"/> (<see cref="Relay.RelayOptions.MaxInFlightBatches"/>).</summary>
+    /// <summary>The settles counted in <see cref="Relay"/> (<see cref="Relay.RelayOptions.MaxInFlightBatches"/>).</summary>
     public int SettlingBatches { get; }
 
     /// <summary>Connections handlers hold at once: the sum of the registered handlers' <see cref="HandlerOptions.Concurrency"/>

@@ -109,20 +109,21 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
         (MessageState State, int Stored)[] states;
         if (side == MessageSide.Outbox)
         {
-            states = [(MessageState.Ready, 0), (MessageState.InFlight, 3), (MessageState.Scheduled, 4), (MessageState.Dead, 2), (MessageState.Done, 1)];
+            states = [(MessageState.Ready, OutboxState.Ready), (MessageState.InFlight, OutboxState.InFlight), (MessageState.Scheduled, OutboxState.Scheduled),
+                (MessageState.Dead, OutboxState.Dead), (MessageState.Done, OutboxState.Delivered)];
             sql = string.Join("\nUNION ALL\n", states.Select(s => string.Create(CultureInfo.InvariantCulture,
                 $"SELECT {s.Stored}, 0, x.topic, count(*) FROM (SELECT topic FROM {Outbox} WHERE state = {s.Stored} LIMIT @p0) x GROUP BY x.topic")));
         }
         else
         {
-            states = [(MessageState.InFlight, 2), (MessageState.Dead, 3), (MessageState.Done, 1)];
+            states = [(MessageState.InFlight, InboxRowState.Retrying), (MessageState.Dead, InboxRowState.Dead), (MessageState.Done, InboxRowState.Processed)];
             sql = $"""
-                SELECT 2, x.leased, x.consumer, count(*) FROM (SELECT consumer, CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END AS leased
-                                                              FROM {Inbox} WHERE state = 2 LIMIT @p0) x GROUP BY x.leased, x.consumer
+                SELECT {InboxRowState.Retrying}, x.leased, x.consumer, count(*) FROM (SELECT consumer, CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END AS leased
+                                                              FROM {Inbox} WHERE state = {InboxRowState.Retrying} LIMIT @p0) x GROUP BY x.leased, x.consumer
                 UNION ALL
-                SELECT 3, 0, x.consumer, count(*) FROM (SELECT consumer FROM {Inbox} WHERE state = 3 LIMIT @p0) x GROUP BY x.consumer
+                SELECT {InboxRowState.Dead}, 0, x.consumer, count(*) FROM (SELECT consumer FROM {Inbox} WHERE state = {InboxRowState.Dead} LIMIT @p0) x GROUP BY x.consumer
                 UNION ALL
-                SELECT 1, 0, x.consumer, count(*) FROM (SELECT consumer FROM {Inbox} WHERE state = 1 LIMIT @p0) x GROUP BY x.consumer
+                SELECT {InboxRowState.Processed}, 0, x.consumer, count(*) FROM (SELECT consumer FROM {Inbox} WHERE state = {InboxRowState.Processed} LIMIT @p0) x GROUP BY x.consumer
                 """;
         }
 
@@ -147,7 +148,7 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
         foreach (var (state, code) in states)
         {
             var count = stored.GetValueOrDefault(code);
-            if (side == MessageSide.Inbox && code == 2)
+            if (side == MessageSide.Inbox && code == InboxRowState.Retrying)
             {
                 // One bounded scan of state 2 serves both in flight and scheduled.
                 var atLeast = count > countLimit;
@@ -167,7 +168,7 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
         else
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT min(received_at) FROM {Inbox} WHERE state = 2";
+            command.CommandText = $"SELECT min(received_at) FROM {Inbox} WHERE state = {InboxRowState.Retrying}";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             oldest = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && !reader.IsDBNull(0) ? ReadTime(reader, 0) : null;
         }
@@ -304,8 +305,8 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
     /// <inheritdoc />
     public Task<int> ReplayDeadAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            now => $"UPDATE {Outbox} SET state = 0, attempts = 0, available_at = {now} WHERE state = 2 AND ",
-            now => $"UPDATE {Inbox} SET state = 2, attempts = 0, next_attempt_at = {now}, dead_at = NULL, lease_owner = NULL, replays = replays + 1 WHERE state = 3 AND ",
+            now => $"UPDATE {Outbox} SET state = {OutboxState.Ready}, attempts = 0, available_at = {now} WHERE state = {OutboxState.Dead} AND ",
+            now => $"UPDATE {Inbox} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = {now}, dead_at = NULL, lease_owner = NULL, replays = replays + 1 WHERE state = {InboxRowState.Dead} AND ",
             cancellationToken);
 
     /// <inheritdoc />
@@ -318,12 +319,12 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
         {
             await using var command = connection.CreateCommand();
             var now = Add(command, ToDb(TimeProvider.GetUtcNow()));
-            var where = new StringBuilder(side == MessageSide.Outbox ? "state = 2" : "state = 3");
+            var where = new StringBuilder(side == MessageSide.Outbox ? $"state = {OutboxState.Dead}" : $"state = {InboxRowState.Dead}");
             Filter(command, where, side, filter);
             // Batches keep each statement short (row locks, the write-ahead log, SQLite's single write lock).
             command.CommandText = side == MessageSide.Outbox
-                ? BatchUpdate(side, Outbox, $"state = 0, attempts = 0, available_at = {now}", where.ToString(), BatchSize)
-                : BatchUpdate(side, Inbox, $"state = 2, attempts = 0, next_attempt_at = {now}, dead_at = NULL, lease_owner = NULL, replays = replays + 1",
+                ? BatchUpdate(side, Outbox, $"state = {OutboxState.Ready}, attempts = 0, available_at = {now}", where.ToString(), BatchSize)
+                : BatchUpdate(side, Inbox, $"state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = {now}, dead_at = NULL, lease_owner = NULL, replays = replays + 1",
                     where.ToString(), BatchSize);
             var count = await ExecuteWriteAsync(command, cancellationToken).ConfigureAwait(false);
             total += count;
@@ -338,15 +339,15 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
     /// <inheritdoc />
     public Task<int> RetryNowAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            now => $"UPDATE {Outbox} SET available_at = {now} WHERE state = 4 AND ",
-            now => $"UPDATE {Inbox} SET next_attempt_at = {now} WHERE state = 2 AND lease_owner IS NULL AND ",
+            now => $"UPDATE {Outbox} SET available_at = {now} WHERE state = {OutboxState.Scheduled} AND ",
+            now => $"UPDATE {Inbox} SET next_attempt_at = {now} WHERE state = {InboxRowState.Retrying} AND lease_owner IS NULL AND ",
             cancellationToken);
 
     /// <inheritdoc />
     public Task<int> DeleteAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken) =>
         UpdateAsync(side, messages,
-            _ => $"DELETE FROM {Outbox} WHERE state IN (0, 2, 4) AND ",
-            _ => $"DELETE FROM {Inbox} WHERE (state = 3 OR (state = 2 AND lease_owner IS NULL)) AND ",
+            _ => $"DELETE FROM {Outbox} WHERE state IN ({OutboxState.Ready}, {OutboxState.Dead}, {OutboxState.Scheduled}) AND ",
+            _ => $"DELETE FROM {Inbox} WHERE (state = {InboxRowState.Dead} OR (state = {InboxRowState.Retrying} AND lease_owner IS NULL)) AND ",
             cancellationToken);
 
     /// <summary>
@@ -423,8 +424,8 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
     private static long Long(DbDataReader reader, int ordinal) => Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
 
     private static MessageState MapState(MessageSide side, int stored, bool leased) => side == MessageSide.Outbox
-        ? stored switch { 0 => MessageState.Ready, 3 => MessageState.InFlight, 4 => MessageState.Scheduled, 2 => MessageState.Dead, _ => MessageState.Done }
-        : stored switch { 2 => leased ? MessageState.InFlight : MessageState.Scheduled, 3 => MessageState.Dead, _ => MessageState.Done };
+        ? stored switch { OutboxState.Ready => MessageState.Ready, OutboxState.InFlight => MessageState.InFlight, OutboxState.Scheduled => MessageState.Scheduled, OutboxState.Dead => MessageState.Dead, _ => MessageState.Done }
+        : stored switch { InboxRowState.Retrying => leased ? MessageState.InFlight : MessageState.Scheduled, InboxRowState.Dead => MessageState.Dead, _ => MessageState.Done };
 
     private DateTimeOffset? Time(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : ReadTime(reader, ordinal);
 
@@ -453,15 +454,15 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
     {
         public static ListPlan For(MessageSide side, MessageState state) => (side, state) switch
         {
-            (MessageSide.Outbox, MessageState.Ready) => new("state = 0", null, false),
-            (MessageSide.Outbox, MessageState.InFlight) => new("state = 3", null, false),
-            (MessageSide.Outbox, MessageState.Scheduled) => new("state = 4", null, false),
-            (MessageSide.Outbox, MessageState.Dead) => new("state = 2", null, false),
-            (MessageSide.Outbox, MessageState.Done) => new("state = 1", "delivered_at", false),
-            (MessageSide.Inbox, MessageState.InFlight) => new("state = 2 AND lease_owner IS NOT NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Scheduled) => new("state = 2 AND lease_owner IS NULL", "next_attempt_at", true),
-            (MessageSide.Inbox, MessageState.Dead) => new("state = 3", "dead_at", false),
-            (MessageSide.Inbox, MessageState.Done) => new("state = 1", "processed_at", false),
+            (MessageSide.Outbox, MessageState.Ready) => new($"state = {OutboxState.Ready}", null, false),
+            (MessageSide.Outbox, MessageState.InFlight) => new($"state = {OutboxState.InFlight}", null, false),
+            (MessageSide.Outbox, MessageState.Scheduled) => new($"state = {OutboxState.Scheduled}", null, false),
+            (MessageSide.Outbox, MessageState.Dead) => new($"state = {OutboxState.Dead}", null, false),
+            (MessageSide.Outbox, MessageState.Done) => new($"state = {OutboxState.Delivered}", "delivered_at", false),
+            (MessageSide.Inbox, MessageState.InFlight) => new($"state = {InboxRowState.Retrying} AND lease_owner IS NOT NULL", "next_attempt_at", true),
+            (MessageSide.Inbox, MessageState.Scheduled) => new($"state = {InboxRowState.Retrying} AND lease_owner IS NULL", "next_attempt_at", true),
+            (MessageSide.Inbox, MessageState.Dead) => new($"state = {InboxRowState.Dead}", "dead_at", false),
+            (MessageSide.Inbox, MessageState.Done) => new($"state = {InboxRowState.Processed}", "processed_at", false),
             _ => throw new ArgumentOutOfRangeException(nameof(state), state, "Unknown state."),
         };
     }

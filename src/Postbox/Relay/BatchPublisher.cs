@@ -313,16 +313,32 @@ internal sealed class BatchPublisher
         var now = _timeProvider.GetUtcNow();
         var next = now + _options.RetryPolicy.GetDelay(attempt);
         var error = Describe(exception, timedOut);
+        // The publish timeout's own cancellation says all there is to say; its stack trace is the relay's, not a cause.
+        var noConfirm = timedOut && exception is OperationCanceledException;
 
         if (dead)
         {
             _metrics.Dead(message.Topic);
-            Log.MessageDead(_logger, exception, message.Id, message.Topic, attempt);
+            if (noConfirm)
+            {
+                Log.MessageDeadAfterTimeout(_logger, message.Id, message.Topic, attempt, _options.PublishTimeout);
+            }
+            else
+            {
+                Log.MessageDead(_logger, exception, message.Id, message.Topic, attempt);
+            }
         }
         else
         {
             _metrics.Failed(message.Topic);
-            Log.PublishFailed(_logger, exception, message.Id, message.Topic, attempt, maxAttempts, next);
+            if (noConfirm)
+            {
+                Log.PublishTimedOut(_logger, message.Id, message.Topic, _options.PublishTimeout, attempt, maxAttempts, next);
+            }
+            else
+            {
+                Log.PublishFailed(_logger, exception, message.Id, message.Topic, attempt, maxAttempts, next);
+            }
         }
 
         return new DeliveryFailure(message.Id, error, next, dead);

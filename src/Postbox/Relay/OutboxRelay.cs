@@ -80,7 +80,7 @@ internal sealed class OutboxRelay : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        Log.RelayStarted(_logger, _owner, _options.BatchSize, _options.MaxInFlightBatches, _options.PollInterval);
+        Log.RelayStarted(_logger, _owner, _options.BatchSize, _options.BatchSize * _options.MaxInFlightBatches, _options.PollInterval);
         var background = new List<Task> { _maintenance.RunAsync(stoppingToken) };
         if (_wakeupSource is not null)
         {

@@ -1,8 +1,9 @@
 namespace Postbox.Storage;
 
 /// <summary>
-/// Monitoring and operator actions on a store, kept apart from the relay's hot-path contract
-/// (<see cref="IOutboxStore"/>): counts, dead messages, replay.
+/// Monitoring and operator actions on the outbox, kept apart from the relay's hot-path contract
+/// (<see cref="IOutboxStore"/>): counts, dead letters, replay. The inbox's counterpart is
+/// <see cref="Consumers.IInboxAdmin"/>, with the same member names and parameter order (it adds the consumer first).
 /// </summary>
 public interface IOutboxMonitor
 {
@@ -10,17 +11,18 @@ public interface IOutboxMonitor
     /// <param name="cancellationToken">Cancels the query.</param>
     Task<OutboxStatistics> GetStatisticsAsync(CancellationToken cancellationToken);
 
-    /// <summary>Dead messages, oldest first, with their last error.</summary>
+    /// <summary>Dead letters (messages out of attempts, or not retryable), oldest first, with their last error.</summary>
     /// <param name="limit">Maximum number returned (1 to 10,000).</param>
     /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to 10,000.</exception>
     Task<IReadOnlyList<DeadMessage>> ListDeadAsync(int limit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Makes dead messages ready again with a fresh attempt budget (the last error is kept until the next
-    /// attempt). Messages that are not dead are left alone.
+    /// Replays dead letters: each becomes ready again with a fresh attempt budget (the last error is kept until the next
+    /// attempt). Messages that are not dead letters are left alone.
     /// </summary>
-    /// <param name="ids">The dead messages to replay.</param>
+    /// <param name="ids">The dead letters' message ids.</param>
     /// <param name="cancellationToken">Cancels the update.</param>
-    /// <returns>The number of messages replayed.</returns>
+    /// <returns>How many were replayed.</returns>
     Task<int> ReplayDeadAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 }

@@ -51,5 +51,5 @@ public sealed class TestDatabase : IAsyncLifetime
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    public Task<InboxEntry?> EntryAsync(Guid id, string consumer) => Inbox.GetAsync(id, consumer);
+    public Task<InboxEntry?> EntryAsync(Guid id, string consumer) => Inbox.GetAsync(consumer, id, CancellationToken.None);
 }

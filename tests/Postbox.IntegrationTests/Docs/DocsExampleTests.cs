@@ -30,4 +30,8 @@ public sealed class DocsExampleTests
         DocSnippets.AssertShown("docs/operations.md", "tests/Postbox.Service.Tests/Docs/HealthMappingExample.cs", "map");
         DocSnippets.AssertShown("README.md", "tests/Postbox.Service.Tests/Docs/HealthMappingExample.cs", "map");
     }
+
+    [Fact]
+    public void OperationsPage_ShowsTheDeadLetterExampleAsCompiled() =>
+        DocSnippets.AssertShown("docs/operations.md", "tests/Postbox.IntegrationTests/Docs/OperationsPageDeadLetters.cs", "replay");
 }

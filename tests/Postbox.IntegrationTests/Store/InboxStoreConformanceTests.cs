@@ -43,7 +43,7 @@ public abstract class InboxStoreConformanceTests
             Assert.NotNull(otherConsumer); // the inbox key is (message, consumer): each consumer handles the message once
         }
         Assert.Equal(1L, await CountEffectsAsync());
-        var entry = await Admin.GetAsync(id, Consumer);
+        var entry = await Admin.GetAsync(Consumer, id, default);
         Assert.Equal((InboxState.Processed, 1), (entry!.State, entry.Attempts));
     }
 
@@ -80,7 +80,7 @@ public abstract class InboxStoreConformanceTests
         }
 
         Assert.Equal(0L, await CountEffectsAsync());
-        Assert.Null(await Admin.GetAsync(id, Consumer));
+        Assert.Null(await Admin.GetAsync(Consumer, id, default));
         await using var again = await Store.BeginAsync(id, Consumer, "mail", T0, CancellationToken.None);
         Assert.NotNull(again);
     }
@@ -119,7 +119,7 @@ public abstract class InboxStoreConformanceTests
             await inbox.CommitAsync(CancellationToken.None);
         }
 
-        var entry = await Admin.GetAsync(id, Consumer);
+        var entry = await Admin.GetAsync(Consumer, id, default);
         Assert.Equal((InboxState.Processed, 2), (entry!.State, entry.Attempts));
         Assert.Equal("boom", Assert.Single(entry.Errors).Error);
         Assert.Null(await Store.BeginAsync(id, Consumer, "mail", due, CancellationToken.None));
@@ -148,18 +148,52 @@ public abstract class InboxStoreConformanceTests
         await ClaimAsync("w1", T0);
         Assert.True(await Store.RecordFailureAsync(Failure(id, 3, T0 + TimeSpan.FromSeconds(5), next: null, owner: "w1", error: "third"), CancellationToken.None));
 
-        var dead = Assert.Single(await Admin.GetDeadLettersAsync(Consumer));
+        var dead = Assert.Single(await Admin.ListDeadAsync(Consumer, 100, default));
         Assert.Equal((InboxState.Dead, 3), (dead.State, dead.Attempts));
         Assert.Equal(["first", "second", "third"], dead.Errors.Select(e => e.Error));
         Assert.Equal([1, 2, 3], dead.Errors.Select(e => e.Attempt));
         Assert.Empty(await ClaimAsync("w1", T0 + TimeSpan.FromDays(365)));
 
-        Assert.True(await Admin.ReplayAsync(id, Consumer));
-        Assert.False(await Admin.ReplayAsync(id, Consumer)); // no longer dead
-        Assert.Empty(await Admin.GetDeadLettersAsync(Consumer));
+        Assert.Equal(1, await Admin.ReplayDeadAsync(Consumer, [id], default));
+        Assert.Equal(0, await Admin.ReplayDeadAsync(Consumer, [id], default)); // no longer dead
+        Assert.Empty(await Admin.ListDeadAsync(Consumer, 100, default));
         Assert.Single(await ClaimAsync("w1", DateTimeOffset.UtcNow.AddSeconds(1)));
-        var replayed = await Admin.GetAsync(id, Consumer);
+        var replayed = await Admin.GetAsync(Consumer, id, default);
         Assert.Equal((InboxState.Retrying, 1, 3), (replayed!.State, replayed.Replays, replayed.Errors.Count));
+    }
+
+    // The operator's batch replay, with the outbox's shape: only the named consumer's dead letters change, whatever
+    // else the list holds (a retrying message, a processed one, an unknown id, another consumer's dead letter).
+    [Fact]
+    public async Task ReplayDead_OfABatch_ReplaysOnlyThatConsumersDeadLetters_AndCountsThem()
+    {
+        Task DeadAsync(Guid id, string consumer) => Store.RecordFailureAsync(Failure(id, 1, T0, next: null) with { Consumer = consumer }, CancellationToken.None);
+        var (dead1, dead2, othersDead, retrying, processed, unknown) =
+            (Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
+        await DeadAsync(dead1, Consumer);
+        await DeadAsync(dead2, Consumer);
+        await DeadAsync(othersDead, "another-consumer");
+        await Store.RecordFailureAsync(Failure(retrying, 1, T0, T0 + TimeSpan.FromHours(1)), CancellationToken.None);
+        await using (var inbox = await Store.BeginAsync(processed, Consumer, "mail", T0, CancellationToken.None))
+        {
+            await inbox!.CommitAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(3, (await Admin.ListDeadAsync(null, 100, default)).Count);
+        Assert.Equal([othersDead], (await Admin.ListDeadAsync("another-consumer", 100, default)).Select(e => e.MessageId));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Admin.ListDeadAsync(Consumer, 0, default));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Admin.ListDeadAsync(Consumer, 10_001, default));
+        Assert.Equal(0, await Admin.ReplayDeadAsync(Consumer, [], default));
+
+        Assert.Equal(2, await Admin.ReplayDeadAsync(Consumer, [dead1, retrying, processed, unknown, othersDead, dead2], default));
+
+        Assert.Equal(InboxState.Retrying, (await Admin.GetAsync(Consumer, dead1, default))!.State);
+        Assert.Equal(InboxState.Retrying, (await Admin.GetAsync(Consumer, dead2, default))!.State);
+        Assert.Equal(InboxState.Dead, (await Admin.GetAsync("another-consumer", othersDead, default))!.State);
+        Assert.Equal((InboxState.Retrying, 0), ((await Admin.GetAsync(Consumer, retrying, default))!.State, (await Admin.GetAsync(Consumer, retrying, default))!.Replays));
+        Assert.Equal(InboxState.Processed, (await Admin.GetAsync(Consumer, processed, default))!.State);
+        Assert.Null(await Admin.GetAsync(Consumer, unknown, default));
+        Assert.Equal([othersDead], (await Admin.ListDeadAsync(null, 100, default)).Select(e => e.MessageId));
     }
 
     [Fact]
@@ -172,7 +206,7 @@ public abstract class InboxStoreConformanceTests
         }
 
         Assert.False(await Store.RecordFailureAsync(Failure(id, 1, T0, T0), CancellationToken.None));
-        Assert.Equal(InboxState.Processed, (await Admin.GetAsync(id, Consumer))!.State);
+        Assert.Equal(InboxState.Processed, (await Admin.GetAsync(Consumer, id, default))!.State);
     }
 
     [Fact]
@@ -214,7 +248,7 @@ public abstract class InboxStoreConformanceTests
 
         foreach (var kept in new[] { retrying, dead, recent })
         {
-            Assert.NotNull(await Admin.GetAsync(kept, Consumer));
+            Assert.NotNull(await Admin.GetAsync(Consumer, kept, default));
         }
     }
 
@@ -266,7 +300,7 @@ public abstract class InboxStoreConformanceTests
         Assert.Equal([third], (await ClaimInKeyOrderAsync(T0)).Select(r => r.MessageId));
         await SucceedRetryAsync(third, T0);
 
-        var entry = await Admin.GetAsync(second, Consumer);
+        var entry = await Admin.GetAsync(Consumer, second, default);
         Assert.Equal((InboxState.Processed, 1), (entry!.State, entry.Attempts));
         var nowFree = await Store.BeginInKeyOrderAsync(Guid.CreateVersion7(), Consumer, "mail", "k", deadBlocksKey: true, T0, CancellationToken.None);
         Assert.False(nowFree.KeyBlocked);
@@ -317,7 +351,7 @@ public abstract class InboxStoreConformanceTests
 
         // Replayed, the dead letter is the key's head again and runs before anything parked behind it.
         await Store.ReleaseRetryAsync(parked, Consumer, "w1", T0, CancellationToken.None);
-        Assert.True(await Admin.ReplayAsync(dead, Consumer));
+        Assert.Equal(1, await Admin.ReplayDeadAsync(Consumer, [dead], default));
         Assert.Equal([dead], (await ClaimInKeyOrderAsync(DateTimeOffset.UtcNow.AddSeconds(1))).Select(r => r.MessageId));
 
         // A consumer that does not order by key claims by due time alone.

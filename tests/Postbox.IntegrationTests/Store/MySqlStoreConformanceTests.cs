@@ -38,4 +38,7 @@ public sealed class MySqlStoreConformanceTests : OutboxStoreConformanceTests, IA
     }
 
     protected override Task<long> CountAsync() => _database.ScalarAsync<long>("SELECT count(*) FROM postbox_outbox");
+
+    [Fact(Skip = "MySQL/MariaDB have no cross-process wake-up source (no LISTEN/NOTIFY): a relay finds another process's messages by polling, and its own process's by the in-process signal.")]
+    public override Task WakeupSource_AnEnqueueCommittedElsewhere_WakesAWaitingRelay() => Task.CompletedTask;
 }

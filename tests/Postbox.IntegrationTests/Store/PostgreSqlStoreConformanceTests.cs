@@ -38,6 +38,10 @@ public sealed class PostgreSqlStoreConformanceTests : OutboxStoreConformanceTest
 
     protected override string BusinessTable => $"\"{_schema.Name}\".business";
 
+    protected override Task WaitUntilListeningAsync() => Eventually.HoldsAsync(
+        async () => await _schema.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN \"postbox.{_schema.Name}\"'") == 1,
+        TimeSpan.FromSeconds(30), "the wake-up source listens");
+
     // PostgreSqlOutbox puts the insert into the caller's own batch: the same rules, checked before that batch runs.
     [Fact]
     public async Task BatchEnqueue_RefusesBeforeTheBatchRuns_SkipsAnIdAlreadyStored_AndTheCallersTransactionCommits()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Postbox.Diagnostics;
 using Postbox.Relay;
@@ -14,8 +15,8 @@ public sealed class BatchPublisherTests
         new(Guid.CreateVersion7(), seq, "t", key, null, ReadOnlyMemory<byte>.Empty, new Dictionary<string, string>(), DateTimeOffset.UnixEpoch, attempts, maxAttempts);
 
     private static BatchPublisher Publisher(IOutboxTransport transport, RelayOptions? options = null, TransportOutage? outage = null,
-        SuspectMessages? suspects = null, TimeProvider? clock = null) =>
-        new(transport, options ?? Options, clock ?? TimeProvider.System, new PostboxMetrics(new TestMeterFactory(), TimeProvider.System), NullLogger.Instance,
+        SuspectMessages? suspects = null, TimeProvider? clock = null, ILogger? logger = null) =>
+        new(transport, options ?? Options, clock ?? TimeProvider.System, new PostboxMetrics(new TestMeterFactory(), TimeProvider.System), logger ?? NullLogger.Instance,
             outage ?? new TransportOutage(TimeProvider.System, NullLogger.Instance), suspects ?? new SuspectMessages(TimeProvider.System));
 
     [Fact]
@@ -98,6 +99,59 @@ public sealed class BatchPublisherTests
         var failure = Assert.Single(outcome.Failed);
         Assert.Contains("No broker confirm within", failure.Error, StringComparison.Ordinal);
         Assert.False(failure.Dead);
+    }
+
+    // The reference service's "all" mode: the in-process transport confirms when the handler has finished, so a handler
+    // slower than PublishTimeout times the publish out. Expected, so one line without a stack trace, and the next
+    // attempt waits for the retry policy's delay.
+    [Theory]
+    [InlineData(5, 1020, LogLevel.Warning)]
+    [InlineData(1, 1021, LogLevel.Error)]
+    public async Task PublishTimeout_IsLoggedAsOneLineWithoutAStackTrace_AndBacksOffByTheRetryPolicy(int maxAttempts, int eventId, LogLevel level)
+    {
+        var gate = new TaskCompletionSource();
+        var logger = new ListLogger();
+        var options = new RelayOptions { PublishTimeout = TimeSpan.FromMilliseconds(100), MaxAttempts = maxAttempts, RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMinutes(3)) };
+        var before = DateTimeOffset.UtcNow;
+
+        var outcome = await Publisher(new BlockingTransport(gate.Task), options, logger: logger).PublishAsync("me", [E()], CancellationToken.None);
+
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal((eventId, level), (entry.EventId, entry.Level));
+        Assert.Null(entry.Exception);
+        Assert.Contains("no confirm within 00:00:00.1", entry.Message, StringComparison.Ordinal);
+        var failure = Assert.Single(outcome.Failed);
+        Assert.Equal(maxAttempts == 1, failure.Dead);
+        Assert.InRange(failure.NextAttemptAt, before + TimeSpan.FromMinutes(3), DateTimeOffset.UtcNow + TimeSpan.FromMinutes(3));
+    }
+
+    [Fact]
+    public async Task PublishFailure_OtherThanATimeout_KeepsItsException()
+    {
+        var logger = new ListLogger();
+
+        await Publisher(new ScriptedTransport(_ => new TransportException("nack")), logger: logger).PublishAsync("me", [E()], CancellationToken.None);
+
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(1003, entry.EventId);
+        Assert.IsType<TransportException>(entry.Exception);
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<(int EventId, LogLevel Level, Exception? Exception, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Entries)
+            {
+                Entries.Add((eventId.Id, logLevel, exception, formatter(state, exception)));
+            }
+        }
     }
 
     [Fact]
