@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using JasperFx.Core;
+using JasperFx.CodeGeneration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -33,6 +33,9 @@ internal static class Program
         {
             opts.ServiceName = "postbox-bench-peer";
 
+            // No handlers here, so nothing to compile at run time (core WolverineFx 6 ships no Roslyn compiler).
+            opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
+
             // One node: "Solo" starts every agent on this node at once and recovers the outbox immediately (docs,
             // durability modes); "Balanced" would first elect a leader.
             opts.Durability.Mode = DurabilityMode.Solo;
@@ -42,6 +45,8 @@ internal static class Program
             // the recovery never limits the drain (the sender does).
             opts.Durability.RecoveryBatchSize = a.Int("recovery-batch");
             opts.Durability.ScheduledJobPollingTime = TimeSpan.FromMilliseconds(a.Int("poll-ms"));
+            // The first tick at once instead of after a random 0.5-6 s (spreads nodes' start-up load; one node here).
+            opts.Durability.ScheduledJobFirstExecution = TimeSpan.Zero;
             opts.Durability.DurabilityAgentEnabled = a.Bool("agent");
 
             // The durable outbox in PostgreSQL, in a private schema (all its tables are dropped with it).
