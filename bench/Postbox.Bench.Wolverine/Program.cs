@@ -101,7 +101,7 @@ internal static class Program
 
                 case "LATENCY":
                 {
-                    var achieved = await producer.OpenLoopAsync(I(words[1]), I(words[2]), words[3]);
+                    var achieved = await producer.OpenLoopAsync(I(words[1]), I(words[2]), TimeSpan.FromSeconds(D(words[3])), words[4]);
                     Console.WriteLine(Invariant($"@LATENCY {achieved:0.0}"));
                     break;
                 }
@@ -216,12 +216,14 @@ internal sealed class Producer(IWolverineRuntime runtime, IMessageDatabase datab
     }
 
     /// <summary>
-    /// Transaction i starts at start + i/rate (open loop, as the harness's latency scenario); writes one line
+    /// Transaction i starts at start + i/rate (open loop, as the harness's latency scenario) unless the
+    /// <paramref name="deadline"/> has passed (a producer that cannot keep up stops there); writes one line
     /// "id committedAtTicks" per message to <paramref name="path"/>. Stopwatch ticks are CLOCK_MONOTONIC on Linux,
     /// the same clock in every process, so the harness compares them with its consumer's receipt times.
     /// </summary>
-    public async Task<double> OpenLoopAsync(int rate, int total, string path)
+    public async Task<double> OpenLoopAsync(int rate, int total, TimeSpan deadline, string path)
     {
+        var started = 0;
         var ids = new Guid[total];
         var stamps = new long[total];
         var workers = Math.Clamp(rate / 100, 8, 64);
@@ -230,8 +232,9 @@ internal sealed class Producer(IWolverineRuntime runtime, IMessageDatabase datab
         await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
         {
             int i;
-            while ((i = Interlocked.Increment(ref next)) < total)
+            while ((i = Interlocked.Increment(ref next)) < total && Stopwatch.GetElapsedTime(start) < deadline)
             {
+                Interlocked.Increment(ref started);
                 var due = start + (long)(i * (double)Stopwatch.Frequency / rate);
                 var wait = (due - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency;
                 if (wait >= 1)
@@ -242,10 +245,15 @@ internal sealed class Producer(IWolverineRuntime runtime, IMessageDatabase datab
                 (ids[i], stamps[i]) = await TransactionAsync();
             }
         })));
-        var achieved = total / Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var achieved = started / Stopwatch.GetElapsedTime(start).TotalSeconds;
         var text = new StringBuilder(total * 50);
         for (var i = 0; i < total; i++)
         {
+            if (stamps[i] == 0)
+            {
+                continue; // Not started before the deadline: the producer could not keep up with the rate.
+            }
+
             text.Append(CultureInfo.InvariantCulture, $"{ids[i]:D} {stamps[i]}\n");
         }
 

@@ -15,6 +15,11 @@ internal sealed class BenchOptions
     public int PeerPollMilliseconds { get; set; } = 1000;
     public bool PeerConfirms { get; set; } = true;
 
+    /// <summary>The peer's drain size: a tenth of Postbox's by default (it sends one confirmed publish at a time).</summary>
+    public int PeerDrainMessages { get => _peerDrainMessages ?? Math.Max(100, DrainMessages / 10); set => _peerDrainMessages = value; }
+
+    private int? _peerDrainMessages;
+
     public string Postgres { get; set; } = Environment.GetEnvironmentVariable("POSTBOX_BENCH_POSTGRES")
         ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
 
@@ -106,6 +111,7 @@ internal sealed class BenchOptions
                 case "--peer-recovery-batch": o.PeerRecoveryBatch = I(); break;
                 case "--peer-poll-ms": o.PeerPollMilliseconds = I(); break;
                 case "--peer-confirms": o.PeerConfirms = bool.Parse(Next()); break;
+                case "--peer-drain-messages": o.PeerDrainMessages = I(); break;
                 case "--scale": scale = D(); break;
                 case "--producer-seconds": o.ProducerSeconds = D(); break;
                 case "--producer-clients": o.ProducerClients = I(); break;
@@ -180,7 +186,7 @@ internal sealed class BenchOptions
     }
 
     private string PeerDescription => Scenarios.Contains("wolverine")
-        ? string.Create(CultureInfo.InvariantCulture, $"peer Wolverine: recovery batch {PeerRecoveryBatch}, polling {PeerPollMilliseconds} ms, confirms {PeerConfirms}; ")
+        ? string.Create(CultureInfo.InvariantCulture, $"peer Wolverine: drain {PeerDrainMessages:N0} msgs × 1, recovery batch {PeerRecoveryBatch}, polling {PeerPollMilliseconds} ms, confirms {PeerConfirms}; ")
         : "";
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
