@@ -28,6 +28,8 @@ internal static class Program
         var a = new PeerArgs(args);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        // "No handlers found" / "no pre-generated handler registry" are expected here: this node only publishes.
+        builder.Logging.AddFilter("Wolverine.Configuration.HandlerDiscovery", LogLevel.Error);
         var queue = a["queue"];
         builder.UseWolverine(opts =>
         {
