@@ -228,7 +228,10 @@ internal sealed class Producer(IWolverineRuntime runtime, IMessageDatabase datab
         var started = 0;
         var ids = new Guid[total];
         var stamps = new long[total];
-        var workers = Math.Clamp(rate / 100, 8, 64);
+        // More callers than the harness's Postbox producer (rate / 100, 8..64): a transaction here lasts until
+        // FlushOutgoingMessagesAsync returns, which waits on the sending agent, and an open loop must not be limited
+        // by its own worker count. 64 at most, so the shared server keeps connections for others.
+        var workers = Math.Clamp(rate / 20, 16, 64);
         var next = -1;
         var start = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
