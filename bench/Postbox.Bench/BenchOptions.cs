@@ -7,6 +7,19 @@ internal sealed class BenchOptions
 {
     public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "ordering", "claim", "mysql"];
 
+    /// <summary>Peers: the same scenarios run against another outbox; not in the default run (selected with <c>--peer</c> or <c>--scenarios</c>).</summary>
+    public static readonly string[] PeerScenarios = ["wolverine"];
+
+    // The peer (Wolverine): its durability settings, listed with why in bench/README.md.
+    public int PeerRecoveryBatch { get; set; } = 5000;
+    public int PeerPollMilliseconds { get; set; } = 1000;
+    public bool PeerConfirms { get; set; } = true;
+
+    /// <summary>The peer's drain size: a tenth of Postbox's by default (it sends one confirmed publish at a time).</summary>
+    public int PeerDrainMessages { get => _peerDrainMessages ?? Math.Max(100, DrainMessages / 10); set => _peerDrainMessages = value; }
+
+    private int? _peerDrainMessages;
+
     public string Postgres { get; set; } = Environment.GetEnvironmentVariable("POSTBOX_BENCH_POSTGRES")
         ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
 
@@ -77,15 +90,28 @@ internal sealed class BenchOptions
                     o.Scenarios.Clear();
                     foreach (var s in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
-                        if (!AllScenarios.Contains(s))
+                        if (!AllScenarios.Contains(s) && !PeerScenarios.Contains(s))
                         {
-                            throw new ArgumentException($"Unknown scenario '{s}'; known: {string.Join(", ", AllScenarios)}.");
+                            throw new ArgumentException($"Unknown scenario '{s}'; known: {string.Join(", ", AllScenarios.Concat(PeerScenarios))}.");
                         }
 
                         o.Scenarios.Add(s);
                     }
 
                     break;
+                case "--peer":
+                    var peer = Next();
+                    if (!PeerScenarios.Contains(peer))
+                    {
+                        throw new ArgumentException($"Unknown peer '{peer}'; known: {string.Join(", ", PeerScenarios)}.");
+                    }
+
+                    o.Scenarios.Add(peer);
+                    break;
+                case "--peer-recovery-batch": o.PeerRecoveryBatch = I(); break;
+                case "--peer-poll-ms": o.PeerPollMilliseconds = I(); break;
+                case "--peer-confirms": o.PeerConfirms = bool.Parse(Next()); break;
+                case "--peer-drain-messages": o.PeerDrainMessages = I(); break;
                 case "--scale": scale = D(); break;
                 case "--producer-seconds": o.ProducerSeconds = D(); break;
                 case "--producer-clients": o.ProducerClients = I(); break;
@@ -159,9 +185,13 @@ internal sealed class BenchOptions
         OrderingMessages = Math.Max(300, (int)(OrderingMessages * scale));
     }
 
+    private string PeerDescription => Scenarios.Contains("wolverine")
+        ? string.Create(CultureInfo.InvariantCulture, $"peer Wolverine: drain {PeerDrainMessages:N0} msgs × 1, recovery batch {PeerRecoveryBatch}, polling {PeerPollMilliseconds} ms, confirms {PeerConfirms}; ")
+        : "";
+
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"producer {ProducerSeconds:0.#} s × 3 modes, {ProducerClients} clients, {Rounds} alternating rounds; bulk {BulkSize}/tx, {BulkClients} clients; " +
         $"drain {DrainMessages:N0} msgs × {DrainRepeats}, payload {PayloadBytes} B, keys {Keys}, batch {BatchSize} × {InFlightBatches} in flight; " +
         $"raw publisher {RawChannels} channels, {RawWindow} unconfirmed; latency {LatencySeconds:0.#} s at {string.Join('/', Rates)} msg/s (+{WarmupSeconds:0.#} s warm-up), poll {PollMilliseconds} ms; " +
-        $"idle {IdleSeconds:0.#} s; backlog {BacklogSmall:N0} vs {BacklogLarge:N0}; ordering {OrderingMessages:N0} msgs over {OrderingKeys:N0} keys × {OrderingRounds} rounds");
+        $"idle {IdleSeconds:0.#} s; {PeerDescription}backlog {BacklogSmall:N0} vs {BacklogLarge:N0}; ordering {OrderingMessages:N0} msgs over {OrderingKeys:N0} keys × {OrderingRounds} rounds");
 }

@@ -20,7 +20,10 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public static ChildProcess Start(string name, IEnumerable<string> arguments)
+    public static ChildProcess Start(string name, IEnumerable<string> arguments) => Start(name, typeof(ChildProcess).Assembly.Location, arguments);
+
+    /// <summary>Starts another program (<paramref name="dll"/>, e.g. the Wolverine peer) in the same way.</summary>
+    public static ChildProcess Start(string name, string dll, IEnumerable<string> arguments)
     {
         var info = new ProcessStartInfo(Muxer())
         {
@@ -29,7 +32,7 @@ internal sealed class ChildProcess : IAsyncDisposable
             RedirectStandardError = false,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
+        info.ArgumentList.Add(dll);
         foreach (var a in arguments)
         {
             info.ArgumentList.Add(a);

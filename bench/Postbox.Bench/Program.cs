@@ -58,6 +58,7 @@ namespace Postbox.Bench
                 ("ordering", () => new OrderingScenario(context).RunAsync()),
                 ("claim", () => new ClaimScenario(context).RunAsync()),
                 ("mysql", () => new MySqlScenario(context).RunAsync()),
+                ("wolverine", () => new WolverineScenario(context).RunAsync()),
             };
             foreach (var (name, run) in scenarios)
             {

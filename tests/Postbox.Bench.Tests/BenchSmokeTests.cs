@@ -2,8 +2,9 @@ namespace Postbox.Bench.Tests;
 
 /// <summary>
 /// Keeps the benchmark harness from rotting: every scenario runs with tiny sizes against the real servers (a few
-/// seconds in all) and must produce a table row with both the Postbox figure and its raw limit. Timings are not
-/// checked: they mean nothing at these sizes.
+/// seconds in all) and must produce a table row with both the Postbox figure and its raw limit, and the peer
+/// (Wolverine) figure beside Postbox's for the producer, drain, latency and idle rows. Timings are not checked: they
+/// mean nothing at these sizes.
 /// </summary>
 public sealed class BenchSmokeTests
 {
@@ -11,7 +12,7 @@ public sealed class BenchSmokeTests
     public async Task SmokeRun_EveryScenario_ProducesATableWithBothFigures()
     {
         var output = Path.Combine(Path.GetTempPath(), "postbox-bench-smoke-" + Guid.NewGuid().ToString("N")[..8]);
-        var args = new List<string> { "--smoke", "--out", output };
+        var args = new List<string> { "--smoke", "--out", output, "--peer", "wolverine" };
         if (Environment.GetEnvironmentVariable("POSTBOX_TEST_POSTGRES") is { Length: > 0 } pg)
         {
             args.AddRange(["--postgres", pg]);
@@ -42,6 +43,21 @@ public sealed class BenchSmokeTests
             foreach (var scenario in new[] { "1", "2", "3", "5", "6", "7", "8" })
             {
                 Assert.Contains(rows, r => r[1] == scenario && r[4] != "—" && r[4].Length > 0 && r[5] != "—");
+            }
+
+            // The peer (Wolverine) ran in the same run: its figure sits beside Postbox's in the producer, drain,
+            // latency and idle rows (columns 8 and 9), never in a row of its own when the Postbox scenario ran.
+            Assert.Contains("| Wolverine (same run) | Wolverine ratio |", markdown, StringComparison.Ordinal);
+            Assert.All(rows, r => Assert.Equal(11, r.Length));
+            foreach (var (scenario, measure) in new[]
+            {
+                ("1", "NOTIFY on (default)"), ("2", "drain msg/s"), ("2", "CPU s per 1,000 msgs"), ("6", "peak RSS"), ("3", "LISTEN/NOTIFY"),
+                ("4", "idle relay: transactions/s"), ("4", "first message after idling"),
+            })
+            {
+                var row = Assert.Single(rows, r => r[1] == scenario && r[2].Contains(measure, StringComparison.Ordinal));
+                Assert.False(string.IsNullOrEmpty(row[8]) || row[8] == "—", $"no Wolverine figure: {string.Join('|', row)}");
+                Assert.NotEqual("not run", row[3]);
             }
         }
         finally

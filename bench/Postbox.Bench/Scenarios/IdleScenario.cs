@@ -69,9 +69,9 @@ internal sealed class IdleScenario(BenchContext context)
         // Reaction: one message through the outbox (NOTIFY on, the default), commit → consumer handler.
         var latency = await SendOneAsync(schema, outbox, consumer, o.PayloadBytes);
         context.Report.Add("4", $"idle relay: transactions/s against its database over {o.IdleSeconds:0} s (pg_stat_database)",
-            Report.F(perSecond, "0.00"), "—", null, "≤ 1/s", perSecond <= 1.0);
+            Report.F(perSecond, "0.00"), "—", null, "≤ 1/s", perSecond <= 1.0, key: "idle");
         context.Report.Add("4", "first message after idling: commit → handler (ms)",
-            latency.Length > 0 ? Report.F(latency[0], "0.0") : "lost", "—", null, "report", null);
+            latency.Length > 0 ? Report.F(latency[0], "0.0") : "lost", "—", null, "report", null, key: "idle-first");
         context.Report.Note("4. Idle", $"{x1 - x0:N0} transactions in {seconds:0.0} s; relay CPU while idle {cpu / seconds * 100:0.00} % of a core; poll interval {pollMs} ms, LISTEN on.");
     }
 

@@ -61,6 +61,25 @@ internal sealed class LatencyTracker
     }
 }
 
+/// <summary>When each message id reached the consumer's handler (Stopwatch ticks: CLOCK_MONOTONIC, one clock for all processes).</summary>
+internal sealed class ReceiptLog
+{
+    private readonly ConcurrentDictionary<Guid, long> _received = new();
+
+    public int Count => _received.Count;
+
+    public void Received(string? messageId)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (Guid.TryParse(messageId, out var id))
+        {
+            _received.TryAdd(id, now);
+        }
+    }
+
+    public bool TryGet(Guid id, out long ticks) => _received.TryGetValue(id, out ticks);
+}
+
 /// <summary>A raw RabbitMQ.Client consumer (manual acks) that stamps each delivery on arrival in the handler.</summary>
 internal sealed class LatencyConsumer : IAsyncDisposable
 {
@@ -69,6 +88,9 @@ internal sealed class LatencyConsumer : IAsyncDisposable
     private LatencyConsumer(IChannel channel) => _channel = channel;
 
     public LatencyTracker? Tracker { get; set; }
+
+    /// <summary>Receipts by message id, for a producer in another process whose ids are known only afterwards (the peer).</summary>
+    public ReceiptLog? Receipts { get; set; }
 
     public static async Task<LatencyConsumer> StartAsync(IConnection connection, string queue)
     {
@@ -79,6 +101,7 @@ internal sealed class LatencyConsumer : IAsyncDisposable
         basic.ReceivedAsync += async (_, delivery) =>
         {
             consumer.Tracker?.Received(delivery.BasicProperties.MessageId);
+            consumer.Receipts?.Received(delivery.BasicProperties.MessageId);
             await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false);
         };
         await channel.BasicConsumeAsync(queue, autoAck: false, basic);
@@ -139,7 +162,8 @@ internal sealed class LatencyScenario(BenchContext context)
                         ? ("p50 ≤ 5, p99 ≤ 25", sorted.Length > 0 && Stats.Percentile(sorted, 50) <= 5 && Stats.Percentile(sorted, 99) <= 25 && missing == 0)
                         : ("p99 ≤ 100", sorted.Length > 0 && Stats.Percentile(sorted, 99) <= 100 && missing == 0);
                 var ratio = sorted.Length > 0 && r.Sorted.Length > 0 ? Stats.Percentile(r.Sorted, 99) / Stats.Percentile(sorted, 99) : (double?)null;
-                context.Report.Add("3", $"commit → handler ms p50/p95/p99/max at {rate:N0}/s, {mode}", Fmt(sorted), Fmt(r.Sorted), ratio, target, met);
+                context.Report.Add("3", $"commit → handler ms p50/p95/p99/max at {rate:N0}/s, {mode}", Fmt(sorted), Fmt(r.Sorted), ratio, target, met,
+                    key: listen ? $"latency-{rate}" : null, rawValue: r.Sorted.Length > 0 ? Stats.Percentile(r.Sorted, 99) : null);
                 context.Report.Note("3. Latency", $"{rate:N0}/s {mode}: achieved {achieved:N0} tx/s offered, {sorted.Length:N0} measured, {missing} missing; " +
                     $"raw publisher achieved {r.Achieved:N0} msg/s, {r.Missing} missing. Ratio = raw p99 / Postbox p99.");
             }
