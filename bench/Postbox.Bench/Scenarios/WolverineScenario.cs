@@ -214,6 +214,11 @@ internal sealed class WolverineScenario(BenchContext context)
                 text += $" ({missing:N0} not within 15 s)";
             }
 
+            if (achieved < rate * 0.95)
+            {
+                text += $" (reached {achieved:N0}/s)";
+            }
+
             Progress.Say($"  Wolverine {rate:N0}/s: {text}, achieved {achieved:N0}/s");
             context.Report.AddPeer($"latency-{rate}", "3", $"commit → handler ms p50/p95/p99/max at {rate:N0}/s", text,
                 sorted.Length > 0 ? rawP99 / Stats.Percentile(sorted, 99) : null);
