@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Postbox.Monitoring;
 
 namespace Postbox.Service.Cli;
@@ -31,7 +32,9 @@ internal static class AdminCommand
         var limit = new Option<int>("--limit") { Description = $"Rows per page, 1 to {MessageQuery.MaxLimit}. Default: 50.", DefaultValueFactory = _ => 50 };
         limit.Validators.Add(v =>
         {
-            if (v.GetValue(limit) is < 1 or > MessageQuery.MaxLimit)
+            // Not GetValue: on a token that is no int (abc, 99999999999) it throws, and the parser has reported it already.
+            if (v.Tokens is [var token] && int.TryParse(token.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+                && value is < 1 or > MessageQuery.MaxLimit)
             {
                 v.AddError($"--limit must be between 1 and {MessageQuery.MaxLimit}.");
             }
