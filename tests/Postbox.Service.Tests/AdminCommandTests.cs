@@ -154,6 +154,30 @@ public sealed class AdminCommandTests
         }
     }
 
+    [Fact]
+    public async Task Admin_StrayWords_AreWrongArguments_NotSilentlyIgnored()
+    {
+        var folder = TestEnvironment.TempFolder("admin-stray");
+        var database = $"--sqlite=Data Source={Path.Combine(folder, "service.db")}";
+        await using (var migrate = ServiceProcess.Start("migrate", [database]))
+        {
+            Assert.Equal(0, await migrate.WaitForExitAsync(Wait));
+        }
+
+        // 'show' takes one id: a second one was dropped without a word, as was a state or side given as a word.
+        var id = Guid.NewGuid().ToString();
+        foreach (var arguments in new[] { new[] { "show", id, Guid.NewGuid().ToString() }, ["list", "scheduled"], ["overview", "outbox"], ["list", "--state", "dead", "x"] })
+        {
+            var (exit, output) = await AdminAsync([.. arguments, database]);
+            Assert.True(exit == 1, $"{string.Join(' ', arguments)}: exit {exit}\n{output}");
+            Assert.Contains("Unexpected argument", output, StringComparison.Ordinal);
+        }
+
+        // Settings in every form the configuration reads still pass, with their values.
+        var (ok, text) = await AdminAsync("list", "--Logging:LogLevel:Default", "Error", "Logging:LogLevel:Microsoft=Error", database);
+        Assert.True(ok == 0, text);
+    }
+
     private static async Task<ServiceOnSqlite> StartAsync(SmtpSink smtp) =>
         await ServiceOnSqlite.StartAsync(
         [

@@ -40,7 +40,7 @@ internal static class AdminCommand
             }
         });
         var after = new Option<string?>("--after") { Description = "The cursor printed under the previous page." };
-        var list = Leaf("list", "One page of messages in a state (dead letters by default), oldest first.", side, state, topic, consumer, key, limit, after);
+        var list = Leaf("list", "One page of messages in a state (dead letters by default), newest first (scheduled: soonest due first).", side, state, topic, consumer, key, limit, after);
         list.SetAction((r, t) => run(r, s => s.ListAsync(new MessageQuery(Side(r.GetValue(side)) ?? MessageSide.Inbox, State(r.GetValue(state)!),
             new MessageFilter(r.GetValue(topic), r.GetValue(consumer), r.GetValue(key)), r.GetValue(after), r.GetValue(limit))), t));
 

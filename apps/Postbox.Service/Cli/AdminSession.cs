@@ -89,7 +89,7 @@ internal sealed class AdminSession(IPostboxMonitor monitor, IAnsiConsole console
             var done = 0;
             foreach (var (side, row) in rows)
             {
-                var label = side == MessageSide.Outbox ? "outbox" : $"inbox, {row.Consumer}";
+                var label = side == MessageSide.Outbox ? "outbox" : $"inbox, {AdminRendering.Safe(row.Consumer)}";
                 if (!AppliesTo(action, side, row.State))
                 {
                     console.WriteLine($"{id} ({label}): {AdminRendering.StateName(row.State)}; {Verb(action)} applies to {Applicable(action, side)} messages only.");
