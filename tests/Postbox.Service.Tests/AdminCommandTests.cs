@@ -120,6 +120,64 @@ public sealed class AdminCommandTests
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Admin_ListWithAMalformedCursorOrLimit_IsAWrongArgument_NotAStackTrace()
+    {
+        var folder = TestEnvironment.TempFolder("admin-cursor");
+        var database = $"--sqlite=Data Source={Path.Combine(folder, "service.db")}";
+        await using (var migrate = ServiceProcess.Start("migrate", [database]))
+        {
+            Assert.Equal(0, await migrate.WaitForExitAsync(Wait));
+        }
+
+        // A typo, a cursor of another list (seq only on a time-ordered list, and the reverse), a number past long, and
+        // ticks beyond the calendar: each is a wrong argument (1) with one line, never an unhandled exception.
+        foreach (var (side, state, after) in new[]
+        {
+            ("inbox", "dead", "abc"), ("inbox", "dead", "12"), ("inbox", "dead", "-1.5"), ("inbox", "done", "99999999999999999999999.1"),
+            ("inbox", "done", "9223372036854775807.1"), ("outbox", "scheduled", "12.5"), ("outbox", "dead", "1.2.3"), ("inbox", "dead", "1.2.3"),
+        })
+        {
+            var (exit, output) = await AdminAsync("list", "--side", side, "--state", state, "--after", after, database);
+            Assert.True(exit == 1, $"--side {side} --state {state} --after {after}: exit {exit}\n{output}");
+            Assert.Contains("cursor", output, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        }
+
+        // A page size that is no int at all: the parser's reason, exit 1, not an abort (134) with a stack trace.
+        foreach (var limit in new[] { "99999999999", "abc", "-99999999999" })
+        {
+            var (exit, output) = await AdminAsync("list", "--limit", limit, database);
+            Assert.True(exit == 1, $"--limit {limit}: exit {exit}\n{output}");
+            Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Admin_StrayWords_AreWrongArguments_NotSilentlyIgnored()
+    {
+        var folder = TestEnvironment.TempFolder("admin-stray");
+        var database = $"--sqlite=Data Source={Path.Combine(folder, "service.db")}";
+        await using (var migrate = ServiceProcess.Start("migrate", [database]))
+        {
+            Assert.Equal(0, await migrate.WaitForExitAsync(Wait));
+        }
+
+        // 'show' takes one id: a second one was dropped without a word, as was a state or side given as a word.
+        var id = Guid.NewGuid().ToString();
+        foreach (var arguments in new[] { new[] { "show", id, Guid.NewGuid().ToString() }, ["list", "scheduled"], ["overview", "outbox"], ["list", "--state", "dead", "x"] })
+        {
+            var (exit, output) = await AdminAsync([.. arguments, database]);
+            Assert.True(exit == 1, $"{string.Join(' ', arguments)}: exit {exit}\n{output}");
+            Assert.Contains("Unexpected argument", output, StringComparison.Ordinal);
+        }
+
+        // Settings in every form the configuration reads still pass, with their values.
+        var (ok, text) = await AdminAsync("list", "--Logging:LogLevel:Default", "Error", "Logging:LogLevel:Microsoft=Error", database);
+        Assert.True(ok == 0, text);
+    }
+
     private static async Task<ServiceOnSqlite> StartAsync(SmtpSink smtp) =>
         await ServiceOnSqlite.StartAsync(
         [

@@ -39,6 +39,32 @@ public sealed class AdminRenderingTests
         Assert.Contains("5 min ago", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ValuesWithTerminalEscapes_AreShownVisibly_NotSentToTheTerminal()
+    {
+        // An error text (a handler's exception with caller data, a server's reply) or a type can carry ESC sequences:
+        // written raw they retitle the window, clear the screen or hide a line from the operator.
+        const string Escapes = "T\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202Eend";
+        var summary = new MessageSummary(Guid.NewGuid(), Escapes, Escapes, Escapes, Escapes, MessageState.Dead, 3, DateTimeOffset.UnixEpoch, null,
+            DateTimeOffset.UnixEpoch, Escapes);
+        var detail = new MessageDetail(summary, new Dictionary<string, string> { [Escapes] = Escapes }, Encoding.UTF8.GetBytes("{}"), 2, 5, Escapes,
+            [new AttemptError(1, DateTimeOffset.UnixEpoch, Escapes + "\nsecond line")], 0);
+        var query = new MessageQuery(MessageSide.Inbox, MessageState.Dead, MessageFilter.None);
+        var overview = new MonitorOverview(MessageSide.Inbox, [], [new StateCount(Escapes, MessageState.Dead, 1)], null, DateTimeOffset.UnixEpoch);
+
+        foreach (var text in new[]
+        {
+            Render(AdminRendering.Detail(MessageSide.Inbox, detail)), Render(AdminRendering.List(query, new MessagePage([summary], null))),
+            Render(AdminRendering.Overview(overview, DateTimeOffset.UnixEpoch)),
+        })
+        {
+            Assert.DoesNotContain(text, c => c is '\u001b' or '\u0007' or '\u009b' or '\u202E');
+            Assert.Contains("pwned", text, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("second line", Render(AdminRendering.Detail(MessageSide.Inbox, detail)), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("{\"a\":1}", "\"a\": 1")]
     [InlineData("plain text", "plain text")]

@@ -71,6 +71,37 @@ public sealed partial class MailboxViewTests
         }
     }
 
+    [Fact]
+    public async Task Mailbox_ALinkNamedLikeAMail_IsNotFollowed_OutOfTheFolder()
+    {
+        await using var service = await ServiceOnSqlite.StartAsync();
+        await service.Process.WaitForLineAsync("Mailbox:", TimeSpan.FromSeconds(10));
+        var password = GeneratedPassword().Match(service.Process.Output).Groups[1].Value;
+        var folder = Path.Combine(service.Folder, "mail");
+        Directory.CreateDirectory(folder);
+        // Whoever can write to the folder (a shared --mail-dir) plants a name the mailbox serves, pointing at the
+        // database beside it, or at any file the service can read.
+        var secret = Path.Combine(service.Folder, "secret.txt");
+        File.WriteAllText(secret, "SECRET-OUTSIDE-THE-MAILBOX");
+        File.CreateSymbolicLink(Path.Combine(folder, "20990101-000000-000-mail-link.eml"), secret);
+        File.CreateSymbolicLink(Path.Combine(folder, "20990101-000000-001-mail-db.eml"), service.DatabasePath);
+
+        foreach (var name in new[] { "20990101-000000-000-mail-link.eml", "20990101-000000-001-mail-db.eml" })
+        {
+            foreach (var path in new[] { $"/dashboard/mailbox/{name}", $"/dashboard/mailbox/{name}/raw" })
+            {
+                var response = await GetAsync(service, path, password);
+                Assert.True(response.Status == HttpStatusCode.NotFound, $"{path}: {response.Status}\n{response.Body}");
+                Assert.DoesNotContain("SECRET-OUTSIDE", response.Body, StringComparison.Ordinal);
+                Assert.DoesNotContain("SQLite", response.Body, StringComparison.Ordinal);
+            }
+        }
+
+        var list = await GetAsync(service, "/dashboard/mailbox/", password);
+        Assert.Equal(HttpStatusCode.OK, list.Status);
+        Assert.DoesNotContain("mail-link.eml", list.Body, StringComparison.Ordinal);
+    }
+
     private static async Task<(HttpStatusCode Status, string Body, string ContentSecurityPolicy)> GetAsync(ServiceOnSqlite service, string path, string password)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Postbox.Monitoring;
 
 namespace Postbox.Service.Cli;
@@ -31,13 +32,15 @@ internal static class AdminCommand
         var limit = new Option<int>("--limit") { Description = $"Rows per page, 1 to {MessageQuery.MaxLimit}. Default: 50.", DefaultValueFactory = _ => 50 };
         limit.Validators.Add(v =>
         {
-            if (v.GetValue(limit) is < 1 or > MessageQuery.MaxLimit)
+            // Not GetValue: on a token that is no int (abc, 99999999999) it throws, and the parser has reported it already.
+            if (v.Tokens is [var token] && int.TryParse(token.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+                && value is < 1 or > MessageQuery.MaxLimit)
             {
                 v.AddError($"--limit must be between 1 and {MessageQuery.MaxLimit}.");
             }
         });
         var after = new Option<string?>("--after") { Description = "The cursor printed under the previous page." };
-        var list = Leaf("list", "One page of messages in a state (dead letters by default), oldest first.", side, state, topic, consumer, key, limit, after);
+        var list = Leaf("list", "One page of messages in a state (dead letters by default), newest first (scheduled: soonest due first).", side, state, topic, consumer, key, limit, after);
         list.SetAction((r, t) => run(r, s => s.ListAsync(new MessageQuery(Side(r.GetValue(side)) ?? MessageSide.Inbox, State(r.GetValue(state)!),
             new MessageFilter(r.GetValue(topic), r.GetValue(consumer), r.GetValue(key)), r.GetValue(after), r.GetValue(limit))), t));
 

@@ -35,7 +35,7 @@ internal static class AdminRendering
 
         foreach (var group in overview.Groups.GroupBy(g => g.Name, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            table.AddRow([new Text(group.Key), .. States.Select(s => new Text(Count(group.Where(g => g.State == s).Sum(g => g.Count), false)))]);
+            table.AddRow([new Text(Safe(group.Key)), .. States.Select(s => new Text(Count(group.Where(g => g.State == s).Sum(g => g.Count), false)))]);
         }
 
         table.AddRow([new Markup("[bold]all[/]"), .. States.Select(s => overview.Totals.FirstOrDefault(t => t.State == s) is { } t
@@ -49,12 +49,12 @@ internal static class AdminRendering
     {
         var inbox = query.Side == MessageSide.Inbox;
         var table = new Table().Title($"{(inbox ? "Inbox" : "Outbox")}: {StateName(query.State)}")
-            .AddColumns("id", inbox ? "consumer" : "topic", "key", "attempts", "created", query.State == MessageState.Done ? "finished" : "next attempt", "last error");
+            .AddColumns("id", inbox ? "consumer" : "topic", "key", "attempts", "created", query.State switch { MessageState.Done => "finished", MessageState.Dead => "dead since", _ => "next attempt" }, "last error");
         foreach (var m in page.Items)
         {
-            table.AddRow(new Text(m.Id.ToString()), new Text(inbox ? $"{m.Consumer} ({m.Topic})" : m.Topic), new Text(m.Key ?? ""),
+            table.AddRow(new Text(m.Id.ToString()), new Text(Safe(inbox ? $"{m.Consumer} ({m.Topic})" : m.Topic)), new Text(Safe(m.Key)),
                 new Text(m.Attempts.ToString(CultureInfo.InvariantCulture)), new Text(Time(m.CreatedAt)),
-                new Text(Time(query.State == MessageState.Done ? m.FinishedAt : m.NextAttemptAt)), new Text(Shorten(m.LastError, 80)));
+                new Text(Time(query.State is MessageState.Done or MessageState.Dead ? m.FinishedAt : m.NextAttemptAt)), new Text(Safe(Shorten(m.LastError, 80))));
         }
 
         return table;
@@ -64,7 +64,7 @@ internal static class AdminRendering
     {
         var s = detail.Summary;
         var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
-        void Row(string name, string? value) => grid.AddRow(new Text(name, new Style(decoration: Decoration.Bold)), new Text(value ?? "—"));
+        void Row(string name, string? value) => grid.AddRow(new Text(Safe(name), new Style(decoration: Decoration.Bold)), new Text(value is null ? "—" : Safe(value)));
         Row("id", s.Id.ToString());
         Row("side", side == MessageSide.Outbox ? "outbox" : "inbox");
         if (s.Consumer is not null)
@@ -97,7 +97,7 @@ internal static class AdminRendering
             var errors = new Table().AddColumns("attempt", "at", "error");
             foreach (var e in detail.Errors)
             {
-                errors.AddRow(new Text(e.Attempt.ToString(CultureInfo.InvariantCulture)), new Text(Time(e.At)), new Text(e.Error));
+                errors.AddRow(new Text(e.Attempt.ToString(CultureInfo.InvariantCulture)), new Text(Time(e.At)), new Text(Safe(e.Error)));
             }
 
             return new Rows(new Panel(grid).Header(s.Id.ToString()), errors);
@@ -138,6 +138,37 @@ internal static class AdminRendering
         }
 
         return Convert.ToHexString(payload[..Math.Min(payload.Length, 4096)]) + (payload.Length > 4096 ? " …" : "");
+    }
+
+    /// <summary>
+    /// The text with control characters (but line breaks and tabs) and bidirectional overrides written as <c>\u001B</c>:
+    /// a value from the store must not drive the operator's terminal (retitle it, clear it, hide or reorder a line).
+    /// </summary>
+    internal static string Safe(string? text)
+    {
+        if (string.IsNullOrEmpty(text) || !text.Any(Unsafe))
+        {
+            return text ?? string.Empty;
+        }
+
+        text = text.ReplaceLineEndings("\n"); // a lone CR would let the rest of a value overwrite the start of its line
+
+        var safe = new StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            if (Unsafe(c))
+            {
+                safe.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                safe.Append(c);
+            }
+        }
+
+        return safe.ToString();
+
+        static bool Unsafe(char c) => (char.IsControl(c) && c is not ('\n' or '\t')) || c is (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
     }
 
     private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };

@@ -27,7 +27,19 @@ internal sealed class AdminSession(IPostboxMonitor monitor, IAnsiConsole console
 
     public async Task<int> ListAsync(MessageQuery query)
     {
-        var page = await monitor.ListAsync(query, cancellationToken).ConfigureAwait(false);
+        MessagePage page;
+        try
+        {
+            page = await monitor.ListAsync(query, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException) when (query.After is not null)
+        {
+            // A mistyped cursor, or one printed under another list: a wrong argument, not a failure of the store.
+            await Console.Error.WriteLineAsync($"--after {query.After} is not a cursor of this list: give the one printed under its previous page (same --side and --state).")
+                .ConfigureAwait(false);
+            return AdminExitCodes.BadArguments;
+        }
+
         console.Write(AdminRendering.List(query, page));
         console.WriteLine(page.Items.Count == 0 ? "No messages." : $"{page.Items.Count} message(s).");
         if (page.Next is not null)
@@ -77,7 +89,7 @@ internal sealed class AdminSession(IPostboxMonitor monitor, IAnsiConsole console
             var done = 0;
             foreach (var (side, row) in rows)
             {
-                var label = side == MessageSide.Outbox ? "outbox" : $"inbox, {row.Consumer}";
+                var label = side == MessageSide.Outbox ? "outbox" : $"inbox, {AdminRendering.Safe(row.Consumer)}";
                 if (!AppliesTo(action, side, row.State))
                 {
                     console.WriteLine($"{id} ({label}): {AdminRendering.StateName(row.State)}; {Verb(action)} applies to {Applicable(action, side)} messages only.");

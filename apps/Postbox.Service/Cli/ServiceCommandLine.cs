@@ -73,6 +73,28 @@ internal static class ServiceCommandLine
     }
 
     /// <summary>
+    /// The words left over that are neither a setting (<c>Section:Key=value</c>) nor the value of a <c>--Section:Key</c>
+    /// before them: a second id to <c>admin show</c>, a state written without <c>--state</c>. The configuration would
+    /// ignore them, and the operator would not learn that the command did something else than asked.
+    /// </summary>
+    internal static IReadOnlyList<string> StrayArguments(IReadOnlyList<string> tokens)
+    {
+        var stray = new List<string>();
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            var option = token.StartsWith('-') || token.StartsWith('/');
+            var valueOfPrevious = i > 0 && (tokens[i - 1].StartsWith('-') || tokens[i - 1].StartsWith('/')) && !tokens[i - 1].Contains('=', StringComparison.Ordinal);
+            if (!option && !valueOfPrevious && !token.Contains('=', StringComparison.Ordinal))
+            {
+                stray.Add(token);
+            }
+        }
+
+        return stray;
+    }
+
+    /// <summary>
     /// The configuration keys among <paramref name="tokens"/> that hold a secret (a key named <c>Password</c>, such as
     /// <c>Mail:Smtp:Password</c>), in every form the command-line configuration accepts (<c>--key=value</c>,
     /// <c>--key value</c>, <c>/key=value</c>, <c>key=value</c>). A process's command line is readable by every user of the
@@ -129,6 +151,12 @@ internal static class ServiceCommandLine
         if (exit is { } refused)
         {
             return refused;
+        }
+
+        if (StrayArguments(args) is [var first, ..])
+        {
+            await Console.Error.WriteLineAsync($"Unexpected argument '{first}'. See 'admin {result.CommandResult.Command.Name} --help'.").ConfigureAwait(false);
+            return AdminExitCodes.BadArguments;
         }
 
         // The operator reads tables, not the host's information lines; warnings and errors still show.

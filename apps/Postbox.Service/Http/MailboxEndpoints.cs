@@ -34,8 +34,18 @@ internal static partial class MailboxEndpoints
         group.MapGet("/", (int? skip) => Page("Mailbox", List(root, folder, mail.Delivery, Math.Max(0, skip ?? 0))));
         group.MapGet("/{name}", async (string name, CancellationToken cancellationToken) =>
             Resolve(folder, name) is { } path ? (IResult)Page(name, await OneAsync(root, path, name, cancellationToken).ConfigureAwait(false)) : Results.NotFound());
-        group.MapGet("/{name}/raw", (string name) =>
-            Resolve(folder, name) is { } path ? Results.File(path, "text/plain; charset=utf-8") : Results.NotFound());
+        group.MapGet("/{name}/raw", (string name, HttpContext context) =>
+        {
+            if (Resolve(folder, name) is not { } path)
+            {
+                return Results.NotFound();
+            }
+
+            // Text, whatever the mail holds: no browser sniffs it into HTML, and nothing in it may load or run.
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'none'";
+            return Results.File(path, "text/plain; charset=utf-8");
+        });
     }
 
     /// <summary>The file of <paramref name="name"/> when it is a plain <c>.eml</c> name directly in the folder; nothing else is served.</summary>
@@ -47,7 +57,8 @@ internal static partial class MailboxEndpoints
         }
 
         var path = Path.Combine(folder, name);
-        return File.Exists(path) ? path : null;
+        // Not a link: one planted in the folder (a shared --mail-dir) would serve any file the service can read.
+        return File.Exists(path) && new FileInfo(path).LinkTarget is null ? path : null;
     }
 
     private static string List(string root, string folder, MailDelivery delivery, int skip)
@@ -59,7 +70,7 @@ internal static partial class MailboxEndpoints
         }
 
         var names = Directory.Exists(folder)
-            ? Directory.EnumerateFiles(folder, "*.eml").Select(Path.GetFileName).OfType<string>().Where(n => MailFileName().IsMatch(n))
+            ? Directory.EnumerateFiles(folder, "*.eml").Select(Path.GetFileName).OfType<string>().Where(n => Resolve(folder, n) is not null)
                 .OrderDescending(StringComparer.Ordinal).ToList()
             : [];
         html.Append(CultureInfo.InvariantCulture, $"<p class=muted>{names.Count:N0} mail(s) in <code>{Encode(folder)}</code>, newest first.</p>");
@@ -73,7 +84,7 @@ internal static partial class MailboxEndpoints
         }
 
         html.Append("</table>");
-        if (skip + PageSize < names.Count)
+        if (skip < names.Count - PageSize)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p><a href=\"{root}?skip={skip + PageSize}\">older</a></p>");
         }

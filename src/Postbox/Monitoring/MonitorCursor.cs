@@ -30,7 +30,8 @@ public readonly record struct MonitorCursor(long? Ticks, long Seq)
         var dot = text.IndexOf('.', StringComparison.Ordinal);
         if (timeOrdered && dot > 0
             && long.TryParse(text.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
-            && long.TryParse(text.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
+            && long.TryParse(text.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
+            && ticks <= DateTimeOffset.MaxValue.UtcTicks)
         {
             return new MonitorCursor(ticks, seq);
         }
