@@ -178,6 +178,50 @@ public sealed class AdminCommandTests
         Assert.True(ok == 0, text);
     }
 
+    [Fact]
+    public async Task Admin_CtrlCWhileTheStoreDoesNotAnswer_CancelsWithOneLine_Exit130()
+    {
+        // A server that accepts the connection and never answers: the command waits on the store until Ctrl+C.
+        using var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var accepted = new System.Collections.Concurrent.ConcurrentQueue<System.Net.Sockets.TcpClient>();
+        var acceptLoop = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    accepted.Enqueue(await silent.AcceptTcpClientAsync());
+                }
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+                // The listener stopped.
+            }
+        });
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        await using var admin = ServiceProcess.Start("admin",
+            ["list", "--postgres", string.Create(CultureInfo.InvariantCulture, $"Host=127.0.0.1;Port={port};Username=u;Password=p;Timeout=120;Command Timeout=120")]);
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(!accepted.IsEmpty), Wait, "the command to connect");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        using (var interrupt = System.Diagnostics.Process.Start("kill", $"-INT {admin.Id}")!)
+        {
+            await interrupt.WaitForExitAsync();
+        }
+
+        var exit = await admin.WaitForExitAsync(Wait);
+        silent.Stop();
+        await acceptLoop;
+        foreach (var client in accepted)
+        {
+            client.Dispose();
+        }
+
+        Assert.True(exit == 130, admin.Output);
+        Assert.Contains("Cancelled", admin.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", admin.Output, StringComparison.Ordinal);
+    }
+
     private static async Task<ServiceOnSqlite> StartAsync(SmtpSink smtp) =>
         await ServiceOnSqlite.StartAsync(
         [

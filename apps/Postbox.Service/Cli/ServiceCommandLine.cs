@@ -161,6 +161,13 @@ internal static class ServiceCommandLine
 
         // The operator reads tables, not the host's information lines; warnings and errors still show.
         overrides.TryAdd("Logging:LogLevel:Default", "Warning");
+        // No host runs here to handle Ctrl+C (System.CommandLine's handler is off for the host's sake), and a driver may
+        // not honour a cancellation while it waits on a silent server: the process ends at once, as it would anyway, after
+        // saying so. Each replay batch is one statement in its own transaction: it is either done or not, never half.
+        static void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e) =>
+            Console.Error.WriteLine("Cancelled: replay batches already done stay done.");
+
+        Console.CancelKeyPress += OnCancelKeyPress;
         try
         {
             using var host = ServiceApp.Build(ServiceRoles.None, args, overrides, null);
@@ -201,6 +208,10 @@ internal static class ServiceCommandLine
             // Ctrl+C: what was done stays done (each batch commits on its own).
             await Console.Error.WriteLineAsync("Cancelled.").ConfigureAwait(false);
             return 130;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= OnCancelKeyPress;
         }
     }
 
