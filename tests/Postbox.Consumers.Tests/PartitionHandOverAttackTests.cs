@@ -228,6 +228,20 @@ public sealed class PartitionHandOverAttackTests(ITestOutputHelper output) : Ser
         void Configure(HandlerOptions o) => o.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromSeconds(3));
         void NoHandOver(IServiceCollection s) => s.Configure<RabbitMQConsumerOptions>(o => o.RebalanceInterval = TimeSpan.Zero);
         var leaver = await ConsumerHost.StartAsync(Db, topic, first, Configure, Partitions, NoHandOver);
+        // Hosts subscribe in the background after they start. The leaver must be the active consumer of every partition
+        // (the first registered) before the stayer starts, and the queues must exist before anything is published.
+        await TestEnvironment.WaitUntilAsync(async () =>
+        {
+            for (var n = 0; n < Partitions; n++)
+            {
+                if (await Broker.ConsumerCountAsync($"{topic}.p{n}") < 1)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, Wait, "the first worker consuming every partition queue");
         var second = new HandlerScript();
         using var stayer = await ConsumerHost.StartAsync(Db, topic, second, Configure, Partitions, NoHandOver);
         try

@@ -78,6 +78,20 @@ public sealed class TestBroker : IAsyncDisposable
         return ok.MessageCount;
     }
 
+    /// <summary>Consumers registered on <paramref name="queue"/>; 0 while the queue does not exist yet.</summary>
+    public async Task<uint> ConsumerCountAsync(string queue)
+    {
+        try
+        {
+            var channel = await ChannelAsync();
+            return (await channel.QueueDeclarePassiveAsync(queue)).ConsumerCount;
+        }
+        catch (global::RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return 0; // 404: not declared yet (the channel is closed; the next call opens another)
+        }
+    }
+
     /// <summary>Drops the connection, e.g. after a broker restart.</summary>
     public async Task ResetAsync()
     {
