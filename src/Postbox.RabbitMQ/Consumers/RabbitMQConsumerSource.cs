@@ -2,8 +2,10 @@ using Postbox.RabbitMQ.Connection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Postbox.Consumers;
+using Postbox.Transport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace Postbox.RabbitMQ.Consumers;
 
@@ -39,11 +41,26 @@ internal sealed class RabbitMQConsumerSource : IConsumerSource, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
         var queue = request.Queue ?? _options.QueuePrefix + request.Topic;
-        var subscription = await RabbitMQSubscription.CreateAsync(this, connection, _options, queue, request, _logger, _timeProvider, cancellationToken).ConfigureAwait(false);
+        RabbitMQSubscription subscription;
+        try
+        {
+            subscription = await RabbitMQSubscription.CreateAsync(this, connection, _options, queue, request, _logger, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationInterruptedException ex) when (IsConnectionForced(ex))
+        {
+            // The broker is shutting down or restarting: an outage like an unreachable broker (one log line, retried),
+            // not a fault of this subscription.
+            throw new TransportException($"RabbitMQ closed the connection while subscribing to {queue}: {ex.ShutdownReason?.ReplyText}", ex);
+        }
+
         RabbitMQConsumerLog.Consuming(_logger, queue, _options.ExchangeName, request.Topic,
             Partitioning.CountFor(request.Topic, _options.Partitions, _options.TopicPartitions), request.Prefetch);
         return subscription;
     }
+
+    /// <summary>A connection closed by the broker (CONNECTION_FORCED, 320: shutdown, restart, an operator's close), not a channel error.</summary>
+    internal static bool IsConnectionForced(OperationInterruptedException exception) =>
+        exception.ShutdownReason is { ReplyCode: Constants.ConnectionForced };
 
     private async Task<IConnection> GetConnectionAsync(CancellationToken cancellationToken)
     {
