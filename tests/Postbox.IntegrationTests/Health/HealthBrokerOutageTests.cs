@@ -27,7 +27,9 @@ public sealed class HealthBrokerOutageTests : ServerTest
                 s.AddHealthChecks().AddPostbox(o =>
                 {
                     o.OldestPendingThreshold = TimeSpan.FromMinutes(1);
-                    o.RelayStallTimeout = TimeSpan.FromSeconds(1);
+                    // Above the relay's 1 s poll, which is how often its loop checks in while it waits for the broker: a
+                    // timeout equal to it failed by jitter (checked in 1.08 s ago).
+                    o.RelayStallTimeout = TimeSpan.FromSeconds(3);
                     o.Timeout = TimeSpan.FromSeconds(2);
                 });
             });
@@ -50,7 +52,7 @@ public sealed class HealthBrokerOutageTests : ServerTest
             // The relay tried to publish it and now waits for the broker: that is its job, not a stall, so liveness holds
             // for longer than the stall timeout. The database is fine.
             await Eventually.HoldsAsync(() => Task.FromResult(logs.Count(transportDownEvent) > 0), TimeSpan.FromSeconds(30), "the relay saw the broker down");
-            for (var i = 0; i < 8; i++)
+            for (var i = 0; i < 10; i++)
             {
                 var live = await HealthCheckTests.Live(host);
                 Assert.True(live.Status == HealthStatus.Healthy, $"Liveness failed during the broker outage: {live.Entries[PostboxHealthChecks.Relay].Description}");
