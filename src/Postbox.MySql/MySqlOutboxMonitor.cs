@@ -72,15 +72,9 @@ internal sealed class MySqlOutboxMonitor : IOutboxMonitor
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
         await using var command = new MySqlCommand { Connection = connection };
-        var names = new List<string>(ids.Count);
-        foreach (var id in ids)
-        {
-            var name = "@i" + names.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            command.Parameters.AddWithValue(name, MySqlValues.ToDb(id));
-            names.Add(name);
-        }
+        var list = MySqlValues.AddIds(command, ids);
 
-        command.CommandText = $"UPDATE {_tables.Outbox} FORCE INDEX ({_tables.Outbox}_id_key) SET state = {OutboxState.Ready}, attempts = 0 WHERE id IN ({string.Join(',', names)}) AND state = {OutboxState.Dead}";
+        command.CommandText = $"UPDATE {_tables.Outbox} FORCE INDEX ({_tables.Outbox}_id_key) SET state = {OutboxState.Ready}, attempts = 0 WHERE id IN ({list}) AND state = {OutboxState.Dead}";
         return await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -42,6 +42,20 @@ internal static class MySqlValues
 
     public static byte[] ToDb(Guid id) => id.ToByteArray(bigEndian: true);
 
+    /// <summary>Adds one parameter per id (<c>@i0</c>, <c>@i1</c>, …) and returns them comma-separated, for an <c>IN (…)</c> list.</summary>
+    public static string AddIds(MySqlCommand command, IEnumerable<Guid> ids)
+    {
+        var names = new List<string>();
+        foreach (var id in ids)
+        {
+            var name = "@i" + names.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            command.Parameters.AddWithValue(name, ToDb(id));
+            names.Add(name);
+        }
+
+        return string.Join(',', names);
+    }
+
     // With GuidFormat=Binary16 MySqlConnector returns BINARY(16) as a Guid already (same byte order); otherwise bytes.
     public static Guid ReadGuid(DbDataReader reader, int ordinal) => reader.GetValue(ordinal) switch
     {

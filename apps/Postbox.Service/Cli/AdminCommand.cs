@@ -28,7 +28,7 @@ internal static class AdminCommand
         overview.SetAction((r, t) => run(r, s => s.OverviewAsync(Sides(r.GetValue(side))), t));
 
         var state = new Option<string>("--state") { Description = "ready, in-flight, scheduled, dead or done. Default: dead.", DefaultValueFactory = _ => "dead" };
-        state.AcceptOnlyFromAmong("ready", "in-flight", "scheduled", "dead", "done");
+        state.AcceptOnlyFromAmong([.. AdminRendering.StateNames.Select(s => s.Name)]);
         var limit = new Option<int>("--limit") { Description = $"Rows per page, 1 to {MessageQuery.MaxLimit}. Default: 50.", DefaultValueFactory = _ => 50 };
         limit.Validators.Add(v =>
         {
@@ -126,12 +126,5 @@ internal static class AdminCommand
 
     private static MessageSide[] Sides(string? side) => Side(side) is { } one ? [one] : [MessageSide.Outbox, MessageSide.Inbox];
 
-    private static MessageState State(string state) => state switch
-    {
-        "ready" => MessageState.Ready,
-        "in-flight" => MessageState.InFlight,
-        "scheduled" => MessageState.Scheduled,
-        "done" => MessageState.Done,
-        _ => MessageState.Dead,
-    };
+    private static MessageState State(string state) => AdminRendering.StateNames.First(s => s.Name == state).State;
 }

@@ -13,16 +13,13 @@ namespace Postbox.Service.Cli;
 /// </summary>
 internal static class AdminRendering
 {
-    private static readonly MessageState[] States = [MessageState.Ready, MessageState.InFlight, MessageState.Scheduled, MessageState.Dead, MessageState.Done];
+    private static IEnumerable<MessageState> States => StateNames.Select(s => s.State);
 
-    public static string StateName(MessageState state) => state switch
-    {
-        MessageState.Ready => "ready",
-        MessageState.InFlight => "in-flight",
-        MessageState.Scheduled => "scheduled",
-        MessageState.Dead => "dead",
-        _ => "done",
-    };
+    /// <summary>The states' names on the command line and in the tables, in display order.</summary>
+    public static readonly IReadOnlyList<(MessageState State, string Name)> StateNames =
+        [(MessageState.Ready, "ready"), (MessageState.InFlight, "in-flight"), (MessageState.Scheduled, "scheduled"), (MessageState.Dead, "dead"), (MessageState.Done, "done")];
+
+    public static string StateName(MessageState state) => StateNames.First(s => s.State == state).Name;
 
     public static IRenderable Overview(MonitorOverview overview, DateTimeOffset now)
     {

@@ -128,15 +128,16 @@ internal sealed class AdminSession(IPostboxMonitor monitor, IAnsiConsole console
                 continue; // outbox rows have no consumer: --consumer names inbox rows only
             }
 
-            var overview = await monitor.GetOverviewAsync(side, CountLimit, cancellationToken).ConfigureAwait(false);
-            var dead = overview.Totals.FirstOrDefault(t => t.State == MessageState.Dead)?.Count ?? 0;
+            // No count first: counting the dead letters of a large table would cost as much as replaying them. The bar
+            // shows the running total the monitor reports after each batch.
             var replayed = 0;
+            var what = $"Replaying {(side == MessageSide.Outbox ? "outbox" : "inbox")} dead letters";
             await console.Progress().AutoClear(false).StartAsync(async progress =>
             {
-                var task = progress.AddTask($"Replaying {(side == MessageSide.Outbox ? "outbox" : "inbox")} dead letters", maxValue: Math.Max(1, dead));
-                replayed = await monitor.ReplayAllDeadAsync(side, filter, new Progress<int>(n => task.Value = Math.Min(n, task.MaxValue)), cancellationToken)
-                    .ConfigureAwait(false);
-                task.Value = task.MaxValue;
+                var task = progress.AddTask(what).IsIndeterminate();
+                replayed = await monitor.ReplayAllDeadAsync(side, filter,
+                    new Progress<int>(n => task.Description = $"{what}: {n.ToString("N0", CultureInfo.InvariantCulture)}"), cancellationToken).ConfigureAwait(false);
+                task.IsIndeterminate(false).Value = task.MaxValue;
             }).ConfigureAwait(false);
             console.WriteLine($"{(side == MessageSide.Outbox ? "Outbox" : "Inbox")}: {replayed.ToString("N0", CultureInfo.InvariantCulture)} dead letter(s) replayed.");
             total += replayed;

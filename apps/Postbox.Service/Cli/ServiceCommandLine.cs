@@ -186,15 +186,9 @@ internal static class ServiceCommandLine
 
             return await action(new AdminSession(monitor, console, host.Services.GetRequiredService<TimeProvider>(), cancellationToken)).ConfigureAwait(false);
         }
-        catch (ServiceConfigurationException ex)
+        catch (Exception ex) when (ConfigurationError(ex) is { } error)
         {
-            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
-            return AdminExitCodes.BadConfiguration;
-        }
-        catch (OptionsValidationException ex)
-        {
-            await Console.Error.WriteLineAsync("The configuration is invalid:" + string.Concat(ex.Failures.Select(f => Environment.NewLine + "  - " + f)))
-                .ConfigureAwait(false);
+            await Console.Error.WriteLineAsync(error).ConfigureAwait(false);
             return AdminExitCodes.BadConfiguration;
         }
         catch (DbException ex)
@@ -202,12 +196,6 @@ internal static class ServiceCommandLine
             // Unreachable, refused, or not migrated yet: one line, the store's own words.
             await Console.Error.WriteLineAsync($"The store failed: {ex.Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
             return AdminExitCodes.StoreFailed;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Ctrl+C: what was done stays done (each batch commits on its own).
-            await Console.Error.WriteLineAsync("Cancelled.").ConfigureAwait(false);
-            return 130;
         }
         finally
         {
@@ -236,16 +224,18 @@ internal static class ServiceCommandLine
             await host.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
-        catch (ServiceConfigurationException ex)
+        catch (Exception ex) when (ConfigurationError(ex) is { } error)
         {
-            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
-            return 2;
-        }
-        catch (OptionsValidationException ex)
-        {
-            await Console.Error.WriteLineAsync("The configuration is invalid:" + string.Concat(ex.Failures.Select(f => Environment.NewLine + "  - " + f)))
-                .ConfigureAwait(false);
+            await Console.Error.WriteLineAsync(error).ConfigureAwait(false);
             return 2;
         }
     }
+
+    /// <summary>What to tell the user when <paramref name="exception"/> is a configuration problem (exit code 2); otherwise null.</summary>
+    private static string? ConfigurationError(Exception exception) => exception switch
+    {
+        ServiceConfigurationException e => e.Message,
+        OptionsValidationException e => "The configuration is invalid:" + string.Concat(e.Failures.Select(f => Environment.NewLine + "  - " + f)),
+        _ => null,
+    };
 }

@@ -368,20 +368,14 @@ internal sealed class MySqlInboxStore : IInboxStore, IInboxAdmin
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new MySqlCommand { Connection = connection };
-        var names = new List<string>(ids.Count);
-        foreach (var id in ids)
-        {
-            var name = "@i" + names.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            command.Parameters.AddWithValue(name, MySqlValues.ToDb(id));
-            names.Add(name);
-        }
+        var list = MySqlValues.AddIds(command, ids);
 
         command.Parameters.AddWithValue("@consumer", consumer);
         command.Parameters.AddWithValue("@now", MySqlValues.ToDb(_timeProvider.GetUtcNow()));
         // By primary key (message_id, consumer): record locks only.
         command.CommandText = $"""
             UPDATE {_t} SET state = {InboxRowState.Retrying}, attempts = 0, next_attempt_at = @now, dead_at = NULL, lease_owner = NULL, replays = replays + 1
-            WHERE message_id IN ({string.Join(',', names)}) AND consumer = @consumer AND state = {InboxRowState.Dead}
+            WHERE message_id IN ({list}) AND consumer = @consumer AND state = {InboxRowState.Dead}
             """;
         var replayed = await MySqlValues.ExecuteReadCommittedAsync(command, cancellationToken).ConfigureAwait(false);
         Log.Replayed(_logger, replayed, ids.Count, consumer);
