@@ -1,4 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Postbox.Kafka.Consumers;
+using Postbox.Kafka.Tests.Infrastructure;
 
 namespace Postbox.Kafka.Tests;
 
@@ -37,7 +41,7 @@ public sealed class KafkaOptionsValidationTests
     [Fact]
     public void ConsumerOptions_EveryProblem_IsListed()
     {
-        var result = new KafkaConsumerOptionsValidator().Validate(null, new KafkaConsumerOptions
+        var result = new KafkaConsumerOptionsValidator([]).Validate(null, new KafkaConsumerOptions
         {
             BootstrapServers = "",
             TopicPrefix = "ü",
@@ -58,4 +62,31 @@ public sealed class KafkaOptionsValidationTests
     [InlineData("orders/created", false)]
     [InlineData("ordérs", false)]
     public void TopicNames_FollowKafkaRules(string topic, bool valid) => Assert.Equal(valid, KafkaNames.IsValidTopic(topic));
+
+    [Theory]
+    [InlineData("orders", "g.shared", "orders", "g.shared", true)] // one group on one topic: they would split it
+    [InlineData("orders", "g.shared", "invoices", "g.shared", false)] // one group, different topics
+    [InlineData("orders", null, "orders", null, false)] // default groups differ by consumer name
+    [InlineData("orders", "audit", "orders", null, true)] // an explicit group equal to the other's default
+    public void TwoHandlersInOneGroupOnOneTopic_FailAtStartNamingBoth(string topicA, string? groupA, string topicB, string? groupB, bool fails)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddPostbox(o => o.Relay.Enabled = false)
+            .UseKafkaConsumers(o => o.BootstrapServers = "127.0.0.1:1")
+            .AddHandler<WorkItem, EffectHandler>(topicA, o => { o.ConsumerName = "billing"; o.Queue = groupA; })
+            .AddHandler<WorkItem, EffectHandler>(topicB, o => { o.ConsumerName = "audit"; o.Queue = groupB; });
+        using var host = builder.Build();
+
+        var options = host.Services.GetRequiredService<IOptionsMonitor<KafkaConsumerOptions>>();
+        if (!fails)
+        {
+            _ = options.CurrentValue;
+            return;
+        }
+
+        var failure = Assert.Single(Assert.Throws<OptionsValidationException>(() => options.CurrentValue).Failures);
+        Assert.Contains("'billing' on 'orders'", failure, StringComparison.Ordinal);
+        Assert.Contains("'audit' on 'orders'", failure, StringComparison.Ordinal);
+        Assert.Contains("consumer group", failure, StringComparison.Ordinal);
+    }
 }

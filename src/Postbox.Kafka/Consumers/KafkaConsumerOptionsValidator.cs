@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Options;
+using Postbox.Consumers;
 
 namespace Postbox.Kafka.Consumers;
 
-/// <summary>Validates <see cref="KafkaConsumerOptions"/>, listing every problem.</summary>
-internal sealed class KafkaConsumerOptionsValidator : IValidateOptions<KafkaConsumerOptions>
+/// <summary>Validates <see cref="KafkaConsumerOptions"/> and the consumer groups the handlers would join, listing every problem.</summary>
+internal sealed class KafkaConsumerOptionsValidator(IEnumerable<HandlerRegistration> handlers) : IValidateOptions<KafkaConsumerOptions>
 {
     private const string Section = "Postbox:KafkaConsumers";
 
@@ -37,6 +38,10 @@ internal sealed class KafkaConsumerOptionsValidator : IValidateOptions<KafkaCons
         {
             errors.Add($"{Section}:RevokeGracePeriod must be between 00:00:00 and 00:05:00 (was {options.RevokeGracePeriod}).");
         }
+
+        // The same rule as KafkaConsumerSource's: a handler's own group id, or the prefix and its consumer name. Two
+        // handlers in one group on one topic split its partitions between them.
+        SharedQueueCheck.Validate(handlers, h => $"{h.Options.Queue ?? options.GroupIdPrefix + h.ConsumerName}' on topic '{options.TopicPrefix + h.Topic}", "consumer group", errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

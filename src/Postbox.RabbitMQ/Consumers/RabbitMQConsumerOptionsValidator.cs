@@ -1,10 +1,11 @@
 using System.Text;
 using Microsoft.Extensions.Options;
+using Postbox.Consumers;
 
 namespace Postbox.RabbitMQ.Consumers;
 
-/// <summary>Validates <see cref="RabbitMQConsumerOptions"/>, listing every problem.</summary>
-internal sealed class RabbitMQConsumerOptionsValidator : IValidateOptions<RabbitMQConsumerOptions>
+/// <summary>Validates <see cref="RabbitMQConsumerOptions"/> and the queues the handlers would consume, listing every problem.</summary>
+internal sealed class RabbitMQConsumerOptionsValidator(IEnumerable<HandlerRegistration> handlers) : IValidateOptions<RabbitMQConsumerOptions>
 {
     private const string Section = "Postbox:RabbitMQConsumers";
     private static readonly TimeSpan MinTimeout = TimeSpan.FromMilliseconds(100);
@@ -58,6 +59,12 @@ internal sealed class RabbitMQConsumerOptionsValidator : IValidateOptions<Rabbit
         if (options.RebalanceInterval != TimeSpan.Zero && (options.RebalanceInterval < MinTimeout || options.RebalanceInterval > TimeSpan.FromMinutes(10)))
         {
             errors.Add($"{Section}:RebalanceInterval must be 0 (off) or between {MinTimeout} and {TimeSpan.FromMinutes(10)} (was {options.RebalanceInterval}).");
+        }
+
+        if (options.QueuePrefix is not null)
+        {
+            // The same rule as RabbitMQConsumerSource's: a handler's own queue, or the topic's.
+            SharedQueueCheck.Validate(handlers, h => h.Options.Queue ?? options.QueuePrefix + h.Topic, "queue", errors);
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

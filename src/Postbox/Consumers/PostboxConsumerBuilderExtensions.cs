@@ -58,6 +58,7 @@ public static class PostboxConsumerBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton<InMemoryTransport>();
         builder.Services.Replace(ServiceDescriptor.Singleton<IConsumerSource>(sp => new InMemoryConsumerSource(sp.GetRequiredService<InMemoryTransport>())));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsumerOptions>, InMemoryConsumerSourceValidator>());
         return builder;
     }
 
