@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Postbox.Bench.Scenarios;
 using Postbox.Transport;
 using RabbitMQ.Client;
 
@@ -92,6 +93,7 @@ internal static class RelayMode
             });
         }
 
+        using var stages = a.Has("stages") ? new StageRecorder() : null;
         using var host = builder.Build();
         await host.StartAsync();
         Console.WriteLine("@READY");
@@ -100,6 +102,7 @@ internal static class RelayMode
         }
 
         await host.StopAsync();
+        stages?.Write(a["stages"]);
         Console.WriteLine($"@STOPPED {sink.Count}");
         return 0;
     }

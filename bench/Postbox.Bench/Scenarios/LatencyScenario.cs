@@ -31,6 +31,12 @@ internal sealed class LatencyTracker
 
     public void Sent(int i) => _sent[i] = Stopwatch.GetTimestamp();
 
+    /// <summary>When message i's transaction committed (Stopwatch ticks), 0 when it did not.</summary>
+    public long SentAt(int i) => _sent[i];
+
+    /// <summary>When message i reached the handler (Stopwatch ticks), 0 when it did not.</summary>
+    public long ReceivedAt(int i) => Volatile.Read(ref _received[i]);
+
     public void Received(string? messageId)
     {
         var now = Stopwatch.GetTimestamp();
@@ -153,7 +159,7 @@ internal sealed class LatencyScenario(BenchContext context)
             await relay.WaitForAsync("READY", TimeSpan.FromSeconds(60));
             foreach (var rate in o.Rates)
             {
-                var (sorted, missing, achieved) = await context.Broker.MeasureAsync($"{rate}/s {mode}", () => PostboxRunAsync(schema, outbox.Outbox, consumer, rate, listen));
+                var (sorted, missing, achieved, _) = await context.Broker.MeasureAsync($"{rate}/s {mode}", () => PostboxRunAsync(schema, outbox.Outbox, consumer, rate, listen));
                 var r = raw[rate];
                 string Fmt(double[] s) => s.Length == 0 ? "n/a" : $"{Stats.Percentile(s, 50):0.0} / {Stats.Percentile(s, 95):0.0} / {Stats.Percentile(s, 99):0.0} / {s[^1]:0.0}";
                 var (target, met) = !listen
@@ -168,9 +174,43 @@ internal sealed class LatencyScenario(BenchContext context)
                     $"raw publisher achieved {r.Achieved:N0} msg/s, {r.Missing} missing. Ratio = raw p99 / Postbox p99.");
             }
         }
+
+        await RunStagesAsync(schema, consumer, exchange, queuePrefix);
     }
 
-    private async Task<(double[] Sorted, int Missing, double Achieved)> PostboxRunAsync(BenchSchema schema, IOutbox outbox, LatencyConsumer consumer, int rate, bool listen)
+    /// <summary>
+    /// The stage pass: LISTEN/NOTIFY again, with the relay child recording its claims and send spans
+    /// (<see cref="StageRecorder"/>), to split commit → handler into stages. Its own pass because listening turns the
+    /// relay's tracing on.
+    /// </summary>
+    private async Task RunStagesAsync(BenchSchema schema, LatencyConsumer consumer, string exchange, string queuePrefix)
+    {
+        var o = context.Options;
+        foreach (var rate in o.Rates)
+        {
+            var file = Path.Combine(Path.GetTempPath(), $"{context.RunId}-stages-{rate}.tsv");
+            (double[] Sorted, int Missing, double Achieved, LatencyTracker Tracker) run;
+            await using (var outbox = BenchContext.CreateOutbox(schema.DataSource, schema.Name, notify: true))
+            {
+                await using var relay = ChildProcess.Start("relay", [.. context.RelayArgs(o.Postgres, schema.Name, "rabbitmq", true, o.PollMilliseconds, exchange, queuePrefix), "--stages", file]);
+                await relay.WaitForAsync("READY", TimeSpan.FromSeconds(60));
+                run = await PostboxRunAsync(schema, outbox.Outbox, consumer, rate, listen: true);
+            } // The child writes the file as it stops.
+
+            var (stages, tail, matched) = StageBreakdown.Analyze(file, run.Tracker, (int)(rate * o.WarmupSeconds));
+            File.Delete(file);
+            string Fmt(double[] v) => v.Length == 0 ? "n/a" : $"{Stats.Percentile(v, 50):0.0} / {Stats.Percentile(v, 95):0.0} / {Stats.Percentile(v, 99):0.0}";
+            for (var i = 0; i < StageBreakdown.Names.Length; i++)
+            {
+                context.Report.Add("3s", $"{rate:N0}/s stage: {StageBreakdown.Names[i]}, ms p50/p95/p99", Fmt(stages[i]), "—", null, "report", null);
+            }
+
+            context.Report.Note("3. Latency", $"stages at {rate:N0}/s (LISTEN/NOTIFY, relay tracing on): {matched:N0} messages matched, achieved {run.Achieved:N0} tx/s, {run.Missing} missing; " +
+                "mean ms by stage over the slowest 1 %: " + string.Join("; ", StageBreakdown.Names.Select((n, i) => $"{n} {tail[i]:0.0}")));
+        }
+    }
+
+    private async Task<(double[] Sorted, int Missing, double Achieved, LatencyTracker Tracker)> PostboxRunAsync(BenchSchema schema, IOutbox outbox, LatencyConsumer consumer, int rate, bool listen)
     {
         var o = context.Options;
         var total = (int)(rate * (o.WarmupSeconds + o.LatencySeconds));
@@ -197,7 +237,7 @@ internal sealed class LatencyScenario(BenchContext context)
         await WaitAllAsync(tracker, TimeSpan.FromSeconds(15) + TimeSpan.FromMilliseconds(listen ? 0 : 2 * o.PollMilliseconds));
         var (sorted, missing) = tracker.Latencies(warmup);
         Progress.Say($"  {rate:N0}/s {(listen ? "LISTEN/NOTIFY" : "polling")}: p50 {Stats.Percentile(sorted, 50):0.0} ms, p99 {Stats.Percentile(sorted, 99):0.0} ms, max {(sorted.Length > 0 ? sorted[^1] : 0):0.0} ms, achieved {achieved:N0}/s");
-        return (sorted, missing, achieved);
+        return (sorted, missing, achieved, tracker);
     }
 
     private async Task<(double[] Sorted, int Missing, double Achieved)> RawRunAsync(LatencyConsumer consumer, string exchange, int rate)

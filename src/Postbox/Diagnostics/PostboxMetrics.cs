@@ -15,6 +15,7 @@ internal sealed class PostboxMetrics
     private readonly Counter<long> _failed;
     private readonly Counter<long> _dead;
     private readonly Histogram<double> _batchDuration;
+    private readonly Histogram<double> _claimDuration;
     private long _oldestPendingTicks;
     private readonly TimeProvider _timeProvider;
 
@@ -30,6 +31,8 @@ internal sealed class PostboxMetrics
         _failed = meter.CreateCounter<long>("postbox.relay.failed", "{message}", "Publish attempts that failed (the message will be retried).");
         _dead = meter.CreateCounter<long>("postbox.relay.dead", "{message}", "Messages marked dead after their last attempt.");
         _batchDuration = meter.CreateHistogram<double>("postbox.relay.batch.duration", "s", "Time from claim to settle of one batch.");
+        _claimDuration = meter.CreateHistogram<double>("postbox.relay.claim.duration", "s",
+            "Time one claim statement took (the store round trip), empty claims included.");
         meter.CreateObservableGauge("postbox.outbox.oldest_pending.age", ObserveOldestPendingAge, "s",
             "Age of the oldest message not yet delivered (0 when none), refreshed every MonitorInterval.");
     }
@@ -41,6 +44,10 @@ internal sealed class PostboxMetrics
     internal void Dead(string topic) => _dead.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
 
     internal void BatchCompleted(TimeSpan duration) => _batchDuration.Record(duration.TotalSeconds);
+
+    /// <summary>Records a claim; tagged by whether it found messages, so idle polls do not hide the cost of real claims.</summary>
+    internal void ClaimCompleted(TimeSpan duration, int claimed) =>
+        _claimDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("postbox.claim.empty", claimed == 0));
 
     internal void SetOldestPending(DateTimeOffset? createdAt) =>
         Interlocked.Exchange(ref _oldestPendingTicks, createdAt?.UtcTicks ?? 0);

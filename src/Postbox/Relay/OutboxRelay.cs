@@ -42,6 +42,7 @@ internal sealed class OutboxRelay : BackgroundService
     private readonly RelayHeartbeat _heartbeat;
     private readonly string _owner;
     private readonly CancellationTokenSource _abort = new();
+    private readonly PostboxMetrics _metrics;
     private int _inFlight;
 
     public OutboxRelay(IOutboxStore store, IOutboxTransport transport, RelaySignal signal, IOptions<RelayOptions> options,
@@ -51,6 +52,7 @@ internal sealed class OutboxRelay : BackgroundService
         ArgumentNullException.ThrowIfNull(options);
         (_store, _signal, _timeProvider, _logger, _heartbeat) = (store, signal, timeProvider, logger, heartbeat);
         _options = options.Value;
+        _metrics = metrics;
         _wakeupSource = wakeupSources.FirstOrDefault();
         _owner = _options.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
         _transport = transport;
@@ -149,9 +151,11 @@ internal sealed class OutboxRelay : BackgroundService
             try
             {
                 var now = _timeProvider.GetUtcNow();
+                var claimStarted = _timeProvider.GetTimestamp();
                 var claim = await _store.ClaimAsync(
                     new ClaimRequest(_owner, size, now, now + _options.LeaseDuration, _options.DeadKeyPolicy == DeadKeyPolicy.Block, keyCursor),
                     stoppingToken).ConfigureAwait(false);
+                _metrics.ClaimCompleted(_timeProvider.GetElapsedTime(claimStarted), claim.Messages.Count);
                 (batch, keyCursor, mayHaveMore) = (claim.Messages, claim.NextKeyCursor, claim.MayHaveMore);
                 if (storeFailures > 0)
                 {
