@@ -26,17 +26,28 @@ internal sealed class BacklogScenario(BenchContext context)
             small.Add((await DrainAsync(o.BacklogSmall, $"backlog_s{i}")).Rate);
         }
 
-        var large = await DrainAsync(o.BacklogLarge, "backlog_l");
+        var large = await DrainAsync(o.BacklogLarge, "backlog_l", deliveredRetention: null);
         var smallRate = Stats.Median(small);
         var ratio = large.Rate / smallRate;
         context.Report.Add("5", $"drain msg/s: {o.BacklogLarge:N0} backlog vs. {o.BacklogSmall:N0} (median of 3)", Report.F(large.Rate, "N0"), Report.F(smallRate, "N0"), ratio,
             "same (≥ 0.90)", ratio >= 0.90);
-        context.Report.Note("5. Backlog", $"{o.BacklogLarge:N0} backlog: table+indexes {large.Before} before → {large.After} after the drain " +
-            "(delivered rows are kept for the 1 h retention window and purged by cleanup afterwards).");
+        context.Report.Note("5. Backlog", $"{o.BacklogLarge:N0} backlog, default options: table+indexes {large.Before} before → {large.After} after the drain " +
+            "(delivered rows are kept for the DeliveredRetention window, 1 h by default, and purged by cleanup afterwards).");
+        AddGrowth("default options (DeliveredRetention 1 h)", large);
+
+        // The same backlog deleted on delivery: the design the bounded-storage target needs measured.
+        var deleting = await DrainAsync(o.BacklogLarge, "backlog_d", deliveredRetention: TimeSpan.Zero);
+        context.Report.Note("5. Backlog", $"{o.BacklogLarge:N0} backlog, DeliveredRetention 0 (delete on delivery): table+indexes {deleting.Before} before → {deleting.After} after, {deleting.Rate:N0} msg/s.");
+        AddGrowth("DeliveredRetention 0 (delete on delivery)", deleting);
         context.Report.Note("5. Backlog", $"{o.BacklogSmall:N0} backlog rates: {string.Join(", ", small.Select(r => r.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)))} msg/s.");
     }
 
-    private async Task<(double Rate, string Before, string After)> DrainAsync(int count, string suffix)
+    private void AddGrowth(string settings, (double Rate, string Before, string After, long BytesBefore, long BytesAfter) run) =>
+        context.Report.Add("5", $"outbox table + indexes after / before draining {context.Options.BacklogLarge:N0}, {settings} (MiB)",
+            $"{run.BytesAfter / 1048576.0:N0} / {run.BytesBefore / 1048576.0:N0}", "—", (double)run.BytesAfter / run.BytesBefore, "≤ 1.2×",
+            run.BytesAfter <= 1.2 * run.BytesBefore);
+
+    private async Task<(double Rate, string Before, string After, long BytesBefore, long BytesAfter)> DrainAsync(int count, string suffix, TimeSpan? deliveredRetention = null)
     {
         var schema = await context.NewSchemaAsync(suffix);
         await schema.GenerateAsync(count, Topic, context.Options.PayloadBytes, context.Options.Keys, progress: true);
@@ -44,6 +55,7 @@ internal sealed class BacklogScenario(BenchContext context)
         var extension = await schema.ScalarAsync<string>(
             "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgstattuple'");
         var before = await FiguresAsync(schema, extension);
+        var bytesBefore = await schema.ScalarAsync<long>($"SELECT pg_total_relation_size('{schema.Outbox}')");
 
         var sink = new SinkTransport();
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -52,6 +64,10 @@ internal sealed class BacklogScenario(BenchContext context)
             {
                 p.Relay.BatchSize = context.Options.BatchSize;
                 p.Relay.MaxInFlightBatches = context.Options.InFlightBatches;
+                if (deliveredRetention is { } retention)
+                {
+                    p.Relay.DeliveredRetention = retention;
+                }
             })
             .UsePostgreSql(schema.DataSource, p => p.Schema = schema.Name);
         builder.Services.Replace(ServiceDescriptor.Singleton<IOutboxTransport>(sink));
@@ -94,8 +110,9 @@ internal sealed class BacklogScenario(BenchContext context)
 
         await host.StopAsync();
         var after = await FiguresAsync(schema, extension);
+        var bytesAfter = await schema.ScalarAsync<long>($"SELECT pg_total_relation_size('{schema.Outbox}')");
         Progress.Say($"  backlog {count:N0}: {rate:N0} msg/s; before {before}; after {after}");
-        return (rate, before, after);
+        return (rate, before, after, bytesBefore, bytesAfter);
     }
 
     private static async Task<string> FiguresAsync(BenchSchema schema, string extension)
