@@ -18,9 +18,6 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
 {
     private const string Kind = "mail";
 
-    // Saving the error must not be skipped because the attempt's token fired (time-out, shutdown), yet must not hang.
-    private static readonly TimeSpan RecordTimeout = TimeSpan.FromSeconds(15);
-
     public async Task HandleAsync(SendMailCommand message, MessageContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -58,12 +55,9 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
         catch (MailUnconfirmedException ex) when (hold)
         {
             // The server may have the mail: sending it again could deliver it twice. Held for an operator (resend), not retried.
-            using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
-            {
-                await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), ex.Message, final: true, held: true, timeout.Token)
-                    .ConfigureAwait(false);
-            }
-
+            await FailedSend.HoldAsync(ex.Message,
+                (error, ct) => deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), error, final: true, held: true, ct), timeProvider)
+                .ConfigureAwait(false);
             ServiceLog.MailHeldUnconfirmed(logger, mail.Id, ex.Message);
             return;
         }
@@ -71,32 +65,19 @@ internal sealed class SendMailHandler(MailDeliveryStore deliveries, MailSender s
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            var permanent = SmtpFailure.IsPermanent(ex);
-            // The runtime dead-letters after attempt MaxAttempts; the delivery is failed from that same attempt on.
-            var final = permanent || context.Attempt >= worker.Value.MaxAttempts;
-            var reason = SmtpFailure.Describe(ex);
-            using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
-            {
-                await deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), reason, final, held: false, timeout.Token).ConfigureAwait(false);
-            }
-
-            if (permanent)
-            {
-                ServiceLog.MailFailedFinally(logger, mail.Id, mail.Attempt, reason);
-            }
-            else
-            {
-                // Retried, or out of retries: the runtime logs the attempt, or the dead letter (one line each); this says
-                // what SMTP answered, at debug level, so an exhausted mail is not logged twice.
-                ServiceLog.MailFailed(logger, mail.Id, mail.Attempt, reason);
-            }
-
+            var (permanent, reason) = await FailedSend.RecordAsync(ex, context.Attempt, worker.Value.MaxAttempts,
+                (error, final, ct) => deliveries.RecordFailureAsync(mail.Id, mail.Attempt, timeProvider.GetUtcNow(), error, final, held: false, ct), timeProvider)
+                .ConfigureAwait(false);
             if (permanent)
             {
                 // Handled: the delivery is failed with the server's answer; retrying would only repeat it.
+                ServiceLog.MailFailedFinally(logger, mail.Id, mail.Attempt, reason);
                 return;
             }
 
+            // Retried, or out of retries: the runtime logs the attempt, or the dead letter (one line each); this says
+            // what SMTP answered, at debug level, so an exhausted mail is not logged twice.
+            ServiceLog.MailFailed(logger, mail.Id, mail.Attempt, reason);
             throw;
         }
 

@@ -11,8 +11,6 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
 {
     private const string Kind = "welcome";
 
-    private static readonly TimeSpan RecordTimeout = TimeSpan.FromSeconds(15);
-
     public async Task HandleAsync(WelcomeMailCommand message, MessageContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -47,11 +45,8 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
         }
         catch (MailUnconfirmedException ex) when (hold)
         {
-            using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
-            {
-                await users.RecordFailureAsync(welcome.Id, ex.Message, final: true, held: true, timeout.Token).ConfigureAwait(false);
-            }
-
+            await FailedSend.HoldAsync(ex.Message, (error, ct) => users.RecordFailureAsync(welcome.Id, error, final: true, held: true, ct), timeProvider)
+                .ConfigureAwait(false);
             ServiceLog.WelcomeHeldUnconfirmed(logger, welcome.Id, ex.Message);
             return;
         }
@@ -59,30 +54,15 @@ internal sealed class WelcomeMailHandler(UserStore users, MailSender sender, Sen
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            var permanent = SmtpFailure.IsPermanent(ex);
-            var final = permanent || context.Attempt >= worker.Value.MaxAttempts;
-            var reason = SmtpFailure.Describe(ex);
-            using (var timeout = new CancellationTokenSource(RecordTimeout, timeProvider))
-            {
-                await users.RecordFailureAsync(welcome.Id, reason, final, held: false, timeout.Token).ConfigureAwait(false);
-            }
-
+            var (permanent, reason) = await FailedSend.RecordAsync(ex, context.Attempt, worker.Value.MaxAttempts,
+                (error, final, ct) => users.RecordFailureAsync(welcome.Id, error, final, held: false, ct), timeProvider).ConfigureAwait(false);
             if (permanent)
             {
                 ServiceLog.WelcomeFailedFinally(logger, welcome.Id, welcome.Attempt, reason);
-            }
-            else
-            {
-                // Retried, or out of retries: the runtime logs the attempt, or the dead letter (one line each); this says
-                // what SMTP answered, at debug level, so an exhausted mail is not logged twice.
-                ServiceLog.WelcomeFailed(logger, welcome.Id, welcome.Attempt, reason);
-            }
-
-            if (permanent)
-            {
                 return;
             }
 
+            ServiceLog.WelcomeFailed(logger, welcome.Id, welcome.Attempt, reason);
             throw;
         }
 
