@@ -231,6 +231,12 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
                 return Results.Problem(statusCode: 400, title: NulRefused);
             }
 
+            if (s == MessageSide.Outbox && Blank(body.Consumer) is not null)
+            {
+                // Outbox rows have no consumer: ignoring it would replay every dead message the other filters match.
+                return Results.Problem(statusCode: 400, title: "Outbox messages have no consumer: filter them by topic or key.");
+            }
+
             var filter = new MessageFilter(Blank(body.Topic), Blank(body.Consumer), Blank(body.Key));
             var count = await monitor.ReplayAllDeadAsync(s, filter, null, cancellationToken).ConfigureAwait(false);
             DashboardLog.ReplayedAll(logger, User(context), side, filter.Topic, filter.Consumer, filter.Key, count);
