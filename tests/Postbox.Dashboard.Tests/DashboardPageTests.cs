@@ -11,6 +11,22 @@ public sealed class DashboardPageTests(Browser browser)
     private static readonly TimeSpan HandledTimeout = TimeSpan.FromSeconds(20);
 
     [Fact]
+    public async Task List_OpenedWithTheCredentialsInTheUrl_LoadsItsRows()
+    {
+        // http://user:password@host/dashboard/ is how many open a basic-auth page: the document's URL then carries the
+        // credentials, and a fetch of a URL relative to it is refused by the browser before it is sent.
+        await using var host = await DashboardHost.StartAsync(withPostbox: false);
+        var dead = await host.SeedOutboxAsync(2, attempts: 25, lastError: "broker unreachable");
+        var page = await browser.PageAsync(withCredentials: false);
+        var url = new UriBuilder(host.DashboardUrl) { UserName = BasicAuthentication.User, Password = BasicAuthentication.Password }.Uri;
+
+        await page.GotoAsync(url + "#/list/outbox/dead");
+
+        await Expect(page.Locator($"[data-testid=list] tr[data-id='{dead}']")).ToBeVisibleAsync();
+        await Expect(page.Locator("main > p.err")).ToHaveCountAsync(0); // "Could not load: ..."
+    }
+
+    [Fact]
     public async Task Overview_WithMessagesInEveryState_CountsMatchTheTables()
     {
         await using var host = await DashboardHost.StartAsync(withPostbox: false);

@@ -155,6 +155,34 @@ public sealed class AdminCommandTests
     }
 
     [Fact]
+    public async Task Admin_ConsumerWithTheOutboxSide_IsAWrongArgument_NotANoOpOrAWiderList()
+    {
+        var folder = TestEnvironment.TempFolder("admin-outbox-consumer");
+        var database = $"--sqlite=Data Source={Path.Combine(folder, "service.db")}";
+        await using (var migrate = ServiceProcess.Start("migrate", [database]))
+        {
+            Assert.Equal(0, await migrate.WaitForExitAsync(Wait));
+        }
+
+        var id = Guid.NewGuid().ToString();
+        foreach (var arguments in new[]
+        {
+            new[] { "replay", "--all", "--side", "outbox", "--consumer", "mail-sender" }, ["list", "--side", "outbox", "--consumer", "mail-sender"],
+            ["show", id, "--side", "outbox", "--consumer", "mail-sender"], ["retry", id, "--side", "outbox", "--consumer", "mail-sender"],
+            ["delete", id, "--side", "outbox", "--consumer", "mail-sender", "--yes"],
+        })
+        {
+            var (exit, output) = await AdminAsync([.. arguments, database]);
+            Assert.True(exit == 1, $"{string.Join(' ', arguments)}: exit {exit}\n{output}");
+            Assert.Contains("outbox messages have no consumer", output, StringComparison.Ordinal);
+        }
+
+        // The neighbour: the same consumer on the inbox side is a filter.
+        var (ok, text) = await AdminAsync("list", "--side", "inbox", "--consumer", "mail-sender", database);
+        Assert.True(ok == 0, text);
+    }
+
+    [Fact]
     public async Task Admin_StrayWords_AreWrongArguments_NotSilentlyIgnored()
     {
         var folder = TestEnvironment.TempFolder("admin-stray");

@@ -72,6 +72,25 @@ public sealed class AdminRenderingTests
     public void Payload_JsonIsIndented_TextIsText(string payload, string expected) =>
         Assert.Contains(expected, AdminRendering.Payload(Encoding.UTF8.GetBytes(payload)), StringComparison.Ordinal);
 
+    [Theory]
+    [InlineData("rm -rf /tmp/x\rsafe text           ")] // a lone CR: the rest overwrites the start of the line
+    [InlineData("amount \u202E0001\u202C EUR")] // a bidi override reorders what the operator reads
+    [InlineData("isolate \u2067tfel\u2069 end")]
+    public void Payload_TextWithACarriageReturnOrBidiControl_IsShownVisibly(string payload)
+    {
+        var summary = new MessageSummary(Guid.NewGuid(), "c", "t", null, null, MessageState.Dead, 1, DateTimeOffset.UnixEpoch, null, null, null);
+        var bytes = Encoding.UTF8.GetBytes(payload);
+        var detail = new MessageDetail(summary, new Dictionary<string, string>(), bytes, bytes.Length, null, null, [], 0);
+
+        var text = Render(AdminRendering.Detail(MessageSide.Inbox, detail));
+
+        Assert.DoesNotContain(text, c => c is '\r' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069'));
+        foreach (var word in payload.Split([' ', '\r', '\u202E', '\u202C', '\u2067', '\u2069'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            Assert.Contains(word, text, StringComparison.Ordinal); // shown, not dropped
+        }
+    }
+
     [Fact]
     public void Payload_BinaryIsHex() =>
         Assert.Equal("00FF01", AdminRendering.Payload(new byte[] { 0, 255, 1 }));

@@ -102,13 +102,46 @@ public sealed partial class MailboxViewTests
         Assert.DoesNotContain("mail-link.eml", list.Body, StringComparison.Ordinal);
     }
 
-    private static async Task<(HttpStatusCode Status, string Body, string ContentSecurityPolicy)> GetAsync(ServiceOnSqlite service, string path, string password)
+    [Fact]
+    public async Task Mailbox_AFifoNamedLikeAMail_IsNotOpened_TheMailboxStillAnswers()
+    {
+        await using var service = await ServiceOnSqlite.StartAsync();
+        await service.Process.WaitForLineAsync("Mailbox:", TimeSpan.FromSeconds(10));
+        var password = GeneratedPassword().Match(service.Process.Output).Groups[1].Value;
+        var folder = Path.Combine(service.Folder, "mail");
+        Directory.CreateDirectory(folder);
+        // Whoever can write to the folder (a shared --mail-dir) plants a named pipe: opening it waits for a writer that
+        // never comes, so each page that opened it would hang, holding a thread, and the list would never load again.
+        const string Fifo = "20990101-000000-000-mail-fifo.eml";
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(folder, Fifo)))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // The neighbour: a real mail beside it is listed and opened.
+        File.WriteAllText(Path.Combine(folder, "20990101-000000-001-mail-real.eml"), "From: a@example.com\r\nTo: b@example.com\r\nSubject: real one\r\n\r\nbody\r\n");
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // a hang, not a timing: the pages answer in well under a second
+        var list = await GetAsync(service, "/dashboard/mailbox/", password, patience.Token);
+        Assert.Equal(HttpStatusCode.OK, list.Status);
+        Assert.Contains("real one", list.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("mail-fifo.eml", list.Body, StringComparison.Ordinal);
+        foreach (var path in new[] { $"/dashboard/mailbox/{Fifo}", $"/dashboard/mailbox/{Fifo}/raw" })
+        {
+            var response = await GetAsync(service, path, password, patience.Token);
+            Assert.True(response.Status == HttpStatusCode.NotFound, $"{path}: {response.Status}\n{response.Body}");
+        }
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body, string ContentSecurityPolicy)> GetAsync(ServiceOnSqlite service, string path, string password,
+        CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"admin:{password}")));
-        using var response = await service.Client.SendAsync(request);
+        using var response = await service.Client.SendAsync(request, cancellationToken);
         var csp = response.Headers.TryGetValues("Content-Security-Policy", out var values) ? string.Join(";", values) : "";
-        return (response.StatusCode, await response.Content.ReadAsStringAsync(), csp);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken), csp);
     }
 
     [GeneratedRegex(@"user admin, password (\S+) \(generated")]

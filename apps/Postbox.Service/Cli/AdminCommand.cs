@@ -88,6 +88,19 @@ internal static class AdminCommand
         });
         delete.SetAction((r, t) => run(r, s => s.ActAsync(AdminAction.Delete, r.GetValue(ids)!, Sides(r.GetValue(side)), r.GetValue(consumer)), t));
 
+        foreach (var command in new[] { list, show, replay, retry, delete })
+        {
+            // Outbox rows have no consumer: with --side outbox it selected nothing (replay --all: "0 replayed", exit 0) or was
+            // ignored (list: every row), never what was asked.
+            command.Validators.Add(v =>
+            {
+                if (v.GetValue(side) == "outbox" && v.GetValue(consumer) is not null)
+                {
+                    v.AddError("--consumer names inbox rows; outbox messages have no consumer (drop it, or use --side inbox).");
+                }
+            });
+        }
+
         foreach (var command in new[] { overview, list, show, replay, retry, delete })
         {
             admin.Subcommands.Add(command);

@@ -126,7 +126,7 @@ internal static class AdminRendering
             var text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(payload);
             if (!text.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
             {
-                return text;
+                return Safe(text); // bidirectional controls (no control characters) would reorder what the operator reads
             }
         }
         catch (DecoderFallbackException)

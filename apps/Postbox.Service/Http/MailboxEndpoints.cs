@@ -57,8 +57,10 @@ internal static partial class MailboxEndpoints
         }
 
         var path = Path.Combine(folder, name);
-        // Not a link: one planted in the folder (a shared --mail-dir) would serve any file the service can read.
-        return File.Exists(path) && new FileInfo(path).LinkTarget is null ? path : null;
+        // Not a link: one planted in the folder (a shared --mail-dir) would serve any file the service can read. Not empty:
+        // a named pipe, socket or device planted there has no length, and opening a pipe waits for a writer for ever.
+        var file = new FileInfo(path);
+        return file.Exists && file.LinkTarget is null && file.Length > 0 ? path : null;
     }
 
     private static string List(string root, string folder, MailDelivery delivery, int skip)

@@ -38,7 +38,9 @@
       headers: { 'Content-Type': 'application/json', 'RequestVerificationToken': token },
       body: JSON.stringify(body),
     };
-    const response = await fetch(base + '/api' + path, { credentials: 'same-origin', ...init });
+    // Absolute on the origin: opened as http://user:password@host/..., the page's own URL carries the credentials and the
+    // browser refuses to fetch a URL relative to it (the origin has none; the browser still sends the page's login).
+    const response = await fetch(new URL(base + '/api' + path, location.origin), { credentials: 'same-origin', ...init });
     if (!response.ok) {
       let detail = '';
       try { detail = (await response.json()).title || ''; } catch { /* not JSON */ }

@@ -24,6 +24,11 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
+    // Action bodies: a mistyped member ("topik") is an error, not a filter left out (which would widen a replay-all).
+    private static readonly JsonSerializerOptions RequestJson = new(Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
+    private const string NulRefused = "A topic, consumer or key must not contain a NUL character.";
+
     /// <summary>
     /// Maps the dashboard's pages (<c>{prefix}/</c>), assets (<c>{prefix}/assets/…</c>) and JSON API
     /// (<c>{prefix}/api/…</c>; actions are POSTs that need the antiforgery token the page carries).
@@ -116,6 +121,11 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
                 return Results.Problem(statusCode: 400, title: "Unknown side or state, or a page size outside 1 to 500.");
             }
 
+            if (HasNul(topic, consumer, key))
+            {
+                return Results.Problem(statusCode: 400, title: NulRefused);
+            }
+
             try
             {
                 var page = await monitor.ListAsync(new MessageQuery(s, st, new MessageFilter(Blank(topic), Blank(consumer), Blank(key)), Blank(after),
@@ -189,6 +199,11 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
                     return Results.Problem(statusCode: 400, title: $"Give 1 to {MaxMessagesPerAction} messages (with their consumer on the inbox side).");
                 }
 
+                if (s == MessageSide.Inbox && HasNul([.. messages.Select(m => m.Consumer)]))
+                {
+                    return Results.Problem(statusCode: 400, title: NulRefused);
+                }
+
                 var refs = messages.Select(m => new MessageRef(m.Id, s == MessageSide.Inbox ? m.Consumer : null)).ToList();
                 var count = await action(monitor, s, refs, cancellationToken).ConfigureAwait(false);
                 DashboardLog.ActionRan(logger, User(context), name, side, count, refs.Count);
@@ -205,7 +220,23 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
                 return Results.NotFound();
             }
 
-            var body = await ReadAsync<ReplayAllRequest>(context, cancellationToken).ConfigureAwait(false) ?? new ReplayAllRequest(null, null, null);
+            // The filter is required ({} for every dead message): a body that cannot be read must not replay everything.
+            if (await ReadAsync<ReplayAllRequest>(context, cancellationToken).ConfigureAwait(false) is not { } body)
+            {
+                return Results.Problem(statusCode: 400, title: "Give the filter as a JSON object with optional topic, consumer and key ({} for every dead message).");
+            }
+
+            if (HasNul(body.Topic, body.Consumer, body.Key))
+            {
+                return Results.Problem(statusCode: 400, title: NulRefused);
+            }
+
+            if (s == MessageSide.Outbox && Blank(body.Consumer) is not null)
+            {
+                // Outbox rows have no consumer: ignoring it would replay every dead message the other filters match.
+                return Results.Problem(statusCode: 400, title: "Outbox messages have no consumer: filter them by topic or key.");
+            }
+
             var filter = new MessageFilter(Blank(body.Topic), Blank(body.Consumer), Blank(body.Key));
             var count = await monitor.ReplayAllDeadAsync(s, filter, null, cancellationToken).ConfigureAwait(false);
             DashboardLog.ReplayedAll(logger, User(context), side, filter.Topic, filter.Consumer, filter.Key, count);
@@ -223,7 +254,7 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
 
         try
         {
-            return await context.Request.ReadFromJsonAsync<T>(Json, cancellationToken).ConfigureAwait(false);
+            return await context.Request.ReadFromJsonAsync<T>(RequestJson, cancellationToken).ConfigureAwait(false);
         }
         catch (JsonException)
         {
@@ -232,6 +263,9 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
     }
 
     private static string User(HttpContext context) => context.User.Identity?.Name ?? "anonymous";
+
+    // PostgreSQL's text cannot hold NUL: such a filter matches nothing anywhere, and sent as a parameter it fails the statement.
+    private static bool HasNul(params string?[] values) => values.Any(v => v is not null && v.Contains('\0', StringComparison.Ordinal));
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
