@@ -36,7 +36,11 @@ internal static class HeaderSerializer
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
-    /// <summary>Reads headers written by <see cref="Serialize"/> (an empty map for <see langword="null"/>).</summary>
+    /// <summary>
+    /// Reads headers written by <see cref="Serialize"/> (an empty map for <see langword="null"/>). Rows not written by
+    /// Postbox (by hand, by another producer) must not stop a relay or a worker: a value that is not a string reads as
+    /// its JSON text (a nested object or array whole), and text that is not a JSON object reads as no headers.
+    /// </summary>
     /// <param name="json">The stored text.</param>
     public static IReadOnlyDictionary<string, string> Deserialize(string? json)
     {
@@ -45,14 +49,44 @@ internal static class HeaderSerializer
             return Empty;
         }
 
+        var bytes = Encoding.UTF8.GetBytes(json);
+        try
+        {
+            return Read(bytes);
+        }
+        catch (JsonException)
+        {
+            return Empty;
+        }
+    }
+
+    private static Dictionary<string, string> Read(byte[] bytes)
+    {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
-        reader.Read(); // StartObject
+        var reader = new Utf8JsonReader(bytes);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return result;
+        }
+
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = reader.GetString()!;
             reader.Read();
-            result[name] = reader.TokenType == JsonTokenType.String ? reader.GetString()! : Encoding.UTF8.GetString(reader.ValueSpan);
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.String:
+                    result[name] = reader.GetString()!;
+                    break;
+                case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                    var start = (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    result[name] = Encoding.UTF8.GetString(bytes, start, (int)reader.BytesConsumed - start);
+                    break;
+                default:
+                    result[name] = Encoding.UTF8.GetString(reader.ValueSpan);
+                    break;
+            }
         }
 
         return result;
