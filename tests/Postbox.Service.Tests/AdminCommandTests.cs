@@ -113,10 +113,24 @@ public sealed class AdminCommandTests
         Assert.True(exit == 0, output);
         Assert.Contains("nothing pending", output, StringComparison.Ordinal);
 
-        // A store that is not there: 4, one line, no stack trace.
-        (exit, output) = await AdminAsync("list", $"--sqlite=Data Source={Path.Combine(folder, "missing", "dir", "x.db")}");
+        // A store that is not there (a mistyped path): 4, one line, no stack trace, and nothing created there.
+        foreach (var mistyped in new[] { Path.Combine(folder, "missing", "dir", "x.db"), Path.Combine(folder, "servce.db") })
+        {
+            (exit, output) = await AdminAsync("list", $"--sqlite=Data Source={mistyped}");
+            Assert.True(exit == 4, output);
+            Assert.Contains("There is no SQLite database at", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+            Assert.False(File.Exists(mistyped), mistyped);
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(folder, "missing")));
+
+        // A database without Postbox's tables: 4, with the hint to migrate.
+        var empty = Path.Combine(folder, "empty.db");
+        await File.WriteAllBytesAsync(empty, []);
+        (exit, output) = await AdminAsync("list", $"--sqlite=Data Source={empty}");
         Assert.True(exit == 4, output);
-        Assert.Contains("The store failed", output, StringComparison.Ordinal);
+        Assert.Contains("run 'migrate' first", output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 

@@ -171,6 +171,14 @@ internal static class ServiceCommandLine
         try
         {
             using var host = ServiceApp.Build(ServiceRoles.None, args, overrides, null);
+            if (MissingSqliteFile(host.Services.GetRequiredService<IConfiguration>()) is { } missing)
+            {
+                // Opening it would create an empty database (and its folder) where the operator mistyped a path.
+                await Console.Error.WriteLineAsync($"There is no SQLite database at '{missing}': check --sqlite (Storage:Sqlite), or run 'migrate' (or 'all') first to create it.")
+                    .ConfigureAwait(false);
+                return AdminExitCodes.StoreFailed;
+            }
+
             if (host.Services.GetService<IPostboxMonitor>() is not { } monitor)
             {
                 await Console.Error.WriteLineAsync("This store has no monitor: the admin commands need PostgreSQL, SQLite or MySQL.").ConfigureAwait(false);
@@ -194,7 +202,8 @@ internal static class ServiceCommandLine
         catch (DbException ex)
         {
             // Unreachable, refused, or not migrated yet: one line, the store's own words.
-            await Console.Error.WriteLineAsync($"The store failed: {ex.Message.ReplaceLineEndings(" ")}").ConfigureAwait(false);
+            var hint = NotMigrated(ex.Message) ? " (are its tables there? run 'migrate' first)" : "";
+            await Console.Error.WriteLineAsync($"The store failed: {ex.Message.ReplaceLineEndings(" ")}{hint}").ConfigureAwait(false);
             return AdminExitCodes.StoreFailed;
         }
         finally
@@ -202,6 +211,27 @@ internal static class ServiceCommandLine
             Console.CancelKeyPress -= OnCancelKeyPress;
         }
     }
+
+    /// <summary>The SQLite file the admin command would open, when the store is SQLite and the file is not there.</summary>
+    private static string? MissingSqliteFile(IConfiguration configuration)
+    {
+        var storage = ServiceConfiguration.Read(configuration, ServiceRoles.None).Storage;
+        if (storage.Provider != StorageProvider.Sqlite || string.IsNullOrWhiteSpace(storage.Sqlite))
+        {
+            return null;
+        }
+
+        var builder = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(storage.Sqlite);
+        var path = builder.DataSource;
+        var inMemory = builder.Mode == Microsoft.Data.Sqlite.SqliteOpenMode.Memory || path is "" or ":memory:";
+        return inMemory || File.Exists(path) ? null : Path.GetFullPath(path);
+    }
+
+    // PostgreSQL 42P01 "relation ... does not exist", SQLite "no such table", MySQL 1146 "Table ... doesn't exist".
+    private static bool NotMigrated(string message) =>
+        message.Contains("no such table", StringComparison.OrdinalIgnoreCase)
+        || message.Contains("does not exist", StringComparison.OrdinalIgnoreCase)
+        || message.Contains("doesn't exist", StringComparison.OrdinalIgnoreCase);
 
     private static async Task<int> RunAsync(ParseResult result, ServiceRoles roles, ServiceOptions options, TextWriter output, CancellationToken cancellationToken)
     {
@@ -216,6 +246,7 @@ internal static class ServiceCommandLine
             using var host = ServiceApp.Build(roles == ServiceRoles.None ? ServiceRoles.None : roles, args, overrides, roles == ServiceRoles.None ? null : output);
             if (roles == ServiceRoles.None)
             {
+                host.Services.GetService<Data.SqliteAppDatabase>()?.CreateFolder();
                 var applied = await Migrations.ApplyAsync(host.Services, cancellationToken).ConfigureAwait(false);
                 await output.WriteLineAsync($"Migrations applied: {(applied.Count == 0 ? "none (the schema is current)" : string.Join(", ", applied))}").ConfigureAwait(false);
                 return 0;

@@ -23,8 +23,12 @@ internal sealed class SqliteAppDatabase : AppDatabase
         _connectionString = connectionString;
         var builder = new SqliteConnectionStringBuilder(connectionString);
         _busyTimeoutSeconds = builder.ShouldSerialize("Default Timeout") ? builder.DefaultTimeout : DefaultBusyTimeoutSeconds;
-        // The default file lives under data/; create the folder so the first run needs no preparation.
-        var path = new SqliteConnectionStringBuilder(connectionString).DataSource;
+    }
+
+    /// <summary>Creates the database file's folder (the default file lives under <c>data/</c>), so the first run needs no preparation.</summary>
+    public void CreateFolder()
+    {
+        var path = new SqliteConnectionStringBuilder(_connectionString).DataSource;
         if (!string.IsNullOrEmpty(path) && path != ":memory:" && Path.GetDirectoryName(Path.GetFullPath(path)) is { Length: > 0 } folder)
         {
             Directory.CreateDirectory(folder);

@@ -35,6 +35,13 @@ internal static class ServiceComposition
         if (storage.Provider == StorageProvider.Sqlite)
         {
             var database = new SqliteAppDatabase(storage.Sqlite);
+            if (roles != ServiceRoles.None)
+            {
+                // The first run needs no preparation. Without a role (migrate, admin) the command decides: migrate
+                // creates it, the admin commands never create a database where an operator mistyped a path.
+                database.CreateFolder();
+            }
+
             services.AddSingleton(database);
             services.AddSingleton<AppDatabase>(database);
         }
