@@ -49,7 +49,11 @@ public interface IPostboxMonitor
     /// <returns>How many were replayed.</returns>
     Task<int> ReplayDeadAsync(MessageSide side, IReadOnlyCollection<MessageRef> messages, CancellationToken cancellationToken);
 
-    /// <summary>Replays every dead message matching <paramref name="filter"/>, in batches of at most 1,000 rows per statement.</summary>
+    /// <summary>
+    /// Replays every dead message matching <paramref name="filter"/> that was dead when the call began, in batches of at
+    /// most 1,000 rows per statement. A replayed message that dies again during the call is left dead for the next call,
+    /// so the call ends and counts each message once.
+    /// </summary>
     /// <param name="side">Outbox or inbox.</param>
     /// <param name="filter">Which dead messages.</param>
     /// <param name="progress">Told the running total after each batch; optional.</param>

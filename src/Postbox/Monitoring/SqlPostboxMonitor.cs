@@ -315,12 +315,29 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
         ArgumentNullException.ThrowIfNull(filter);
         var total = 0;
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        // Only what was dead when the call began: a replayed message that dies again while later batches run (a handler
+        // failing at once, one attempt) is not replayed again, so the call ends and counts each message once. The bound is
+        // the latest death time among the matching rows, read back from the store (no clock of this process compared
+        // with the relays' and workers'); the outbox's death time is its last attempt's.
+        var deathColumn = side == MessageSide.Outbox ? "last_attempt_at" : "dead_at";
+        object bound;
+        await using (var first = connection.CreateCommand())
+        {
+            var dead = new StringBuilder(side == MessageSide.Outbox ? $"state = {OutboxState.Dead}" : $"state = {InboxRowState.Dead}");
+            Filter(first, dead, side, filter);
+            first.CommandText = $"SELECT max({deathColumn}) FROM {(side == MessageSide.Outbox ? Outbox : Inbox)} WHERE {dead}";
+            bound = await first.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? DBNull.Value;
+        }
+
         while (true)
         {
             await using var command = connection.CreateCommand();
             var now = Add(command, ToDb(TimeProvider.GetUtcNow()));
             var where = new StringBuilder(side == MessageSide.Outbox ? $"state = {OutboxState.Dead}" : $"state = {InboxRowState.Dead}");
             Filter(command, where, side, filter);
+            where.Append(bound is DBNull
+                ? $" AND {deathColumn} IS NULL"
+                : $" AND ({deathColumn} IS NULL OR {deathColumn} <= {Add(command, bound)})");
             // Batches keep each statement short (row locks, the write-ahead log, SQLite's single write lock).
             command.CommandText = side == MessageSide.Outbox
                 ? BatchUpdate(side, Outbox, $"state = {OutboxState.Ready}, attempts = 0, available_at = {now}", where.ToString(), BatchSize)

@@ -58,6 +58,15 @@ public sealed class MySqlMonitorConformanceTests : PostboxMonitorConformanceTest
         await command.ExecuteNonQueryAsync();
     }
 
+    protected override async Task KillReadyAgainAsync(string topic)
+    {
+        await using var connection = await _database.DataSource.OpenConnectionAsync();
+        await using var command = new MySqlCommand("UPDATE postbox_outbox SET state = 2, last_attempt_at = @later WHERE state = 0 AND topic = @topic", connection);
+        command.Parameters.AddWithValue("@later", Now.AddHours(1));
+        command.Parameters.AddWithValue("@topic", topic);
+        await command.ExecuteNonQueryAsync();
+    }
+
     protected override async Task<int?> OutboxStateAsync(Guid id)
     {
         await using var connection = await _database.DataSource.OpenConnectionAsync();

@@ -19,6 +19,9 @@ public abstract class PostboxMonitorConformanceTests
 
     protected abstract Task<int?> OutboxStateAsync(Guid id);
 
+    /// <summary>Makes the topic's ready outbox messages dead again after a later attempt (an hour on), as a relay would.</summary>
+    protected abstract Task KillReadyAgainAsync(string topic);
+
     protected abstract Task<int?> InboxStateAsync(Guid id, string consumer);
 
     [Fact]
@@ -197,6 +200,33 @@ public abstract class PostboxMonitorConformanceTests
     }
 
     [Fact]
+    public async Task ReplayAllDead_AMessageThatDiesAgainDuringTheCall_IsNotReplayedTwice_TheCallEnds()
+    {
+        for (var i = 0; i < 1_203; i++)
+        {
+            await SeedOutboxAsync(Guid.CreateVersion7(), 2, "bulk", null, "x");
+        }
+
+        // After the first batch, every replayed message dies again at once (a relay with one attempt and a broker that
+        // refuses it). Before the bound, the next batches took them again: 2,203 "replayed", and with a failure as fast
+        // as the batches the call would not end.
+        var progress = new List<int>();
+        var killed = false;
+        var count = await Monitor.ReplayAllDeadAsync(MessageSide.Outbox, new MessageFilter(Topic: "bulk"), new SyncProgress(progress, () =>
+        {
+            if (!killed)
+            {
+                killed = true;
+                KillReadyAgainAsync("bulk").GetAwaiter().GetResult();
+            }
+        }), default);
+        Assert.Equal(1_203, count);
+        Assert.Equal([1_000, 1_203], progress);
+        // The ones that died again are dead, and a new call replays them.
+        Assert.Equal(1_000, await Monitor.ReplayAllDeadAsync(MessageSide.Outbox, new MessageFilter(Topic: "bulk"), null, default));
+    }
+
+    [Fact]
     public async Task List_WithACursorOfAnotherList_IsRefused()
     {
         await Assert.ThrowsAsync<ArgumentException>(() =>
@@ -205,8 +235,12 @@ public abstract class PostboxMonitorConformanceTests
             Monitor.ListAsync(new MessageQuery(MessageSide.Outbox, MessageState.Dead, MessageFilter.None, After: "1.2"), default));
     }
 
-    private sealed class SyncProgress(List<int> values) : IProgress<int>
+    private sealed class SyncProgress(List<int> values, Action? then = null) : IProgress<int>
     {
-        public void Report(int value) => values.Add(value);
+        public void Report(int value)
+        {
+            values.Add(value);
+            then?.Invoke();
+        }
     }
 }

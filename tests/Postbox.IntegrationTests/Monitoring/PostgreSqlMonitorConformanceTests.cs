@@ -50,6 +50,14 @@ public sealed class PostgreSqlMonitorConformanceTests : PostboxMonitorConformanc
         await command.ExecuteNonQueryAsync();
     }
 
+    protected override async Task KillReadyAgainAsync(string topic)
+    {
+        await using var command = _schema.DataSource.CreateCommand(
+            $"UPDATE \"{_schema.Name}\".outbox SET state = 2, last_attempt_at = now() + interval '1 hour' WHERE state = 0 AND topic = $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
+        await command.ExecuteNonQueryAsync();
+    }
+
     protected override async Task<int?> OutboxStateAsync(Guid id)
     {
         await using var command = _schema.DataSource.CreateCommand($"SELECT state FROM \"{_schema.Name}\".outbox WHERE id = $1");

@@ -79,6 +79,15 @@ public sealed class SqliteMonitorConformanceTests : PostboxMonitorConformanceTes
         await command.ExecuteNonQueryAsync();
     }
 
+    protected override async Task KillReadyAgainAsync(string topic)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new SqliteCommand("UPDATE postbox_outbox SET state = 2, last_attempt_at = $later WHERE state = 0 AND topic = $topic", connection);
+        command.Parameters.AddWithValue("$later", Now + TimeSpan.TicksPerHour);
+        command.Parameters.AddWithValue("$topic", topic);
+        await command.ExecuteNonQueryAsync();
+    }
+
     protected override async Task<int?> OutboxStateAsync(Guid id)
     {
         await using var connection = await OpenAsync();
