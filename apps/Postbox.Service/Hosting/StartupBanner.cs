@@ -24,7 +24,9 @@ internal static class StartupBanner
             ? $".eml files in {Path.GetFullPath(settings.Mail.PickupDirectory)}"
             : $"SMTP {settings.Mail.Smtp.Host}:{settings.Mail.Smtp.Port}";
 
-        var lines = new List<string> { $"Postbox service ({roles}, pid {Environment.ProcessId}) is running: {storage}, {transport}" };
+        // A process that neither publishes nor consumes (the dashboard alone, the API alone) uses no transport: naming one would mislead.
+        var usesTransport = (settings.Roles & (ServiceRoles.Relay | ServiceRoles.Worker)) != 0;
+        var lines = new List<string> { $"Postbox service ({roles}, pid {Environment.ProcessId}) is running: {storage}{(usesTransport ? $", {transport}" : "")}" };
         if ((settings.Roles & ServiceRoles.Worker) != 0)
         {
             lines.Add($"  Mail goes to:   {mail}");
