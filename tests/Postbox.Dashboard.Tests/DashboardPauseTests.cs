@@ -58,7 +58,7 @@ public sealed class DashboardPauseTests(Browser browser)
         // have them by now (one more claim round to be sure).
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.DoesNotContain(held, host.Handled.Has);
-        Assert.Equal(0, await host.CountAsync("outbox", "topic = 'work' AND state IN (1, 3)"));
+        Assert.Equal(0, await host.CountAsync("outbox", "id = ANY($1) AND state IN (1, 3)", held.ToArray()));
         await page.ReloadAsync();
         await Expect(work.Locator("[data-testid=paused-badge]")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestEnvironment.ScreenshotPath("dashboard-paused.png"), FullPage = true });
