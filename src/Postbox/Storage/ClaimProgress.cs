@@ -29,6 +29,6 @@ internal static class ClaimProgress
         // A first key with messages left over: resume at the same place, so it is looked at first next time.
         var next = keysVisited == 0 ? null : lastDoneKey ?? request.KeyCursor;
         var mayHaveMore = messages.Count + parked >= request.BatchSize || keysVisited > request.BatchSize;
-        return new ClaimResult(messages, next, mayHaveMore);
+        return new ClaimResult(messages, next, mayHaveMore) { Parked = parked };
     }
 }

@@ -103,6 +103,7 @@ public abstract partial class OutboxStoreConformanceTests
         var first = await Store.ClaimAsync(new ClaimRequest("a", 10, T0, T0 + Lease, true), CancellationToken.None);
         Assert.Empty(first.Messages);
         Assert.True(first.MayHaveMore);
+        Assert.Equal(10, first.Parked);
 
         Assert.Equal([late.Id], (await DrainAsync("a", 10, T0)).Select(e => e.Id));
         foreach (var m in backlog)
