@@ -57,6 +57,8 @@ internal sealed class MySqlOutboxStore : IOutboxStore
 
         var candidates = new List<long>();
         var heads = new List<(string Key, bool Eligible)>();
+        var paused = new HashSet<string>(StringComparer.Ordinal);
+        var toPark = new HashSet<long>();
         await using (var command = new MySqlCommand(_candidates, connection, transaction))
         {
             command.Parameters.AddWithValue("@b", batch);
@@ -69,16 +71,27 @@ internal sealed class MySqlOutboxStore : IOutboxStore
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lock row
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                candidates.Add(reader.GetInt64(0));
+                paused.Add(reader.GetString(0));
             }
 
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                // key, head state, head available_at, a dead message before the head
+                candidates.Add(reader.GetInt64(0));
+                if (paused.Contains(reader.GetString(1)))
+                {
+                    toPark.Add(reader.GetInt64(0));
+                }
+            }
+
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // key, head state, head available_at, a dead message before the head, head topic. A key whose head is of a
+                // paused topic waits, its followers behind it (keyed messages are never parked).
                 var ready = reader.GetInt32(1) == 0 || reader.GetDateTime(2) <= now;
                 var blockedByDead = request.DeadMessagesBlockKey && reader.GetInt32(3) != 0;
-                heads.Add((reader.GetString(0), ready && !blockedByDead));
+                heads.Add((reader.GetString(0), ready && !blockedByDead && !paused.Contains(reader.GetString(4))));
             }
         }
 
@@ -91,7 +104,7 @@ internal sealed class MySqlOutboxStore : IOutboxStore
         var eligible = heads.Where(h => h.Eligible).Select(h => h.Key).ToList();
         var keyed = eligible.Count == 0
             ? []
-            : await ReadKeyRunsAsync(connection, transaction, eligible, Math.Max(1, (batch + eligible.Count - 1) / eligible.Count), now, cancellationToken)
+            : await ReadKeyRunsAsync(connection, transaction, eligible, Math.Max(1, (batch + eligible.Count - 1) / eligible.Count), now, paused, cancellationToken)
                 .ConfigureAwait(false);
         foreach (var run in keyed.Values)
         {
@@ -105,9 +118,25 @@ internal sealed class MySqlOutboxStore : IOutboxStore
         }
 
         var claimed = new List<OutboxEnvelope>(candidates.Count);
-        if (candidates.Count > 0)
+        var parked = candidates.Where(toPark.Contains).ToList();
+        if (parked.Count > 0)
         {
-            var list = string.Join(',', candidates.Select(s => s.ToString(CultureInfo.InvariantCulture)));
+            // Keyless messages of paused topics: left scheduled, due at ParkedUntil (the far end of outbox_class_due_idx,
+            // out of the claim's way) until resume, which takes the claim lock held here.
+            var list = string.Join(',', parked.Select(s => s.ToString(CultureInfo.InvariantCulture)));
+            await using var park = new MySqlCommand($"""
+                UPDATE {_tables.Outbox} SET state = {OutboxState.Scheduled}, lease_owner = NULL, available_at = @parked
+                WHERE seq IN ({list}) AND `key` IS NULL AND {Claimable}
+                """, connection, transaction);
+            park.Parameters.AddWithValue("@parked", MySqlValues.ToDb(OutboxState.ParkedUntil));
+            park.Parameters.AddWithValue("@now", now);
+            await park.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var leased = candidates.Where(s => !toPark.Contains(s)).ToList();
+        if (leased.Count > 0)
+        {
+            var list = string.Join(',', leased.Select(s => s.ToString(CultureInfo.InvariantCulture)));
             // MySQL has no UPDATE ... RETURNING (MariaDB only from 11.x): the update and the read of what it leased share
             // one round trip, and the read sees exactly the rows this transaction leased (owner and lease expiry match).
             await using var command = new MySqlCommand($"""
@@ -142,7 +171,7 @@ internal sealed class MySqlOutboxStore : IOutboxStore
             lastDone = key;
         }
 
-        return ClaimProgress.Result(claimed, request, lastDone, keysVisited);
+        return ClaimProgress.Result(claimed, request, lastDone, keysVisited, parked.Count);
     }
 
     /// <inheritdoc />
@@ -276,14 +305,14 @@ internal sealed class MySqlOutboxStore : IOutboxStore
     // The claimable run of each eligible key: its head and the claimable messages right behind it in sequence order (one
     // bounded index range per key, at most a fair share of the batch), stopping at the first that is not claimable.
     private async Task<Dictionary<string, List<long>>> ReadKeyRunsAsync(MySqlConnection connection, MySqlTransaction transaction, List<string> keys,
-        int share, DateTime now, CancellationToken cancellationToken)
+        int share, DateTime now, HashSet<string> paused, CancellationToken cancellationToken)
     {
         await using var command = new MySqlCommand { Connection = connection, Transaction = transaction };
         var sql = new StringBuilder();
         for (var i = 0; i < keys.Count; i++)
         {
             sql.Append(i == 0 ? "" : " UNION ALL ").Append(CultureInfo.InvariantCulture,
-                $"(SELECT {i} AS k, seq, {Claimable} AS ok FROM {_tables.Outbox} WHERE claim_class = 3 AND `key` = @k{i} ORDER BY seq LIMIT @share)");
+                $"(SELECT {i} AS k, seq, {Claimable} AS ok, topic FROM {_tables.Outbox} WHERE claim_class = 3 AND `key` = @k{i} ORDER BY seq LIMIT @share)");
             command.Parameters.AddWithValue(string.Create(CultureInfo.InvariantCulture, $"@k{i}"), keys[i]);
         }
 
@@ -305,7 +334,7 @@ internal sealed class MySqlOutboxStore : IOutboxStore
                 runs[keys[k]] = run;
             }
 
-            stopped |= reader.GetInt32(2) == 0;
+            stopped |= reader.GetInt32(2) == 0 || paused.Contains(reader.GetString(3));
             if (!stopped)
             {
                 run!.Add(reader.GetInt64(1));
@@ -318,8 +347,8 @@ internal sealed class MySqlOutboxStore : IOutboxStore
     private static OutboxEnvelope ReadEnvelope(MySqlDataReader reader) =>
         OutboxRows.Envelope(reader, 0, MySqlValues.ReadGuid(reader, 0), MySqlValues.FromDb(reader.GetDateTime(7)));
 
-    // Three result sets: the lock row; keyless candidates (seq); visited keys in visiting order with their head
-    // (key, state, available_at, dead_before). Parameters: @b batch, @b1 batch + 1 (keys to visit: one more than the
+    // Four result sets: the lock row; the paused outbox topics (read under the lock, which resume takes too); keyless
+    // candidates (seq, topic); visited keys in visiting order with their head (key, state, available_at, dead_before, topic). Parameters: @b batch, @b1 batch + 1 (keys to visit: one more than the
     // batch, only to learn whether more are waiting), @now, @cursor (where the previous claim stopped, '' for none).
     //
     // The key visit is a loose index scan written as a recursive CTE over (claim_class, key, seq): each step is "the
@@ -332,9 +361,10 @@ internal sealed class MySqlOutboxStore : IOutboxStore
         var t = tables.Outbox;
         return $"""
             SELECT id FROM {tables.ClaimLock} WHERE id = 1 FOR UPDATE;
-            (SELECT seq FROM {t} WHERE claim_class = 1 ORDER BY seq LIMIT @b)
+            SELECT name FROM {tables.Pauses} WHERE side = 'outbox';
+            (SELECT seq, topic FROM {t} WHERE claim_class = 1 ORDER BY seq LIMIT @b)
             UNION ALL
-            (SELECT seq FROM {t} WHERE claim_class = 2 AND available_at <= @now ORDER BY available_at LIMIT @b);
+            (SELECT seq, topic FROM {t} WHERE claim_class = 2 AND available_at <= @now ORDER BY available_at LIMIT @b);
             WITH RECURSIVE ks (k, n, w) AS (
                 SELECT (SELECT o.`key` FROM {t} o WHERE o.claim_class = 3 AND o.`key` > @cursor ORDER BY o.`key` LIMIT 1), 1, 0
                 UNION ALL
@@ -352,7 +382,7 @@ internal sealed class MySqlOutboxStore : IOutboxStore
                 LIMIT @b1
             )
             SELECT /*+ SET_VAR(cte_max_recursion_depth = 20000) */ heads.k, h.state, h.available_at,
-                   EXISTS (SELECT 1 FROM {t} d WHERE d.claim_class = 4 AND d.`key` = heads.k AND d.seq < h.seq) AS dead_before
+                   EXISTS (SELECT 1 FROM {t} d WHERE d.claim_class = 4 AND d.`key` = heads.k AND d.seq < h.seq) AS dead_before, h.topic
             FROM heads JOIN {t} h ON h.seq = heads.head
             ORDER BY heads.n;
             """;

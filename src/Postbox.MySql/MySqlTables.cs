@@ -16,6 +16,7 @@ internal sealed partial class MySqlTables
         Outbox = prefix + "outbox";
         ClaimLock = prefix + "outbox_claim_lock";
         Inbox = prefix + "inbox";
+        Pauses = prefix + "pauses";
         // Postbox's own bookkeeping, named so it cannot collide with an application's (or a migration tool's)
         // generic schema_migrations table in the same database.
         Migrations = (prefix.Length == 0 ? "postbox_" : prefix) + "migrations";
@@ -28,6 +29,9 @@ internal sealed partial class MySqlTables
     public string ClaimLock { get; }
 
     public string Inbox { get; }
+
+    /// <summary>Paused outbox topics and inbox consumers (migration 006).</summary>
+    public string Pauses { get; }
 
     public string Migrations { get; }
 

@@ -19,8 +19,8 @@ internal sealed class PostgreSqlCommands
         Notify = $"SELECT pg_notify('{schema.Channel}', '')";
         ClaimLock = $"SELECT pg_advisory_xact_lock({schema.ClaimLockKey})";
         RelayCommit = "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)";
-        ClaimBlockingDead = Claim(t, deadBlocksKey: true);
-        ClaimSkippingDead = Claim(t, deadBlocksKey: false);
+        ClaimBlockingDead = Claim(t, schema.Pauses, deadBlocksKey: true);
+        ClaimSkippingDead = Claim(t, schema.Pauses, deadBlocksKey: false);
         CompleteKeep = $"""
             UPDATE {t} SET state = {OutboxState.Delivered}, delivered_at = $3, attempts = attempts + 1, lease_owner = NULL, last_error = NULL
             WHERE id = ANY($1) AND state = {OutboxState.InFlight} AND lease_owner = $2
@@ -97,43 +97,56 @@ internal sealed class PostgreSqlCommands
     //            whose messages lost to older ones is looked at again next time.
     // The final SELECT always returns one row (the progress) joined to the claimed rows, so the cursor comes back even
     // when nothing was claimed.
-    private static string Claim(string t, bool deadBlocksKey)
+    //  paused:   the names of the paused outbox topics, read once (an empty array when none: the hot path pays one probe
+    //            of the tiny pauses table). A key whose head is of a paused topic is not eligible, and a key's run stops
+    //            before a message of a paused topic (keyed messages are never parked: their followers would overtake them).
+    //            A keyless message of a paused topic that was chosen is parked (scheduled, due at ParkedUntil) instead of
+    //            leased, which takes it out of the keyless indexes' live range, so a paused backlog is walked once, not
+    //            at every claim. Resume takes the same advisory lock, so it cannot land between this read and the commit.
+    // The final SELECT always returns one row (the progress) joined to the claimed rows, so the cursor comes back even
+    // when nothing was claimed; its last column is the number of rows parked.
+    private static string Claim(string t, string pauses, bool deadBlocksKey)
     {
+        var parkedUntil = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"'{OutboxState.ParkedUntil.UtcDateTime:yyyy-MM-dd HH:mm:ss}+00'::timestamptz");
+        const string Park = "(o.key IS NULL AND o.topic = ANY(pz.names))";
         var deadCheck = deadBlocksKey
             ? $" AND NOT EXISTS (SELECT 1 FROM {t} d WHERE d.key COLLATE \"C\" = k.key AND d.state = {OutboxState.Dead} AND d.key IS NOT NULL AND d.seq < k.seq)"
             : "";
         return $$"""
-        WITH RECURSIVE keys(key, seq, ready, n, wrapped) AS (
-            SELECT s.key, s.seq, s.ready, 1, s.wrapped FROM (
-                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ready, false AS wrapped
+        WITH RECURSIVE paused AS MATERIALIZED (
+            SELECT COALESCE(array_agg(p.name), '{}'::text[]) AS names FROM {{pauses}} p WHERE p.side = 'outbox'
+        ),
+        keys(key, seq, topic, ready, n, wrapped) AS (
+            SELECT s.key, s.seq, s.topic, s.ready, 1, s.wrapped FROM (
+                (SELECT o.key COLLATE "C" AS key, o.seq, o.topic, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ready, false AS wrapped
                  FROM {{t}} o WHERE o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL AND o.key COLLATE "C" > $5
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 UNION ALL
-                (SELECT o.key COLLATE "C", o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3), true
+                (SELECT o.key COLLATE "C", o.seq, o.topic, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3), true
                  FROM {{t}} o WHERE o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 LIMIT 1) s
             UNION ALL
-            SELECT s.key, s.seq, s.ready, k.n + 1, s.wrapped FROM keys k CROSS JOIN LATERAL (
-                (SELECT o.key COLLATE "C" AS key, o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ready, k.wrapped AS wrapped
+            SELECT s.key, s.seq, s.topic, s.ready, k.n + 1, s.wrapped FROM keys k CROSS JOIN LATERAL (
+                (SELECT o.key COLLATE "C" AS key, o.seq, o.topic, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ready, k.wrapped AS wrapped
                  FROM {{t}} o WHERE o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL AND o.key COLLATE "C" > k.key
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 UNION ALL
-                (SELECT o.key COLLATE "C", o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3), true
+                (SELECT o.key COLLATE "C", o.seq, o.topic, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3), true
                  FROM {{t}} o WHERE NOT k.wrapped AND o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL
                  ORDER BY o.key COLLATE "C", o.seq LIMIT 1)
                 LIMIT 1) s
             WHERE k.n <= $2 AND NOT (s.wrapped AND s.key > $5)
         ),
         eligible AS (
-            SELECT k.key FROM keys k WHERE k.n <= $2 AND k.ready{{deadCheck}}
+            SELECT k.key FROM keys k CROSS JOIN paused pz WHERE k.n <= $2 AND k.ready AND NOT (k.topic = ANY(pz.names)){{deadCheck}}
         ),
         share AS (SELECT GREATEST(1, ($2 + count(*) - 1) / GREATEST(count(*), 1))::int AS per_key FROM eligible),
         keyed AS (
-            SELECT r.id, r.seq, e.key FROM eligible e CROSS JOIN share CROSS JOIN LATERAL (
+            SELECT r.id, r.seq, e.key FROM eligible e CROSS JOIN share CROSS JOIN paused pz CROSS JOIN LATERAL (
                 SELECT y.id, y.seq FROM (
                     SELECT x.id, x.seq, bool_and(x.ok) OVER (ORDER BY x.seq) AS prefix FROM (
-                        SELECT o.id, o.seq, (o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AS ok FROM {{t}} o
+                        SELECT o.id, o.seq, ((o.state = {{OutboxState.Ready}} OR o.available_at <= $3) AND NOT (o.topic = ANY(pz.names))) AS ok FROM {{t}} o
                         WHERE o.key COLLATE "C" = e.key AND o.state IN ({{OutboxState.Ready}}, {{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.key IS NOT NULL
                         ORDER BY o.key COLLATE "C", o.seq LIMIT share.per_key) x) y
                 WHERE y.prefix) r
@@ -156,13 +169,17 @@ internal sealed class PostgreSqlCommands
         ),
         claimed AS (
             UPDATE {{t}} o
-            SET state = {{OutboxState.InFlight}}, lease_owner = $1, available_at = $4, last_attempt_at = $3
-            FROM chosen c
+            SET state = CASE WHEN {{Park}} THEN {{OutboxState.Scheduled}} ELSE {{OutboxState.InFlight}} END,
+                lease_owner = CASE WHEN {{Park}} THEN NULL ELSE $1 END,
+                available_at = CASE WHEN {{Park}} THEN {{parkedUntil}} ELSE $4 END,
+                last_attempt_at = CASE WHEN {{Park}} THEN o.last_attempt_at ELSE $3 END
+            FROM chosen c CROSS JOIN paused pz
             WHERE o.id = c.id AND (o.state = {{OutboxState.Ready}} OR (o.state IN ({{OutboxState.InFlight}}, {{OutboxState.Scheduled}}) AND o.available_at <= $3))
-            RETURNING o.id, o.seq, o.topic, o.key, o.type, o.payload, o.headers::text, o.created_at, o.attempts, o.max_attempts
+            RETURNING o.state, o.id, o.seq, o.topic, o.key, o.type, o.payload, o.headers::text AS headers, o.created_at, o.attempts, o.max_attempts
         )
-        SELECT p.next_key, p.probes, c.id, c.seq, c.topic, c.key, c.type, c.payload, c.headers, c.created_at, c.attempts, c.max_attempts
-        FROM progress p LEFT JOIN claimed c ON true
+        SELECT p.next_key, p.probes, c.id, c.seq, c.topic, c.key, c.type, c.payload, c.headers, c.created_at, c.attempts, c.max_attempts,
+               (SELECT count(*) FROM claimed x WHERE x.state = {{OutboxState.Scheduled}})::int AS parked
+        FROM progress p LEFT JOIN (SELECT * FROM claimed WHERE state = {{OutboxState.InFlight}}) c ON true
         """;
     }
 }

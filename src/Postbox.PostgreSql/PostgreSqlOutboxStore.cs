@@ -43,6 +43,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
         var result = new List<OutboxEnvelope>(Math.Min(request.BatchSize, 1024));
         string? nextKey = null;
         var probes = 0;
+        var parked = 0;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             // Past the results of set_config and of the lock.
@@ -53,6 +54,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
                 // Every row carries the progress; a row without a message means nothing was claimed.
                 nextKey = reader.IsDBNull(0) ? null : reader.GetString(0);
                 probes = reader.GetInt32(1);
+                parked = reader.GetInt32(12);
                 if (reader.IsDBNull(2))
                 {
                     continue;
@@ -64,7 +66,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
 
         // RETURNING does not promise an order; the relay relies on sequence order within a key.
         result.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
-        return ClaimProgress.Result(result, request, nextKey, probes);
+        return ClaimProgress.Result(result, request, nextKey, probes, parked);
     }
 
     /// <inheritdoc />

@@ -15,6 +15,7 @@ internal sealed partial class PostgreSqlSchema
         Name = schema;
         Quoted = $"\"{schema}\"";
         Outbox = $"{Quoted}.outbox";
+        Pauses = $"{Quoted}.pauses";
         Channel = $"postbox.{schema}";
         ClaimLockKey = StableHash($"postbox:claim:{schema}");
         MigrationLockKey = StableHash($"postbox:migrate:{schema}");
@@ -25,6 +26,9 @@ internal sealed partial class PostgreSqlSchema
     public string Quoted { get; }
 
     public string Outbox { get; }
+
+    /// <summary>Paused outbox topics and inbox consumers (migration 006).</summary>
+    public string Pauses { get; }
 
     /// <summary>The LISTEN/NOTIFY channel (quote it as an identifier in LISTEN).</summary>
     public string Channel { get; }

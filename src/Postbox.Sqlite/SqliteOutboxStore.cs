@@ -50,9 +50,22 @@ internal sealed class SqliteOutboxStore : IOutboxStore
             }
         }
 
+        if (plan.Parked.Count > 0)
+        {
+            // Keyless messages of paused topics: left scheduled, due at ParkedUntil (out of the claim's way) until resume.
+            await using var park = new SqliteCommand($"""
+                UPDATE {_tables.Outbox} SET state = {OutboxState.Scheduled}, lease_owner = NULL, available_at = $parked
+                WHERE seq IN (SELECT value FROM json_each($seqs)) AND key IS NULL AND (state = {OutboxState.Ready} OR (state IN ({OutboxState.InFlight}, {OutboxState.Scheduled}) AND available_at <= $now))
+                """, connection, transaction);
+            park.Parameters.AddWithValue("$parked", SqliteTime.ToTicks(OutboxState.ParkedUntil));
+            park.Parameters.AddWithValue("$now", SqliteTime.ToTicks(request.Now));
+            park.Parameters.AddWithValue("$seqs", JsonSerializer.Serialize(plan.Parked));
+            await park.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         result.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
-        return ClaimProgress.Result(result, request, plan.LastDoneKey, plan.KeysVisited);
+        return ClaimProgress.Result(result, request, plan.LastDoneKey, plan.KeysVisited, plan.Parked.Count);
     }
 
     /// <inheritdoc />

@@ -15,6 +15,7 @@ internal sealed partial class SqliteTables
         Prefix = prefix;
         Outbox = prefix + "outbox";
         Inbox = prefix + "inbox";
+        Pauses = prefix + "pauses";
         // Always ends in "postbox_migrations" (a name no other tool uses, unlike "schema_migrations"), without doubling
         // the default prefix: postbox_migrations, app_postbox_migrations.
         Migrations = prefix.EndsWith("postbox_", StringComparison.Ordinal) ? prefix + "migrations" : prefix + "postbox_migrations";
@@ -26,6 +27,9 @@ internal sealed partial class SqliteTables
     public string Outbox { get; }
 
     public string Inbox { get; }
+
+    /// <summary>Paused outbox topics and inbox consumers (migration 006).</summary>
+    public string Pauses { get; }
 
     public string Migrations { get; }
 

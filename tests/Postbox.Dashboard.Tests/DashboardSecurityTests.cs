@@ -13,12 +13,14 @@ public sealed partial class DashboardSecurityTests
     private static readonly string[] Gets =
     [
         "/postbox/", "/postbox", "/postbox/assets/app.js", "/postbox/assets/app.css", "/postbox/api/overview",
+        "/postbox/assets/pauses.js", "/postbox/assets/pauses.css", "/postbox/api/pauses",
         "/postbox/api/outbox/messages?state=dead", "/postbox/api/inbox/messages?state=scheduled",
         "/postbox/api/outbox/find/0194c3a0-0000-7000-8000-000000000001", "/postbox/api/inbox/find/0194c3a0-0000-7000-8000-000000000001",
     ];
 
     private static readonly string[] Posts = ["/postbox/api/outbox/replay", "/postbox/api/outbox/retry", "/postbox/api/outbox/delete",
-        "/postbox/api/outbox/replay-all", "/postbox/api/inbox/replay", "/postbox/api/inbox/retry", "/postbox/api/inbox/delete", "/postbox/api/inbox/replay-all"];
+        "/postbox/api/outbox/replay-all", "/postbox/api/inbox/replay", "/postbox/api/inbox/retry", "/postbox/api/inbox/delete", "/postbox/api/inbox/replay-all",
+        "/postbox/api/outbox/pause", "/postbox/api/outbox/resume", "/postbox/api/inbox/pause", "/postbox/api/inbox/resume"];
 
     [Fact]
     public async Task WithoutCredentials_EveryPageApiAndAction_Answers401()
@@ -92,6 +94,11 @@ public sealed partial class DashboardSecurityTests
         using (var replayAll = await client.PostAsJsonAsync("/postbox/api/outbox/replay-all", new { }))
         {
             Assert.Equal(HttpStatusCode.BadRequest, replayAll.StatusCode);
+        }
+
+        using (var pause = await client.PostAsJsonAsync("/postbox/api/outbox/pause", new { name = "work" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, pause.StatusCode);
         }
 
         Assert.Equal(1, await host.CountAsync("outbox", "id = $1 AND state = 2", dead));

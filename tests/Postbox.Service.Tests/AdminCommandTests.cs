@@ -264,6 +264,56 @@ public sealed class AdminCommandTests
         Assert.DoesNotContain("   at ", admin.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Admin_PauseOfTheMailTopic_HoldsItsMailsBack_WhileWelcomeMailsFlow_ResumeSendsThem()
+    {
+        await using var smtp = new SmtpSink();
+        await smtp.StartAsync();
+        await using var service = await StartAsync(smtp);
+        var database = Database(service);
+
+        var (exit, output) = await AdminAsync("pause", "outbox", "mail.send", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("paused", output, StringComparison.Ordinal);
+        (exit, output) = await AdminAsync("pause", "outbox", "mail.send", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("paused already", output, StringComparison.Ordinal);
+        (exit, output) = await AdminAsync("paused", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("mail.send", output, StringComparison.Ordinal);
+        Assert.Contains("admin (", output, StringComparison.Ordinal);
+
+        var held = await SendMailAsync(service, "held by a pause");
+        // The control: another topic (users.welcome, sent by its own handler) flows meanwhile.
+        using (var register = await service.Client.PostAsJsonAsync("/api/v1/users", new { email = "paused-test@example.com", password = "correct horse battery" }))
+        {
+            Assert.True(register.IsSuccessStatusCode, await register.Content.ReadAsStringAsync());
+        }
+
+        await TestEnvironment.WaitUntilAsync(() => Task.FromResult(smtp.Mails().Any(m => m.Contains("paused-test@example.com", StringComparison.Ordinal))),
+            Wait, $"the welcome mail to be sent. Service:\n{service.Process.Output}");
+        // Sent after the paused mail was enqueued: the relay has claimed past it, and held it.
+        (exit, output) = await AdminAsync("overview", "--side", "outbox", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("Paused", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(smtp.Mails(), m => m.Contains("held by a pause", StringComparison.Ordinal));
+        Assert.NotEqual("sent", (await service.Client.GetFromJsonAsync<JsonElement>($"/api/mail/{held}")).GetProperty("status").GetString());
+
+        (exit, output) = await AdminAsync("resume", "outbox", "mail.send", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("resumed", output, StringComparison.Ordinal);
+        await WaitForStatusAsync(service, held, "sent");
+        Assert.Single(smtp.Mails(), m => m.Contains("held by a pause", StringComparison.Ordinal));
+
+        // Not paused any more: resume says so with exit code 3; nothing is listed.
+        (exit, output) = await AdminAsync("resume", "outbox", "mail.send", database);
+        Assert.True(exit == 3, output);
+        (exit, output) = await AdminAsync("paused", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("Nothing is paused", output, StringComparison.Ordinal);
+        Assert.Equal(1, (await AdminAsync("pause", "sideways", "x", database)).Exit);
+    }
+
     private static async Task<ServiceOnSqlite> StartAsync(SmtpSink smtp) =>
         await ServiceOnSqlite.StartAsync(
         [

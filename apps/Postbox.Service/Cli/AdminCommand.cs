@@ -14,7 +14,7 @@ internal static class AdminCommand
     public static Command Create(Func<ParseResult, Func<AdminSession, Task<int>>, CancellationToken, Task<int>> run)
     {
         var admin = new Command("admin",
-            "Operator actions on the outbox and inbox without a browser: overview, list, show, replay, retry, delete. " +
+            "Operator actions on the outbox and inbox without a browser: overview, list, show, replay, retry, delete, pause, resume, paused. " +
             "Exit codes: 0 done, 1 bad arguments, 2 bad configuration, 3 a named message was not found or not in a state the action applies to, 4 the store failed.");
 
         var side = new Option<string?>("--side") { Description = "outbox or inbox. Default: both for overview and the actions by id, inbox for list." };
@@ -101,7 +101,29 @@ internal static class AdminCommand
             });
         }
 
-        foreach (var command in new[] { overview, list, show, replay, retry, delete })
+        // pause outbox <topic> | pause inbox <consumer>; resume the same; paused lists them. Durable (the store's pauses
+        // table): every relay and worker sees it within a second or two, and it outlives restarts.
+        Command PauseCommand(string name, string description, Func<AdminSession, MessageSide, string, Task<int>> act)
+        {
+            var command = new Command(name, description);
+            foreach (var (sideName, sideValue, what) in new[] { ("outbox", MessageSide.Outbox, "topic"), ("inbox", MessageSide.Inbox, "consumer") })
+            {
+                var target = new Argument<string>(what) { Description = sideValue == MessageSide.Outbox ? "The topic (e.g. mail.send)." : "The consumer (e.g. mail-sender)." };
+                var leaf = Leaf(sideName, $"{description} ({(sideValue == MessageSide.Outbox ? "publishing of an outbox topic" : "consuming of an inbox consumer")}).");
+                leaf.Arguments.Add(target);
+                leaf.SetAction((r, t) => run(r, s => act(s, sideValue, r.GetValue(target)!), t));
+                command.Subcommands.Add(leaf);
+            }
+
+            return command;
+        }
+
+        var pause = PauseCommand("pause", "Pauses, durably and for every relay and worker", (s, side, name) => s.PauseAsync(side, name));
+        var resume = PauseCommand("resume", "Resumes what was paused", (s, side, name) => s.ResumeAsync(side, name));
+        var paused = Leaf("paused", "Lists the paused outbox topics and inbox consumers, with when and by whom.");
+        paused.SetAction((r, t) => run(r, s => s.PausedAsync(), t));
+
+        foreach (var command in new[] { overview, list, show, replay, retry, delete, pause, resume, paused })
         {
             admin.Subcommands.Add(command);
         }

@@ -42,6 +42,19 @@ internal static class AdminRendering
         return table;
     }
 
+    /// <summary>The paused outbox topics and inbox consumers (IPostboxPauses).</summary>
+    public static IRenderable Paused(IReadOnlyList<PausedName> paused, DateTimeOffset now)
+    {
+        var table = new Table().Title("Paused").AddColumns("side", "topic / consumer", "paused", "by");
+        foreach (var p in paused)
+        {
+            table.AddRow(new Text(p.Side == MessageSide.Outbox ? "outbox" : "inbox"), new Text(Safe(p.Name)),
+                new Text($"{Time(p.PausedAt)} ({Age(now - p.PausedAt)} ago)"), new Text(Safe(p.PausedBy)));
+        }
+
+        return table;
+    }
+
     public static IRenderable List(MessageQuery query, MessagePage page)
     {
         var inbox = query.Side == MessageSide.Inbox;

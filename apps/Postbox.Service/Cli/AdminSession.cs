@@ -8,7 +8,8 @@ namespace Postbox.Service.Cli;
 /// The <c>admin</c> actions over one store's <see cref="IPostboxMonitor"/>, written to a console for people (tables, a
 /// progress bar) and returning an exit code from <see cref="AdminExitCodes"/> for scripts.
 /// </summary>
-internal sealed class AdminSession(IPostboxMonitor monitor, IAnsiConsole console, TimeProvider timeProvider, CancellationToken cancellationToken)
+internal sealed class AdminSession(IPostboxMonitor monitor, IPostboxPauses? pauses, IAnsiConsole console, TimeProvider timeProvider,
+    CancellationToken cancellationToken)
 {
     // Counting stops here per state (shown as "≥ 100,000"): the overview stays quick on tables of millions of rows.
     private const int CountLimit = 100_000;
@@ -22,8 +23,100 @@ internal sealed class AdminSession(IPostboxMonitor monitor, IAnsiConsole console
             console.WriteLine();
         }
 
+        if (pauses is not null)
+        {
+            var paused = (await pauses.ListAsync(cancellationToken).ConfigureAwait(false)).Where(p => sides.Contains(p.Side)).ToList();
+            if (paused.Count > 0)
+            {
+                console.Write(AdminRendering.Paused(paused, timeProvider.GetUtcNow()));
+                console.WriteLine();
+            }
+        }
+
         return AdminExitCodes.Done;
     }
+
+    /// <summary>Pauses an outbox topic or an inbox consumer; 0 whether or not it was paused already (the first pause is kept).</summary>
+    public async Task<int> PauseAsync(MessageSide side, string name)
+    {
+        if (Refused(name) is { } exit)
+        {
+            return exit;
+        }
+
+        var by = $"admin ({Environment.UserName}@{Environment.MachineName})";
+        var fresh = await pauses!.PauseAsync(side, name, by.Length > 200 ? by[..200] : by, cancellationToken).ConfigureAwait(false);
+        console.WriteLine(fresh
+            ? $"{Describe(side, name)}: paused. Every {(side == MessageSide.Outbox ? "relay" : "worker")} stops taking it within a second or two; 'admin resume {SideName(side)} {name}' undoes it."
+            : $"{Describe(side, name)}: was paused already; left as it was.");
+        return AdminExitCodes.Done;
+    }
+
+    /// <summary>Resumes an outbox topic or an inbox consumer; 3 when it was not paused.</summary>
+    public async Task<int> ResumeAsync(MessageSide side, string name)
+    {
+        if (Refused(name) is { } exit)
+        {
+            return exit;
+        }
+
+        if (!await pauses!.ResumeAsync(side, name, cancellationToken).ConfigureAwait(false))
+        {
+            console.WriteLine($"{Describe(side, name)}: not paused; nothing to resume.");
+            return AdminExitCodes.NotApplicable;
+        }
+
+        console.WriteLine($"{Describe(side, name)}: resumed.");
+        return AdminExitCodes.Done;
+    }
+
+    /// <summary>Lists what is paused.</summary>
+    public async Task<int> PausedAsync()
+    {
+        if (pauses is null)
+        {
+            return NoPauses();
+        }
+
+        var paused = await pauses.ListAsync(cancellationToken).ConfigureAwait(false);
+        if (paused.Count == 0)
+        {
+            console.WriteLine("Nothing is paused.");
+        }
+        else
+        {
+            console.Write(AdminRendering.Paused(paused, timeProvider.GetUtcNow()));
+        }
+
+        return AdminExitCodes.Done;
+    }
+
+    private int? Refused(string name)
+    {
+        if (pauses is null)
+        {
+            return NoPauses();
+        }
+
+        if (name.Length is 0 or > IPostboxPauses.MaxNameLength)
+        {
+            Console.Error.WriteLine($"The name must be 1 to {IPostboxPauses.MaxNameLength} characters.");
+            return AdminExitCodes.BadArguments;
+        }
+
+        return null;
+    }
+
+    private static int NoPauses()
+    {
+        Console.Error.WriteLine("This store keeps no pauses: pause and resume need PostgreSQL, SQLite or MySQL.");
+        return AdminExitCodes.StoreFailed;
+    }
+
+    private static string SideName(MessageSide side) => side == MessageSide.Outbox ? "outbox" : "inbox";
+
+    private static string Describe(MessageSide side, string name) =>
+        side == MessageSide.Outbox ? $"Outbox topic {AdminRendering.Safe(name)}" : $"Inbox consumer {AdminRendering.Safe(name)}";
 
     public async Task<int> ListAsync(MessageQuery query)
     {

@@ -192,7 +192,8 @@ internal static class ServiceCommandLine
                 console.Profile.Width = 240;
             }
 
-            return await action(new AdminSession(monitor, console, host.Services.GetRequiredService<TimeProvider>(), cancellationToken)).ConfigureAwait(false);
+            return await action(new AdminSession(monitor, host.Services.GetService<IPostboxPauses>(), console, host.Services.GetRequiredService<TimeProvider>(),
+                cancellationToken)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ConfigurationError(ex) is { } error)
         {

@@ -14,3 +14,7 @@ internal sealed record MessageRefBody(Guid Id, string? Consumer);
 /// <param name="Consumer">Only this consumer (inbox).</param>
 /// <param name="Key">Only this key.</param>
 internal sealed record ReplayAllRequest(string? Topic, string? Consumer, string? Key);
+
+/// <summary>Body of pause and resume: the outbox topic or inbox consumer.</summary>
+/// <param name="Name">The topic or consumer name.</param>
+internal sealed record PauseRequest(string? Name);

@@ -113,6 +113,12 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
             return Results.Json(new { outbox, inbox, options.CountLimit }, Json);
         });
 
+        // What is paused (IPostboxPauses); an empty list when the store keeps no pauses.
+        api.MapGet("/pauses", async (HttpContext context, CancellationToken cancellationToken) =>
+            context.RequestServices.GetService<IPostboxPauses>() is { } pauses
+                ? Results.Json(await pauses.ListAsync(cancellationToken).ConfigureAwait(false), Json)
+                : Results.Json(Array.Empty<PausedName>(), Json));
+
         api.MapGet("/{side}/messages", async (string side, string? state, string? topic, string? consumer, string? key, string? after, int? limit,
             IPostboxMonitor monitor, CancellationToken cancellationToken) =>
         {
@@ -213,6 +219,37 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
         Map("replay", (m, s, r, c) => m.ReplayDeadAsync(s, r, c));
         Map("retry", (m, s, r, c) => m.RetryNowAsync(s, r, c));
         Map("delete", (m, s, r, c) => m.DeleteAsync(s, r, c));
+        // Pause and resume of an outbox topic's publishing or an inbox consumer's consuming: durable, seen by every relay
+        // and worker (IPostboxPauses). The user is recorded as paused_by and logged.
+        void MapPause(string name, bool pause) =>
+            actions.MapPost("/" + name, async (string side, HttpContext context, CancellationToken cancellationToken) =>
+            {
+                if (!TryParseSide(side, out var s))
+                {
+                    return Results.NotFound();
+                }
+
+                if (context.RequestServices.GetService<IPostboxPauses>() is not { } pauses)
+                {
+                    return Results.Problem(statusCode: StatusCodes.Status501NotImplemented, title: "This store keeps no pauses.");
+                }
+
+                var body = await ReadAsync<PauseRequest>(context, cancellationToken).ConfigureAwait(false);
+                if (body?.Name is not { Length: > 0 and <= IPostboxPauses.MaxNameLength } target)
+                {
+                    return Results.Problem(statusCode: 400, title: $"Give the {(s == MessageSide.Outbox ? "topic" : "consumer")} name (1 to {IPostboxPauses.MaxNameLength} characters).");
+                }
+
+                var user = User(context);
+                var changed = pause
+                    ? await pauses.PauseAsync(s, target, user.Length > 200 ? user[..200] : user, cancellationToken).ConfigureAwait(false)
+                    : await pauses.ResumeAsync(s, target, cancellationToken).ConfigureAwait(false);
+                DashboardLog.PauseChanged(logger, user, name, side, target, changed);
+                return Results.Json(new { changed }, Json);
+            });
+
+        MapPause("pause", pause: true);
+        MapPause("resume", pause: false);
         actions.MapPost("/replay-all", async (string side, HttpContext context, IPostboxMonitor monitor, CancellationToken cancellationToken) =>
         {
             if (!TryParseSide(side, out var s))

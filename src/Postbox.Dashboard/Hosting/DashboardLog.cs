@@ -17,6 +17,9 @@ internal static partial class DashboardLog
     [LoggerMessage(7003, LogLevel.Warning, "Dashboard: refused a request from {Remote}: anonymous access is allowed on loopback only.")]
     public static partial void NotLoopback(ILogger logger, string? remote);
 
+    [LoggerMessage(7005, LogLevel.Information, "Dashboard: {User} ran {Action} on {Side} {Name} (changed: {Changed}).")]
+    public static partial void PauseChanged(ILogger logger, string user, string action, string side, string name, bool changed);
+
     [LoggerMessage(7004, LogLevel.Warning, "Dashboard mapped at {Prefix} WITHOUT authorization (AllowAnonymousOnLoopback): only loopback requests are served.")]
     public static partial void AnonymousOnLoopback(ILogger logger, string prefix);
 }

@@ -75,6 +75,15 @@ internal static partial class ConsumerLog
     [LoggerMessage(5021, LogLevel.Debug, "Message {MessageId} for {Consumer} waits in the inbox behind an unfinished earlier message of key {Key}.")]
     public static partial void Parked(ILogger logger, Guid messageId, string consumer, string key);
 
+    [LoggerMessage(5023, LogLevel.Information, "Consumer {Consumer} paused in the store (IPostboxPauses): no new deliveries and no retries until it is resumed.")]
+    public static partial void ConsumerPaused(ILogger logger, string consumer);
+
+    [LoggerMessage(5024, LogLevel.Information, "Consumer {Consumer} resumed in the store: taking deliveries and retries again.")]
+    public static partial void ConsumerResumed(ILogger logger, string consumer);
+
+    [LoggerMessage(5025, LogLevel.Warning, "Reading the paused consumers failed: {Reason}. Each consumer keeps its last known state; next try in {Delay}.")]
+    public static partial void PausePollFailed(ILogger logger, Exception? exception, string reason, TimeSpan delay);
+
     [LoggerMessage(5022, LogLevel.Warning, "{Consumer}: {Count} handed-back messages of key {Key} did not come back to this worker within {Lapse}; the key's later messages are no longer held back for them.")]
     public static partial void BarrierLapsed(ILogger logger, string consumer, string key, int count, TimeSpan lapse);
 }

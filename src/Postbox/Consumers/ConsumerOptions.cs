@@ -24,6 +24,14 @@ public sealed class ConsumerOptions
     /// </summary>
     public TimeSpan IdleRetryPollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often this process reads which consumers are paused in the store (<c>Monitoring.IPostboxPauses</c>: the
+    /// dashboard's and <c>admin</c>'s pause of a consumer): one small query per interval per process, and the longest a
+    /// pause or resume set elsewhere takes to reach this process's handlers and retry scheduler. Default 1 s; 100 ms to
+    /// 1 min.
+    /// </summary>
+    public TimeSpan PausePollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Upper bound of retries claimed per query. Default 100; 1 to 10,000.</summary>
     public int RetryBatchSize { get; set; } = 100;
 

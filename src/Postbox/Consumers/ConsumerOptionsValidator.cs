@@ -24,6 +24,7 @@ internal sealed class ConsumerOptionsValidator(IEnumerable<HandlerRegistration> 
         Range($"{Section}:RetryPollInterval", options.RetryPollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
         Range($"{Section}:IdleRetryPollInterval", options.IdleRetryPollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
         Range($"{Section}:RetryBatchSize", options.RetryBatchSize, 1, 10_000);
+        Range($"{Section}:PausePollInterval", options.PausePollInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         Range($"{Section}:CleanupInterval", options.CleanupInterval, TimeSpan.FromMilliseconds(10), day);
         Range($"{Section}:CleanupBatchSize", options.CleanupBatchSize, 1, 100_000);
         if (options.InboxRetention is { } retention)

@@ -59,6 +59,11 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         }
 
         _limiter?.Dispose();
+        foreach (var worker in _workers)
+        {
+            worker.Dispose();
+        }
+
         _stopIntake.Dispose();
         _abort.Dispose();
         _control.Dispose();
@@ -83,6 +88,11 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         var intake = _workers.Select(w => w.RunAsync(source, () => _paused, _stopIntake.Token, _abort.Token)).ToList();
         intake.Add(scheduler.RunAsync(() => _paused, _stopIntake.Token, _abort.Token));
         var cleanup = new InboxCleanup(store, _options.Value, _timeProvider, _logger).RunAsync(_stopIntake.Token);
+        // Consumers paused in the store (dashboard, admin, IPostboxPauses): registered by the SQL stores.
+        if (_services.GetService<Postbox.Monitoring.IPostboxPauses>() is { } pauses)
+        {
+            intake.Add(PollPausesAsync(pauses, _stopIntake.Token));
+        }
 
         await Task.Delay(Timeout.InfiniteTimeSpan, _timeProvider, _stopIntake.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
@@ -117,6 +127,57 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         }
 
         ConsumerLog.Stopped(_logger, requeued);
+    }
+
+    /// <summary>
+    /// Reads the paused consumers every <see cref="ConsumerOptions.PausePollInterval"/> (one query of the small pauses
+    /// table) and pauses or resumes each handler's intake to match. A failed read keeps every consumer as it was.
+    /// </summary>
+    private async Task PollPausesAsync(Postbox.Monitoring.IPostboxPauses pauses, CancellationToken stopIntake)
+    {
+        var interval = _options.Value.PausePollInterval;
+        var failures = 0;
+        while (!stopIntake.IsCancellationRequested)
+        {
+            var delay = interval;
+            try
+            {
+                var paused = (await pauses.ListAsync(stopIntake).ConfigureAwait(false))
+                    .Where(p => p.Side == Postbox.Monitoring.MessageSide.Inbox).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+                failures = 0;
+                foreach (var worker in _workers)
+                {
+                    var name = worker.Handler.ConsumerName;
+                    var pause = paused.Contains(name);
+                    if (await worker.SetStorePausedAsync(pause, stopIntake).ConfigureAwait(false))
+                    {
+                        if (pause)
+                        {
+                            ConsumerLog.ConsumerPaused(_logger, name);
+                        }
+                        else
+                        {
+                            ConsumerLog.ConsumerResumed(_logger, name);
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stopIntake.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                delay = TimeSpan.FromTicks(Math.Min(interval.Ticks * (1L << Math.Min(failures, 5)), TimeSpan.FromSeconds(30).Ticks));
+                var reason = FailureReason.Describe(ex);
+                if (failures++ == 0 || _limiter!.ShouldLog("pause poll", reason))
+                {
+                    ConsumerLog.PausePollFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, reason, delay);
+                }
+            }
+
+            await Task.Delay(delay, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
     }
 
     private async Task SetPausedAsync(bool paused, string reason, CancellationToken cancellationToken)

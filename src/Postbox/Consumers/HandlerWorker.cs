@@ -24,7 +24,7 @@ namespace Postbox.Consumers;
 /// </para>
 /// </remarks>
 internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcessor processor, TimeProvider timeProvider, ILogger logger,
-    FailureLogLimiter limiter, Func<CancellationToken, Task> whilePaused)
+    FailureLogLimiter limiter, Func<CancellationToken, Task> whilePaused) : IDisposable
 {
     private static readonly TimeSpan HandBackPause = TimeSpan.FromSeconds(1);
 
@@ -47,6 +47,13 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
     // Hand-backs of held deliveries, one after another in arrival order.
     private Task _heldChain = Task.CompletedTask;
     private IConsumerSubscription? _subscription;
+    // Intake is paused while either the whole process is (SIGTSTP, IConsumerControl) or this consumer is in the store.
+    private readonly SemaphoreSlim _pauseControl = new(1, 1);
+    private volatile bool _processPaused;
+    private volatile bool _storePaused;
+    private bool _subscriptionPaused;
+    // Completed while the store does not pause this consumer; a pending one while it does.
+    private TaskCompletionSource _storeResumed = CompletedSource();
     private CancellationToken _stopIntake;
 
     public HandlerRegistration Handler => handler;
@@ -61,6 +68,9 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
     public SemaphoreSlim Slots { get; } = new(handler.Options.Concurrency, handler.Options.Concurrency);
 
     public IConsumerSubscription? Subscription => Volatile.Read(ref _subscription);
+
+    /// <summary>Whether this handler's consumer is paused in the store (IPostboxPauses): the retry scheduler claims none of its retries.</summary>
+    public bool StorePaused => _storePaused;
 
     /// <summary>Tasks of attempts not finished yet.</summary>
     public Task[] InFlight
@@ -124,9 +134,10 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         ConsumerLog.Subscribed(logger, handler.ConsumerName, handler.Topic, handler.Options.Concurrency, handler.Options.Timeout, handler.Options.MaxAttempts);
         if (isPaused())
         {
-            await SetPausedAsync(true, stopIntake).ConfigureAwait(false);
+            _processPaused = true;
         }
 
+        await ApplyPauseAsync(stopIntake).ConfigureAwait(false);
         var reader = subscription.Messages;
         try
         {
@@ -139,7 +150,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
                 // here, unsettled, until intake resumes or shutdown hands it back.
                 try
                 {
-                    await whilePaused(stopIntake).ConfigureAwait(false);
+                    await WhilePausedAsync(stopIntake).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -191,15 +202,85 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
         }
     }
 
-    public async Task SetPausedAsync(bool paused, CancellationToken cancellationToken)
+    /// <summary>Releases the pause lock (the runtime disposes its workers when it is disposed, after they stopped).</summary>
+    public void Dispose() => _pauseControl.Dispose();
+
+    /// <summary>Pauses or resumes intake for the whole process (SIGTSTP, IConsumerControl, shutdown).</summary>
+    public Task SetPausedAsync(bool paused, CancellationToken cancellationToken)
+    {
+        _processPaused = paused;
+        return ApplyPauseAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Pauses or resumes this consumer as the store says (IPostboxPauses): its subscription stops delivering, deliveries
+    /// already handed over wait unstarted, and the retry scheduler leaves its retries alone.
+    /// </summary>
+    /// <returns><see langword="true"/> when the state changed.</returns>
+    public async Task<bool> SetStorePausedAsync(bool paused, CancellationToken cancellationToken)
+    {
+        if (_storePaused == paused)
+        {
+            return false;
+        }
+
+        _storePaused = paused;
+        lock (_pauseControl)
+        {
+            if (paused)
+            {
+                _storeResumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            else
+            {
+                _storeResumed.TrySetResult();
+            }
+        }
+
+        await ApplyPauseAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static TaskCompletionSource CompletedSource()
+    {
+        var source = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        source.SetResult();
+        return source;
+    }
+
+    private async Task WhilePausedAsync(CancellationToken cancellationToken)
+    {
+        await whilePaused(cancellationToken).ConfigureAwait(false);
+        Task resumed;
+        lock (_pauseControl)
+        {
+            resumed = _storeResumed.Task;
+        }
+
+        if (!resumed.IsCompleted)
+        {
+            await resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await whilePaused(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // The subscription is paused while either pause holds, and told only when that changes.
+    private async Task ApplyPauseAsync(CancellationToken cancellationToken)
     {
         if (Subscription is not { } subscription)
         {
             return; // Not subscribed yet: RunAsync applies the pause after subscribing.
         }
 
+        await _pauseControl.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var paused = _processPaused || _storePaused;
+            if (paused == _subscriptionPaused)
+            {
+                return;
+            }
+
             if (paused)
             {
                 await subscription.PauseAsync(cancellationToken).ConfigureAwait(false);
@@ -208,10 +289,16 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
             {
                 await subscription.ResumeAsync(cancellationToken).ConfigureAwait(false);
             }
+
+            _subscriptionPaused = paused;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             ConsumerLog.IntakeControlFailed(logger, ex, handler.ConsumerName);
+        }
+        finally
+        {
+            _pauseControl.Release();
         }
     }
 
@@ -282,7 +369,7 @@ internal sealed class HandlerWorker(HandlerRegistration handler, MessageProcesso
                     // Paused: the key's next delivery does not start either; at shutdown CloseAsync requeues it in order.
                     try
                     {
-                        await whilePaused(_stopIntake).ConfigureAwait(false);
+                        await WhilePausedAsync(_stopIntake).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {

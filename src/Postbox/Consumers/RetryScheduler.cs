@@ -104,7 +104,8 @@ internal sealed class RetryScheduler
         foreach (var (name, worker) in _workers)
         {
             var count = worker.Slots.CurrentCount;
-            if (count > 0)
+            // A consumer paused in the store (IPostboxPauses) runs none of its retries until it is resumed.
+            if (count > 0 && !worker.StorePaused)
             {
                 consumers.Add(name);
                 free += count;

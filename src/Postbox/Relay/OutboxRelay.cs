@@ -148,6 +148,7 @@ internal sealed class OutboxRelay : BackgroundService
             var size = Math.Min(_options.BatchSize, await budget.WaitAvailableAsync(stoppingToken).ConfigureAwait(false));
             IReadOnlyList<OutboxEnvelope> batch;
             bool mayHaveMore;
+            int parked;
             try
             {
                 var now = _timeProvider.GetUtcNow();
@@ -155,8 +156,8 @@ internal sealed class OutboxRelay : BackgroundService
                 var claim = await _store.ClaimAsync(
                     new ClaimRequest(_owner, size, now, now + _options.LeaseDuration, _options.DeadKeyPolicy == DeadKeyPolicy.Block, keyCursor),
                     stoppingToken).ConfigureAwait(false);
-                _metrics.ClaimCompleted(_timeProvider.GetElapsedTime(claimStarted), claim.Messages.Count);
-                (batch, keyCursor, mayHaveMore) = (claim.Messages, claim.NextKeyCursor, claim.MayHaveMore);
+                _metrics.ClaimCompleted(_timeProvider.GetElapsedTime(claimStarted), claim.Messages.Count + claim.Parked);
+                (batch, keyCursor, mayHaveMore, parked) = (claim.Messages, claim.NextKeyCursor, claim.MayHaveMore, claim.Parked);
                 if (storeFailures > 0)
                 {
                     Log.ClaimRecovered(_logger, storeFailures, _timeProvider.GetElapsedTime(failingSince));
@@ -208,7 +209,9 @@ internal sealed class OutboxRelay : BackgroundService
             // The claim looked at as many keys as it may and more keys are waiting: go on round the keys at once. A run of
             // scans that find every key blocked is bounded (MaxEmptyKeyScans × BatchSize keys), so a backlog of blocked keys
             // cannot make the relay spin; past it the relay waits for a wake-up or the poll interval as usual.
-            if (mayHaveMore && (batch.Count > 0 || ++emptyScans < MaxEmptyKeyScans))
+            // A claim that parked messages of a paused topic made progress too: a paused backlog ahead of other topics'
+            // messages is parked at a batch per claim, not at MaxEmptyKeyScans batches per poll interval.
+            if (mayHaveMore && (batch.Count > 0 || parked > 0 || ++emptyScans < MaxEmptyKeyScans))
             {
                 continue;
             }

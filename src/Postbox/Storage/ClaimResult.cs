@@ -11,6 +11,13 @@ namespace Postbox.Storage;
 /// <remarks>Provider SPI, for authors of stores and transports (see <c>docs/public-api.md</c>): applications do not use it.</remarks>
 public sealed record ClaimResult(IReadOnlyList<OutboxEnvelope> Messages, string? NextKeyCursor, bool MayHaveMore)
 {
+    /// <summary>
+    /// How many keyless messages of paused topics the claim parked instead of leasing (see
+    /// <c>Monitoring.IPostboxPauses</c>). Parking is progress (each parked message leaves the claim's way for good), so a
+    /// claim that only parked does not count as an empty scan. Default 0.
+    /// </summary>
+    public int Parked { get; init; }
+
     /// <summary>Nothing was due.</summary>
     public static ClaimResult Empty { get; } = new([], null, false);
 }

@@ -22,6 +22,14 @@ internal static class OutboxState
     /// <summary>Delayed (enqueued for later, or waiting for its next attempt) until <c>available_at</c>.</summary>
     public const int Scheduled = 4;
 
+    /// <summary>
+    /// The due time of a parked message: a keyless message of a paused topic that a claim took is left scheduled
+    /// (<see cref="Scheduled"/>) due at this time instead of being leased, at the far end of the due index where no claim
+    /// walks; resuming the topic makes it ready again (see <c>Monitoring.IPostboxPauses</c>). A whole second, so every
+    /// store keeps it exactly (MySQL's DATETIME(6) included).
+    /// </summary>
+    public static readonly DateTimeOffset ParkedUntil = new(9999, 12, 31, 0, 0, 0, TimeSpan.Zero);
+
     /// <summary>The monitor's statistics from row counts per state (states without rows may be missing).</summary>
     /// <param name="counts">State → number of rows.</param>
     /// <param name="oldestPendingCreatedAt">Creation time of the oldest message not yet delivered or dead.</param>

@@ -19,11 +19,14 @@ namespace Postbox.Dashboard.Tests.Infrastructure;
 /// <summary>
 /// A web app on 127.0.0.1 (random port) with the dashboard at /postbox over a fresh PostgreSQL schema. With
 /// <c>withPostbox</c> it also runs a relay, the in-memory transport and a real consumer (<see cref="RecordingHandler"/> on
-/// topic "work", consumer "work-handler"); without it, only the monitor, so nothing moves under the counts.
+/// topic "work", consumer "work-handler", and topic "other", consumer "other-handler"); without it, only the monitor, so nothing moves under the counts.
 /// </summary>
 public sealed class DashboardHost : IAsyncDisposable
 {
     public const string Consumer = "work-handler";
+
+    /// <summary>A second consumer, of topic "other": the one that keeps flowing while "work" is paused.</summary>
+    public const string OtherConsumer = "other-handler";
 
     private DashboardHost(string schema, NpgsqlDataSource dataSource, WebApplication app, string baseUrl)
     {
@@ -72,7 +75,8 @@ public sealed class DashboardHost : IAsyncDisposable
                     o.HandleSignals = false;
                     o.ShutdownTimeout = TimeSpan.FromSeconds(1);
                 })
-                .AddHandler<WorkItem, RecordingHandler>("work", o => o.ConsumerName = Consumer);
+                .AddHandler<WorkItem, RecordingHandler>("work", o => o.ConsumerName = Consumer)
+                .AddHandler<WorkItem, RecordingHandler>("other", o => o.ConsumerName = OtherConsumer);
         }
         else
         {

@@ -72,6 +72,7 @@ public sealed partial class ConfigurationBindingTests
         new("Consumers:RetryPollInterval", "00:00:02", sp => Get<ConsumerOptions>(sp).RetryPollInterval, TimeSpan.FromSeconds(2)),
         new("Consumers:IdleRetryPollInterval", "00:00:20", sp => Get<ConsumerOptions>(sp).IdleRetryPollInterval, TimeSpan.FromSeconds(20)),
         new("Consumers:RetryBatchSize", "50", sp => Get<ConsumerOptions>(sp).RetryBatchSize, 50),
+        new("Consumers:PausePollInterval", "00:00:03", sp => Get<ConsumerOptions>(sp).PausePollInterval, TimeSpan.FromSeconds(3)),
         new("Consumers:InboxRetention", "3.00:00:00", sp => Get<ConsumerOptions>(sp).InboxRetention, TimeSpan.FromDays(3)),
         new("Consumers:CleanupInterval", "00:02:00", sp => Get<ConsumerOptions>(sp).CleanupInterval, TimeSpan.FromMinutes(2)),
         new("Consumers:CleanupBatchSize", "300", sp => Get<ConsumerOptions>(sp).CleanupBatchSize, 300),

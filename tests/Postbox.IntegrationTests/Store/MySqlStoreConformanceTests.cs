@@ -16,6 +16,8 @@ public sealed class MySqlStoreConformanceTests : OutboxStoreConformanceTests, IA
 
     protected override IOutboxMonitor Monitor => new MySqlOutboxMonitor(_database.DataSource, _database.Options);
 
+    protected override Postbox.Monitoring.IPostboxPauses Pauses => new Postbox.MySql.Monitoring.MySqlPostboxPauses(_database.DataSource, _database.Options);
+
     public Task InitializeAsync() => _database.InitializeAsync();
 
     public Task DisposeAsync() => _database.DisposeAsync();

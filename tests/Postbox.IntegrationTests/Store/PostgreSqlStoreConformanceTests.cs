@@ -16,6 +16,8 @@ public sealed class PostgreSqlStoreConformanceTests : OutboxStoreConformanceTest
 
     protected override IOutboxMonitor Monitor => new Postbox.PostgreSql.PostgreSqlOutboxMonitor(_schema.DataSource, _schema.Options);
 
+    protected override Postbox.Monitoring.IPostboxPauses Pauses => new Postbox.PostgreSql.Monitoring.PostgreSqlPostboxPauses(_schema.DataSource, _schema.Options);
+
     public Task InitializeAsync() => _schema.InitializeAsync();
 
     public Task DisposeAsync() => _schema.DisposeAsync();

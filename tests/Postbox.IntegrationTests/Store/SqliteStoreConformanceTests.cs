@@ -16,10 +16,12 @@ public sealed class SqliteStoreConformanceTests : OutboxStoreConformanceTests, I
 
     protected override IOutboxMonitor Monitor => new SqliteOutboxMonitor(_options);
 
+    protected override Postbox.Monitoring.IPostboxPauses Pauses => new Postbox.Sqlite.Monitoring.SqlitePostboxPauses(_options);
+
     public async Task InitializeAsync()
     {
         _options = new SqliteOptions { ConnectionString = $"Data Source={_path}" };
-        Assert.Equal([1, 2, 3, 4, 5], await new SqliteMigrator(_options).MigrateAsync());
+        Assert.Equal([1, 2, 3, 4, 5, 6], await new SqliteMigrator(_options).MigrateAsync());
         Assert.Empty(await new SqliteMigrator(_options).MigrateAsync());
     }
 
