@@ -44,6 +44,7 @@ public static class MySqlPostboxBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new MySqlOutboxMonitor(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxMonitor>(sp =>
             new Postbox.MySql.Monitoring.MySqlPostboxMonitor(Source(sp), Options(sp), sp.GetService<TimeProvider>())));
+        services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IServerRegistry>(sp => new Postbox.MySql.Monitoring.MySqlServerRegistry(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp => new MySqlMigrator(Source(sp), Options(sp), sp.GetService<ILogger<MySqlMigrator>>())));
 
         // The consumers' inbox lives in the same database; registering it costs nothing when no handler is added.

@@ -66,6 +66,8 @@ public static class PostgreSqlPostboxBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new PostgreSqlOutboxMonitor(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxMonitor>(sp =>
             new Postbox.PostgreSql.Monitoring.PostgreSqlPostboxMonitor(Source(sp), Options(sp), sp.GetService<TimeProvider>())));
+        services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IServerRegistry>(sp =>
+            new Postbox.PostgreSql.Monitoring.PostgreSqlServerRegistry(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp =>
             new PostgreSqlMigrator(Source(sp), Options(sp), sp.GetService<ILogger<PostgreSqlMigrator>>())));
         if (!services.Any(d => d.ServiceType == typeof(IRelayWakeupSource)))

@@ -37,6 +37,7 @@ public static class SqlitePostboxBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(sp => new SqliteOutboxMonitor(Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxMonitor>(sp =>
             new Postbox.Sqlite.Monitoring.SqlitePostboxMonitor(Options(sp), sp.GetService<TimeProvider>())));
+        services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IServerRegistry>(sp => new Postbox.Sqlite.Monitoring.SqliteServerRegistry(Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp => new SqliteMigrator(Options(sp))));
 
         // The consumers' inbox lives in the same database file.
