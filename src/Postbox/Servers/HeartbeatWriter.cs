@@ -55,9 +55,10 @@ internal sealed class HeartbeatWriter
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
-            // Normal shutdown.
+            // Normal shutdown, whatever the interrupted write threw (a cancelled command is not always an
+            // OperationCanceledException): the stop's delete follows.
         }
     }
 
@@ -66,22 +67,26 @@ internal sealed class HeartbeatWriter
     {
         var now = _timeProvider.GetUtcNow();
         var stats = _counters?.Take() ?? [];
+        var written = false;
         try
         {
             await _registry.BeatAsync(_identity with { HeartbeatAt = now }, stats, cancellationToken).ConfigureAwait(false);
+            written = true;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            _counters?.Restore(stats);
             _failures++;
             ServerLog.HeartbeatFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, _identity.Role, _identity.OwnerId, FailureReason.Describe(ex),
                 _identity.HeartbeatInterval);
             return;
         }
-        catch (OperationCanceledException)
+        finally
         {
-            _counters?.Restore(stats); // Written by the stop's delete.
-            throw;
+            if (!written)
+            {
+                // Kept for the next heartbeat, or for the stop's delete.
+                _counters?.Restore(stats);
+            }
         }
 
         if (_failures > 0)
