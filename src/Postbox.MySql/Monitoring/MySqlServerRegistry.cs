@@ -47,7 +47,4 @@ internal sealed class MySqlServerRegistry : SqlServerRegistry
 
     protected override async ValueTask<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((MySqlConnection)connection).BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
-
-    protected override Task<int> ExecuteWriteAsync(DbCommand command, CancellationToken cancellationToken) =>
-        MySqlValues.ExecuteReadCommittedAsync((MySqlCommand)command, cancellationToken);
 }

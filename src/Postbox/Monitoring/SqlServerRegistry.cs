@@ -56,11 +56,7 @@ internal abstract class SqlServerRegistry : IServerRegistry
     /// </summary>
     protected abstract string UpsertStats(string values);
 
-    /// <summary>Runs a statement that changes rows outside a transaction (a store may choose its isolation level).</summary>
-    protected virtual Task<int> ExecuteWriteAsync(DbCommand command, CancellationToken cancellationToken) =>
-        command.ExecuteNonQueryAsync(cancellationToken);
-
-    /// <summary>Begins the transaction of a heartbeat (a store may choose its isolation level).</summary>
+    /// <summary>Begins the transaction of a write (a store may choose its isolation level).</summary>
     protected virtual ValueTask<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken) =>
         connection.BeginTransactionAsync(cancellationToken);
 
@@ -118,21 +114,25 @@ internal abstract class SqlServerRegistry : IServerRegistry
     public async Task<int> PruneAsync(DateTimeOffset serversBefore, DateTimeOffset statsBefore, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await BeginAsync(connection, cancellationToken).ConfigureAwait(false);
         var deleted = 0;
         await using (var command = connection.CreateCommand())
         {
+            command.Transaction = transaction;
             command.CommandText = $"DELETE FROM {Servers} WHERE heartbeat_at < {Add(command, ToDb(serversBefore))}";
-            deleted += await ExecuteWriteAsync(command, cancellationToken).ConfigureAwait(false);
+            deleted += await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await using (var command = connection.CreateCommand())
         {
             // Through the primary key (minute first). At most a day of minutes per topic and consumer exists, so one
             // statement stays short.
+            command.Transaction = transaction;
             command.CommandText = $"DELETE FROM {Stats} WHERE minute < {Add(command, ToMinute(statsBefore))}";
-            deleted += await ExecuteWriteAsync(command, cancellationToken).ConfigureAwait(false);
+            deleted += await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return deleted;
     }
 
