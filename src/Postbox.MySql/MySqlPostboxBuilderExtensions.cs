@@ -46,6 +46,7 @@ public static class MySqlPostboxBuilderExtensions
             new Postbox.MySql.Monitoring.MySqlPostboxMonitor(Source(sp), Options(sp), sp.GetService<TimeProvider>())));
         services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxPauses>(sp =>
             new Postbox.MySql.Monitoring.MySqlPostboxPauses(Source(sp), Options(sp), sp.GetService<TimeProvider>())));
+        services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IServerRegistry>(sp => new Postbox.MySql.Monitoring.MySqlServerRegistry(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp => new MySqlMigrator(Source(sp), Options(sp), sp.GetService<ILogger<MySqlMigrator>>())));
 
         // The consumers' inbox lives in the same database; registering it costs nothing when no handler is added.

@@ -68,6 +68,8 @@ public static class PostgreSqlPostboxBuilderExtensions
             new Postbox.PostgreSql.Monitoring.PostgreSqlPostboxMonitor(Source(sp), Options(sp), sp.GetService<TimeProvider>())));
         services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxPauses>(sp =>
             new Postbox.PostgreSql.Monitoring.PostgreSqlPostboxPauses(Source(sp), Options(sp), sp.GetService<TimeProvider>())));
+        services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IServerRegistry>(sp =>
+            new Postbox.PostgreSql.Monitoring.PostgreSqlServerRegistry(Source(sp), Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp =>
             new PostgreSqlMigrator(Source(sp), Options(sp), sp.GetService<ILogger<PostgreSqlMigrator>>())));
         if (!services.Any(d => d.ServiceType == typeof(IRelayWakeupSource)))

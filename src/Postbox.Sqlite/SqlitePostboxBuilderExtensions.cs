@@ -39,6 +39,7 @@ public static class SqlitePostboxBuilderExtensions
             new Postbox.Sqlite.Monitoring.SqlitePostboxMonitor(Options(sp), sp.GetService<TimeProvider>())));
         services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IPostboxPauses>(sp =>
             new Postbox.Sqlite.Monitoring.SqlitePostboxPauses(Options(sp), sp.GetService<TimeProvider>())));
+        services.Replace(ServiceDescriptor.Singleton<Postbox.Monitoring.IServerRegistry>(sp => new Postbox.Sqlite.Monitoring.SqliteServerRegistry(Options(sp))));
         services.Replace(ServiceDescriptor.Singleton<IPostboxMigrator>(sp => new SqliteMigrator(Options(sp))));
 
         // The consumers' inbox lives in the same database file.

@@ -3,6 +3,7 @@
 //   #/list/{side}/{state}?topic=&consumer=&key=   list by state, keyset paged
 //   #/msg/{side}/{id}[/{consumer}]     message detail
 //   #/find/{id}                        a message id on both sides
+//   #/servers                          relays and workers (activity.js)
 (() => {
   'use strict';
   const meta = name => document.querySelector(`meta[name="${name}"]`).content;
@@ -255,6 +256,11 @@
         await detail(parts[1], parts[2], parts[3]);
       } else if (parts[0] === 'find') {
         await find(parts[1]);
+      } else if (window.postboxPages && window.postboxPages[parts[0]]) {
+        // Pages of activity.js (#/servers), refreshed like the overview.
+        const page = window.postboxPages[parts[0]];
+        await page(main, parts);
+        timer = setInterval(() => page(main, parts).catch(e => toast(`Refresh failed: ${e.message}`)), refreshMs);
       } else {
         main.innerHTML = '<p>Unknown page.</p>';
       }

@@ -77,6 +77,7 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
 
         MapPages(group, prefix, options);
         MapQueries(group, options);
+        ActivityEndpoints.Map(group);
         MapActions(group, logger);
         return group;
     }

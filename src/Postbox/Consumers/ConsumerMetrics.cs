@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Postbox.Diagnostics;
+using Postbox.Monitoring;
+using Postbox.Servers;
 
 namespace Postbox.Consumers;
 
@@ -15,9 +17,10 @@ internal sealed class ConsumerMetrics
     private readonly Counter<long> _parked;
     private readonly Histogram<double> _duration;
 
-    public ConsumerMetrics(IMeterFactory meterFactory)
+    public ConsumerMetrics(IMeterFactory meterFactory, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+        Activity = new ActivityCounters(MessageSide.Inbox, timeProvider ?? TimeProvider.System);
         var meter = meterFactory.Create(PostboxMetrics.MeterName);
         _received = meter.CreateCounter<long>("postbox.consumer.consumed", "{message}", "Handling attempts started (deliveries and retries).");
         _succeeded = meter.CreateCounter<long>("postbox.consumer.succeeded", "{message}", "Attempts whose handler transaction committed.");
@@ -28,18 +31,23 @@ internal sealed class ConsumerMetrics
         _duration = meter.CreateHistogram<double>("postbox.consumer.handler.duration", "s", "Duration of one handling attempt, commit included.");
     }
 
+    /// <summary>The same counts per consumer and minute, for the heartbeat's <c>stats</c> rows.</summary>
+    public ActivityCounters Activity { get; }
+
     public void Received(HandlerRegistration handler) => _received.Add(1, handler.Tags);
 
     public void Succeeded(HandlerRegistration handler, TimeSpan duration)
     {
         _succeeded.Add(1, handler.Tags);
         _duration.Record(duration.TotalSeconds, handler.Tags);
+        Activity.Handled(handler.ConsumerName, duration);
     }
 
     public void Failed(HandlerRegistration handler, TimeSpan duration, bool dead)
     {
         _failed.Add(1, handler.Tags);
         _duration.Record(duration.TotalSeconds, handler.Tags);
+        Activity.Failed(handler.ConsumerName, dead);
         if (dead)
         {
             _dead.Add(1, handler.Tags);

@@ -54,6 +54,13 @@ public sealed class ConsumerOptions
     /// </summary>
     public bool HandleSignals { get; set; } = true;
 
+    /// <summary>
+    /// How often the worker refreshes its row in the store's <c>servers</c> table (the dashboard's servers page, with its
+    /// handlers) and writes its per-minute counts to <c>stats</c>: one transaction per interval. A row not refreshed for
+    /// three intervals shows as stale. Default 10 s; 100 ms to 10 min.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Identifies this process in retry leases. Default: host name, process id and a random suffix.</summary>
     public string? OwnerId { get; set; }
 }

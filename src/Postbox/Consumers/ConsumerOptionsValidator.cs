@@ -27,6 +27,7 @@ internal sealed class ConsumerOptionsValidator(IEnumerable<HandlerRegistration> 
         Range($"{Section}:PausePollInterval", options.PausePollInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         Range($"{Section}:CleanupInterval", options.CleanupInterval, TimeSpan.FromMilliseconds(10), day);
         Range($"{Section}:CleanupBatchSize", options.CleanupBatchSize, 1, 100_000);
+        Range($"{Section}:HeartbeatInterval", options.HeartbeatInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         if (options.InboxRetention is { } retention)
         {
             Range($"{Section}:InboxRetention", retention, TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650));

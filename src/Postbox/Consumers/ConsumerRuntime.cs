@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Postbox.Monitoring;
+using Postbox.Servers;
 
 namespace Postbox.Consumers;
 
@@ -78,8 +80,9 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         // A few lines per kind of failure every 10 s, then one summary line: an outage under load stays readable.
         var limiter = _limiter = new FailureLogLimiter(_timeProvider, _logger, TimeSpan.FromSeconds(10), individuallyPerWindow: 5);
         var wakeup = new RetryWakeup(_timeProvider);
+        var metrics = _services.GetRequiredService<ConsumerMetrics>();
         var processor = new MessageProcessor(store, _services.GetRequiredService<IServiceScopeFactory>(), _timeProvider,
-            _services.GetRequiredService<ConsumerMetrics>(), _logger, limiter, wakeup);
+            metrics, _logger, limiter, wakeup);
         _workers = [.. _handlers.Select(h => new HandlerWorker(h, processor, _timeProvider, _logger, limiter, WhilePausedAsync))];
         var owner = _options.Value.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
         var scheduler = new RetryScheduler(store, processor, _workers, _options.Value, owner, _timeProvider, _logger, limiter, wakeup);
@@ -93,6 +96,13 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         {
             intake.Add(PollPausesAsync(pauses, _stopIntake.Token));
         }
+        // The servers page's row, keyed by the owner id of this worker's retry leases; it beats until the drain is over.
+        var serverRow = _services.GetService<IServerRegistry>() is { } registry
+            ? new HeartbeatWriter(registry, owner, ServerRole.Worker, _options.Value.HeartbeatInterval,
+                [.. _handlers.Select(h => new ServerHandler(h.Topic, h.ConsumerName, h.Options.Concurrency))], metrics.Activity, _timeProvider, _logger)
+            : null;
+        using var stopBeating = new CancellationTokenSource();
+        var beating = serverRow?.RunAsync(stopBeating.Token) ?? Task.CompletedTask;
 
         await Task.Delay(Timeout.InfiniteTimeSpan, _timeProvider, _stopIntake.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
@@ -124,6 +134,13 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         foreach (var worker in _workers)
         {
             requeued += await worker.CloseAsync().ConfigureAwait(false);
+        }
+
+        await stopBeating.CancelAsync().ConfigureAwait(false);
+        await beating.ConfigureAwait(false);
+        if (serverRow is not null)
+        {
+            await serverRow.RemoveAsync().ConfigureAwait(false);
         }
 
         ConsumerLog.Stopped(_logger, requeued);

@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using Postbox.Monitoring;
+using Postbox.Servers;
 
 namespace Postbox.Diagnostics;
 
@@ -26,6 +28,7 @@ internal sealed class PostboxMetrics
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         _timeProvider = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        Activity = new ActivityCounters(MessageSide.Outbox, timeProvider);
         var meter = meterFactory.Create(MeterName);
         _published = meter.CreateCounter<long>("postbox.relay.published", "{message}", "Messages the broker confirmed.");
         _failed = meter.CreateCounter<long>("postbox.relay.failed", "{message}", "Publish attempts that failed (the message will be retried).");
@@ -37,11 +40,29 @@ internal sealed class PostboxMetrics
             "Age of the oldest message not yet delivered (0 when none), refreshed every MonitorInterval.");
     }
 
+    /// <summary>The same counts per topic and minute, for the heartbeat's <c>stats</c> rows.</summary>
+    internal ActivityCounters Activity { get; }
+
     internal void Published(string topic, int count) => _published.Add(count, new KeyValuePair<string, object?>("messaging.destination.name", topic));
 
-    internal void Failed(string topic) => _failed.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
+    /// <summary>One message confirmed, <paramref name="createdAt"/> being its enqueue time (the latency is enqueue to confirm).</summary>
+    internal void Published(string topic, DateTimeOffset createdAt)
+    {
+        Published(topic, 1);
+        Activity.Handled(topic, _timeProvider.GetUtcNow() - createdAt);
+    }
 
-    internal void Dead(string topic) => _dead.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
+    internal void Failed(string topic)
+    {
+        _failed.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
+        Activity.Failed(topic, dead: false);
+    }
+
+    internal void Dead(string topic)
+    {
+        _dead.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", topic));
+        Activity.Failed(topic, dead: true);
+    }
 
     internal void BatchCompleted(TimeSpan duration) => _batchDuration.Record(duration.TotalSeconds);
 

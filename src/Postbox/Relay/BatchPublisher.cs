@@ -187,7 +187,7 @@ internal sealed class BatchPublisher
                 _suspects.Cleared(message.Id);
             }
 
-            _metrics.Published(message.Topic, 1);
+            _metrics.Published(message.Topic, message.CreatedAt);
             return true;
         }
         catch (Exception ex) when (abort.IsCancellationRequested)
@@ -247,7 +247,7 @@ internal sealed class BatchPublisher
             await _transport.PublishAsync(MessagingTracing.WithSendContext(message, activity), linked.Token).ConfigureAwait(false);
             delivered.Add(message.Id);
             _suspects.Cleared(message.Id);
-            _metrics.Published(message.Topic, 1);
+            _metrics.Published(message.Topic, message.CreatedAt);
             return true;
         }
         catch (Exception ex) when (abort.IsCancellationRequested)

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Postbox.Consumers;
 using Postbox.Diagnostics;
+using Postbox.Monitoring;
+using Postbox.Servers;
 using Postbox.Storage;
 using Postbox.Transport;
 
@@ -41,13 +43,14 @@ internal sealed class OutboxRelay : BackgroundService
     private readonly SuspectMessages _suspects;
     private readonly RelayHeartbeat _heartbeat;
     private readonly string _owner;
+    private readonly HeartbeatWriter? _serverRow;
     private readonly CancellationTokenSource _abort = new();
     private readonly PostboxMetrics _metrics;
     private int _inFlight;
 
     public OutboxRelay(IOutboxStore store, IOutboxTransport transport, RelaySignal signal, IOptions<RelayOptions> options,
         TimeProvider timeProvider, PostboxMetrics metrics, ILogger<OutboxRelay> logger, IEnumerable<IRelayWakeupSource> wakeupSources,
-        RelayHeartbeat heartbeat)
+        RelayHeartbeat heartbeat, IEnumerable<IServerRegistry> serverRegistries)
     {
         ArgumentNullException.ThrowIfNull(options);
         (_store, _signal, _timeProvider, _logger, _heartbeat) = (store, signal, timeProvider, logger, heartbeat);
@@ -60,6 +63,10 @@ internal sealed class OutboxRelay : BackgroundService
         _suspects = new SuspectMessages(timeProvider);
         _publisher = new BatchPublisher(transport, _options, timeProvider, metrics, logger, _outage, _suspects);
         _maintenance = new RelayMaintenance(store, _options, timeProvider, metrics, logger);
+        // The servers page's row, keyed by the owner id the relay's leases carry (none when the store keeps no such table).
+        _serverRow = serverRegistries.FirstOrDefault() is { } registry
+            ? new HeartbeatWriter(registry, _owner, ServerRole.Relay, _options.HeartbeatInterval, [], metrics.Activity, timeProvider, logger)
+            : null;
     }
 
     /// <summary>The lease owner id of this relay.</summary>
@@ -84,6 +91,11 @@ internal sealed class OutboxRelay : BackgroundService
     {
         Log.RelayStarted(_logger, _owner, _options.BatchSize, _options.BatchSize * _options.MaxInFlightBatches, _options.PollInterval);
         var background = new List<Task> { _maintenance.RunAsync(stoppingToken) };
+        if (_serverRow is not null)
+        {
+            background.Add(_serverRow.RunAsync(stoppingToken));
+        }
+
         if (_wakeupSource is not null)
         {
             background.Add(ListenAsync(_wakeupSource, stoppingToken));
@@ -126,6 +138,12 @@ internal sealed class OutboxRelay : BackgroundService
             await Task.WhenAll(pending).ConfigureAwait(false);
         }
         await Task.WhenAll(background).ConfigureAwait(false);
+        if (_serverRow is not null)
+        {
+            // Gone from the servers page, with the last counts written. A killed relay's row goes stale instead.
+            await _serverRow.RemoveAsync().ConfigureAwait(false);
+        }
+
         Log.RelayStopped(_logger, _owner);
     }
 

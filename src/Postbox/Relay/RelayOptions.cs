@@ -69,6 +69,13 @@ public sealed class RelayOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How often the relay refreshes its row in the store's <c>servers</c> table (the dashboard's servers page) and writes
+    /// its per-minute counts to <c>stats</c>: one transaction per interval. A row not refreshed for three intervals shows
+    /// as stale. Default 10 s; 100 ms to 10 min.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Identifies this relay in leases. Default: host name, process id and a random suffix, unique per
     /// relay instance.
     /// </summary>

@@ -28,6 +28,7 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Range(nameof(options.CleanupInterval), options.CleanupInterval, TimeSpan.FromMilliseconds(10), day);
         Range(nameof(options.CleanupBatchSize), options.CleanupBatchSize, 1, 100_000);
         Range(nameof(options.MonitorInterval), options.MonitorInterval, TimeSpan.FromMilliseconds(10), day);
+        Range(nameof(options.HeartbeatInterval), options.HeartbeatInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         Range(nameof(options.ShutdownTimeout), options.ShutdownTimeout, TimeSpan.Zero, TimeSpan.FromHours(1));
         if (options.LeaseDuration <= options.PublishTimeout)
         {

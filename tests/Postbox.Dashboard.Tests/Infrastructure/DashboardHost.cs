@@ -48,7 +48,8 @@ public sealed class DashboardHost : IAsyncDisposable
 
     public Handled Handled => App.Services.GetRequiredService<Handled>();
 
-    public static async Task<DashboardHost> StartAsync(bool withPostbox, Action<PostboxDashboardOptions>? dashboard = null)
+    public static async Task<DashboardHost> StartAsync(bool withPostbox, Action<PostboxDashboardOptions>? dashboard = null,
+        Action<Postbox.Hosting.PostboxBuilder>? postbox = null, TimeSpan? heartbeat = null, bool serverRegistry = true)
     {
         var schema = "dash_" + Guid.NewGuid().ToString("N")[..12];
         var dataSource = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
@@ -60,10 +61,11 @@ public sealed class DashboardHost : IAsyncDisposable
         builder.Services.AddSingleton<Handled>();
         if (withPostbox)
         {
-            builder.Services.AddPostbox(o =>
+            var added = builder.Services.AddPostbox(o =>
                 {
                     o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
                     o.Relay.ShutdownTimeout = TimeSpan.FromSeconds(1);
+                    o.Relay.HeartbeatInterval = heartbeat ?? o.Relay.HeartbeatInterval;
                 })
                 .UsePostgreSql(dataSource, o => o.Schema = schema)
                 .UseInMemoryTransport()
@@ -74,13 +76,19 @@ public sealed class DashboardHost : IAsyncDisposable
                     o.IdleRetryPollInterval = TimeSpan.FromMilliseconds(200);
                     o.HandleSignals = false;
                     o.ShutdownTimeout = TimeSpan.FromSeconds(1);
+                    o.HeartbeatInterval = heartbeat ?? o.HeartbeatInterval;
                 })
                 .AddHandler<WorkItem, RecordingHandler>("work", o => o.ConsumerName = Consumer)
                 .AddHandler<WorkItem, RecordingHandler>("other", o => o.ConsumerName = OtherConsumer);
+            postbox?.Invoke(added);
         }
         else
         {
             builder.Services.AddSingleton<IPostboxMonitor>(new PostgreSqlPostboxMonitor(dataSource, new PostgreSqlOptions { Schema = schema }));
+            if (serverRegistry)
+            {
+                builder.Services.AddSingleton<IServerRegistry>(new PostgreSqlServerRegistry(dataSource, new PostgreSqlOptions { Schema = schema }));
+            }
         }
 
         builder.Services.AddAuthentication(BasicAuthentication.SchemeName)

@@ -21,7 +21,7 @@ public sealed class SqliteStoreConformanceTests : OutboxStoreConformanceTests, I
     public async Task InitializeAsync()
     {
         _options = new SqliteOptions { ConnectionString = $"Data Source={_path}" };
-        Assert.Equal([1, 2, 3, 4, 5, 6], await new SqliteMigrator(_options).MigrateAsync());
+        Assert.Equal(SqliteMigrator.Migrations.Select(m => m.Version), await new SqliteMigrator(_options).MigrateAsync());
         Assert.Empty(await new SqliteMigrator(_options).MigrateAsync());
     }
 
