@@ -34,7 +34,8 @@ public sealed class DashboardActivityTests(Browser browser)
         await Expect(relay.Locator("[data-testid=pid]")).ToHaveTextAsync(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await Expect(worker.Locator("[data-testid=pid]")).ToHaveTextAsync(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await Expect(relay).ToContainTextAsync(Environment.MachineName);
-        await Expect(worker.Locator("[data-testid=handlers]")).ToHaveTextAsync("work → work-handler ×12");
+        var handlers = worker.Locator("[data-testid=handlers] div[data-consumer]");
+        await Expect(handlers).ToHaveTextAsync(["work → work-handler ×12", "other → other-handler ×12"]);
         await Expect(relay.Locator("[data-testid=status]")).ToHaveTextAsync("running");
         await Expect(worker.Locator("[data-testid=status]")).ToHaveTextAsync("running");
 
@@ -42,7 +43,20 @@ public sealed class DashboardActivityTests(Browser browser)
         var relayOwner = await relay.GetAttributeAsync("data-owner");
         Assert.StartsWith($"{Environment.MachineName}/{Environment.ProcessId}/", relayOwner, StringComparison.Ordinal);
         Assert.NotEqual(relayOwner, await worker.GetAttributeAsync("data-owner"));
+
+        // Pauses show where they take effect: on the worker's handler of the paused consumer, and on the relay as a topic
+        // it does not publish; resume takes them away.
+        var pauses = host.App.Services.GetRequiredService<IPostboxPauses>();
+        await Expect(page.Locator("[data-testid=paused]")).ToHaveCountAsync(0);
+        await pauses.PauseAsync(MessageSide.Inbox, "work-handler", "test", default);
+        await pauses.PauseAsync(MessageSide.Outbox, "other", "test", default);
+        await Expect(worker.Locator("div[data-consumer='work-handler'] [data-testid=paused]")).ToHaveCountAsync(1);
+        await Expect(worker.Locator("div[data-consumer='other-handler'] [data-testid=paused]")).ToHaveCountAsync(0);
+        await Expect(relay.Locator("[data-testid=paused-topics]")).ToContainTextAsync("publishing paused: other");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestEnvironment.ScreenshotPath("dashboard-servers.png"), FullPage = true });
+        await pauses.ResumeAsync(MessageSide.Inbox, "work-handler", default);
+        await pauses.ResumeAsync(MessageSide.Outbox, "other", default);
+        await Expect(page.Locator("[data-testid=paused]")).ToHaveCountAsync(0);
     }
 
     [Fact]

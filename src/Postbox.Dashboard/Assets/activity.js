@@ -27,6 +27,16 @@
   // ---------- servers ----------
   async function servers(main) {
     const data = await get('/servers');
+    // Paused topics and consumers (the store's pauses, seen by every relay and worker) shown where they take effect:
+    // beside each worker's handler, and on relay rows as the topics they do not publish. Without a pause store: none.
+    let paused = [];
+    try { paused = await get('/pauses'); } catch { /* no pauses to show */ }
+    const pausedConsumer = name => paused.some(p => p.side === 'inbox' && p.name === name);
+    const pausedTopics = paused.filter(p => p.side === 'outbox').map(p => p.name);
+    const badge = '<span class="paused-badge" data-testid="paused">paused</span>';
+    const handlers = s => s.role === 'relay'
+      ? (pausedTopics.length ? `<div data-testid="paused-topics">publishing paused: ${pausedTopics.map(t => `<span class="mono">${esc(t)}</span>`).join(', ')} ${badge}</div>` : '<span class="muted">—</span>')
+      : s.handlers.map(h => `<div data-consumer="${esc(h.consumer)}"><span class="mono">${esc(h.topic)}</span> → ${esc(h.consumer)} <span class="muted">×${h.concurrency}</span>${pausedConsumer(h.consumer) ? ' ' + badge : ''}</div>`).join('') || '<span class="muted">—</span>';
     const rows = data.servers.map(s => `
       <tr data-owner="${esc(s.ownerId)}" data-role="${s.role}" class="${s.stale ? 'stale' : 'live'}">
         <td>${s.role === 'relay' ? 'Relay' : 'Worker'}</td>
@@ -35,13 +45,13 @@
         <td class="num" data-testid="pid">${s.processId}</td>
         <td>${fmtTime(s.startedAt)}</td>
         <td data-testid="heartbeat">${ago(s.heartbeatAt, data.at)} <span class="muted">(every ${s.heartbeatIntervalMs / 1000} s)</span></td>
-        <td data-testid="handlers">${s.handlers.map(h => `<div><span class="mono">${esc(h.topic)}</span> → ${esc(h.consumer)} <span class="muted">×${h.concurrency}</span></div>`).join('') || '<span class="muted">—</span>'}</td>
+        <td data-testid="handlers">${handlers(s)}</td>
         <td data-testid="status"><span class="state ${s.stale ? 'dead' : 'done'}">${s.stale ? 'stale' : 'running'}</span></td>
       </tr>`).join('');
     main.innerHTML = `<h1>Servers</h1>
       <p class="updated">Relays and workers from the heartbeat each writes. A row not refreshed for ${data.staleAfterMissedBeats} intervals is stale (the process was killed, hangs or cannot reach the database); a process that stops gracefully deletes its row. Updated <span data-testid="updated">${fmtTime(data.at)}</span>, every ${refreshMs / 1000} s.</p>
       <table data-testid="servers">
-        <thead><tr><th>Role</th><th>Owner id (lease owner)</th><th>Host</th><th class="num">PID</th><th>Started</th><th>Last heartbeat</th><th>Handlers (topic → consumer ×concurrency)</th><th>Status</th></tr></thead>
+        <thead><tr><th>Role</th><th>Owner id (lease owner)</th><th>Host</th><th class="num">PID</th><th>Started</th><th>Last heartbeat</th><th>Handlers (topic → consumer ×concurrency), pauses</th><th>Status</th></tr></thead>
         <tbody>${rows || '<tr><td colspan="8" class="muted">No relay or worker has written a heartbeat.</td></tr>'}</tbody>
       </table>`;
   }
