@@ -27,6 +27,25 @@ public sealed class DashboardPageTests(Browser browser)
     }
 
     [Fact]
+    public async Task EveryScript_OpenedWithTheCredentialsInTheUrl_Loads_PausesAndServersToo()
+    {
+        // The same for the scripts beside app.js (pauses, servers and charts): each once had its own fetch, relative to
+        // the page's URL.
+        await using var host = await DashboardHost.StartAsync(withPostbox: true);
+        await host.SeedOutboxAsync(1, topic: "work");
+        var page = await browser.PageAsync(withCredentials: false);
+        var url = new UriBuilder(host.DashboardUrl) { UserName = BasicAuthentication.User, Password = BasicAuthentication.Password }.Uri;
+
+        await page.GotoAsync(url + "#/");
+        await Expect(page.Locator("[data-testid=outbox-groups] tr[data-name='work'] button.pause-toggle")).ToHaveTextAsync("Pause");
+        await Expect(page.Locator("[data-testid=pauses]")).ToContainTextAsync("Nothing is paused");
+        await page.GotoAsync(url + "#/servers");
+        await Expect(page.Locator("[data-testid=servers] tbody tr[data-owner]")).ToHaveCountAsync(2);
+        await Expect(page.Locator("main > p.err")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#toast")).ToBeHiddenAsync();
+    }
+
+    [Fact]
     public async Task Overview_WithMessagesInEveryState_CountsMatchTheTables()
     {
         await using var host = await DashboardHost.StartAsync(withPostbox: false);

@@ -13,7 +13,7 @@ public sealed partial class DashboardSecurityTests
     private static readonly string[] Gets =
     [
         "/postbox/", "/postbox", "/postbox/assets/app.js", "/postbox/assets/app.css", "/postbox/api/overview",
-        "/postbox/assets/pauses.js", "/postbox/assets/pauses.css", "/postbox/api/pauses",
+        "/postbox/assets/pauses.js", "/postbox/assets/pauses.css", "/postbox/api/pauses", "/postbox/assets/common.js", "/postbox/assets/activity.js",
         "/postbox/api/outbox/messages?state=dead", "/postbox/api/inbox/messages?state=scheduled",
         "/postbox/api/outbox/find/0194c3a0-0000-7000-8000-000000000001", "/postbox/api/inbox/find/0194c3a0-0000-7000-8000-000000000001",
     ];

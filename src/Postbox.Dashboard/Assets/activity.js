@@ -3,26 +3,14 @@
 // the charts live in <section id="activity"> below the overview's counts and refresh themselves while the overview shows.
 (() => {
   'use strict';
-  const meta = name => document.querySelector(`meta[name="${name}"]`).content;
-  const base = meta('postbox-base');
+  const { meta, api: get, esc, fmtTime } = window.postboxCommon;
   const refreshMs = parseInt(meta('postbox-refresh'), 10) || 5000;
-  const esc = v => String(v ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-  const fmtTime = t => t ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
   const ago = (t, now) => {
     const s = Math.max(0, Math.round((new Date(now).getTime() - new Date(t).getTime()) / 1000));
     return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
   };
   const num = (v, digits = 0) => Number(v).toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-  async function get(path) {
-    const response = await fetch(base + '/api' + path, { credentials: 'same-origin' });
-    if (!response.ok) {
-      let detail = '';
-      try { detail = (await response.json()).title || ''; } catch { /* not JSON */ }
-      throw new Error(`${response.status} ${detail}`.trim());
-    }
-    return response.json();
-  }
 
   // ---------- servers ----------
   async function servers(main) {

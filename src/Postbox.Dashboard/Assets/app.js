@@ -6,9 +6,7 @@
 //   #/servers                          relays and workers (activity.js)
 (() => {
   'use strict';
-  const meta = name => document.querySelector(`meta[name="${name}"]`).content;
-  const base = meta('postbox-base');
-  const token = meta('postbox-token');
+  const { meta, api, toast, confirmAction, esc, fmtTime } = window.postboxCommon;
   const refreshMs = parseInt(meta('postbox-refresh'), 10) || 5000;
   const pageSize = parseInt(meta('postbox-page-size'), 10) || 50;
   const main = document.getElementById('main');
@@ -21,8 +19,6 @@
   let timer = null;
   let cursors = [];
 
-  const esc = v => String(v ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-  const fmtTime = t => t ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
   const label = (side, s) => s === 'done' ? doneLabel[side] : stateLabel[s];
   const age = t => {
     if (!t) return '—';
@@ -33,40 +29,8 @@
     return `${Math.round(s / 86400)} d`;
   };
 
-  async function api(path, body) {
-    const init = body === undefined ? {} : {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'RequestVerificationToken': token },
-      body: JSON.stringify(body),
-    };
-    // Absolute on the origin: opened as http://user:password@host/..., the page's own URL carries the credentials and the
-    // browser refuses to fetch a URL relative to it (the origin has none; the browser still sends the page's login).
-    const response = await fetch(new URL(base + '/api' + path, location.origin), { credentials: 'same-origin', ...init });
-    if (!response.ok) {
-      let detail = '';
-      try { detail = (await response.json()).title || ''; } catch { /* not JSON */ }
-      throw new Error(`${response.status} ${detail}`.trim());
-    }
-    return response.json();
-  }
 
-  function toast(text) {
-    const el = document.getElementById('toast');
-    el.textContent = text;
-    el.hidden = false;
-    clearTimeout(toast.t);
-    toast.t = setTimeout(() => { el.hidden = true; }, 4000);
-  }
 
-  function confirmAction(text) {
-    const dialog = document.getElementById('confirm');
-    document.getElementById('confirm-text').textContent = text;
-    return new Promise(resolve => {
-      dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
-      dialog.returnValue = 'cancel';
-      dialog.showModal();
-    });
-  }
 
   async function act(side, action, messages, what) {
     if (!await confirmAction(`${what}?`)) return false;

@@ -4,46 +4,12 @@
 // form for names that have no rows yet), and re-decorates each time the overview refreshes.
 (() => {
   'use strict';
-  const meta = name => document.querySelector(`meta[name="${name}"]`).content;
-  const base = meta('postbox-base');
-  const token = meta('postbox-token');
+  const { api: call, toast, confirmAction, esc, fmtTime } = window.postboxCommon;
   const main = document.getElementById('main');
-  const esc = v => String(v ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-  const fmtTime = t => t ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
   const what = side => side === 'outbox' ? 'publishing of topic' : 'consuming of consumer';
 
-  async function call(path, body) {
-    const init = body === undefined ? {} : {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'RequestVerificationToken': token },
-      body: JSON.stringify(body),
-    };
-    const response = await fetch(base + '/api' + path, { credentials: 'same-origin', ...init });
-    if (!response.ok) {
-      let detail = '';
-      try { detail = (await response.json()).title || ''; } catch { /* not JSON */ }
-      throw new Error(`${response.status} ${detail}`.trim());
-    }
-    return response.json();
-  }
 
-  function toast(text) {
-    const el = document.getElementById('toast');
-    el.textContent = text;
-    el.hidden = false;
-    clearTimeout(toast.t);
-    toast.t = setTimeout(() => { el.hidden = true; }, 4000);
-  }
 
-  function confirmAction(text) {
-    const dialog = document.getElementById('confirm');
-    document.getElementById('confirm-text').textContent = text;
-    return new Promise(resolve => {
-      dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
-      dialog.returnValue = 'cancel';
-      dialog.showModal();
-    });
-  }
 
   async function toggle(side, name, pause) {
     const text = `${pause ? 'Pause' : 'Resume'} ${what(side)} ${name}`;
