@@ -25,10 +25,12 @@ public sealed class ConsumerOptions
     public TimeSpan IdleRetryPollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How often this process reads which consumers are paused in the store (<c>Monitoring.IPostboxPauses</c>: the
-    /// dashboard's and <c>admin</c>'s pause of a consumer): one small query per interval per process, and the longest a
-    /// pause or resume set elsewhere takes to reach this process's handlers and retry scheduler. Default 1 s; 100 ms to
-    /// 1 min.
+    /// How fresh this process keeps its knowledge of which consumers are paused in the store
+    /// (<c>Monitoring.IPostboxPauses</c>: the dashboard's and <c>admin</c>'s pause of a consumer): a delivery or a retry
+    /// claim reads the pauses again first when the last read is older than this, so a pause reaches a busy handler within
+    /// this interval and holds the first message that reaches an idle one; while a consumer is paused the resume is looked
+    /// for every interval. Cost: at most one small query per interval per process while messages flow, one per
+    /// <see cref="IdleRetryPollInterval"/> when idle. Default 1 s; 100 ms to 1 min.
     /// </summary>
     public TimeSpan PausePollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

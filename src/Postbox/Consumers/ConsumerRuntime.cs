@@ -26,6 +26,10 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
     private readonly List<PosixSignalRegistration> _signals = [];
     private List<HandlerWorker> _workers = [];
     private volatile bool _paused;
+    private readonly SemaphoreSlim _pauseRead = new(1, 1);
+    private Postbox.Monitoring.IPostboxPauses? _pauses;
+    private long _pausesReadAt;
+    private volatile bool _anyStorePaused;
     // Completed while intake runs; replaced by a pending one while paused.
     private TaskCompletionSource _resumed = Resumed();
     private FailureLogLimiter? _limiter;
@@ -69,6 +73,7 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         _stopIntake.Dispose();
         _abort.Dispose();
         _control.Dispose();
+        _pauseRead.Dispose();
         base.Dispose();
     }
 
@@ -89,12 +94,13 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         RegisterSignals();
 
         var intake = _workers.Select(w => w.RunAsync(source, () => _paused, _stopIntake.Token, _abort.Token)).ToList();
-        intake.Add(scheduler.RunAsync(() => _paused, _stopIntake.Token, _abort.Token));
+        intake.Add(scheduler.RunAsync(() => _paused, _stopIntake.Token, _abort.Token, RefreshPausesIfStaleAsync));
         var cleanup = new InboxCleanup(store, _options.Value, _timeProvider, _logger).RunAsync(_stopIntake.Token);
         // Consumers paused in the store (dashboard, admin, IPostboxPauses): registered by the SQL stores.
         if (_services.GetService<Postbox.Monitoring.IPostboxPauses>() is { } pauses)
         {
-            intake.Add(PollPausesAsync(pauses, _stopIntake.Token));
+            _pauses = pauses;
+            intake.Add(PollPausesAsync(_stopIntake.Token));
         }
         // The servers page's row, keyed by the owner id of this worker's retry leases; it beats until the drain is over.
         var serverRow = _services.GetService<IServerRegistry>() is { } registry
@@ -147,53 +153,95 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
     }
 
     /// <summary>
-    /// Reads the paused consumers every <see cref="ConsumerOptions.PausePollInterval"/> (one query of the small pauses
-    /// table) and pauses or resumes each handler's intake to match. A failed read keeps every consumer as it was.
+    /// Keeps each handler's store pause (IPostboxPauses) current at little idle cost. The pauses are read again before a
+    /// delivery starts or retries are claimed when the last read is older than <see cref="ConsumerOptions.PausePollInterval"/>
+    /// (so a busy worker reads them at most once per interval, and a pause set while it was idle holds the first message
+    /// that comes after); this loop reads them every interval while a consumer is paused (to see the resume), and
+    /// otherwise only every <see cref="ConsumerOptions.IdleRetryPollInterval"/> (an idle worker: one query per 10 s).
     /// </summary>
-    private async Task PollPausesAsync(Postbox.Monitoring.IPostboxPauses pauses, CancellationToken stopIntake)
+    private async Task PollPausesAsync(CancellationToken stopIntake)
     {
         var interval = _options.Value.PausePollInterval;
-        var failures = 0;
+        var idle = _options.Value.IdleRetryPollInterval > interval ? _options.Value.IdleRetryPollInterval : interval;
         while (!stopIntake.IsCancellationRequested)
         {
-            var delay = interval;
-            try
+            await RefreshPausesAsync(_anyStorePaused ? interval : idle, stopIntake).ConfigureAwait(false);
+            await Task.Delay(interval, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private Task RefreshPausesIfStaleAsync(CancellationToken cancellationToken) =>
+        _pauses is null || _timeProvider.GetElapsedTime(Interlocked.Read(ref _pausesReadAt)) < _options.Value.PausePollInterval
+            ? Task.CompletedTask
+            : RefreshPausesAsync(_options.Value.PausePollInterval, cancellationToken);
+
+    /// <summary>
+    /// Reads the paused consumers when the last read is older than <paramref name="maxAge"/>, and pauses or resumes each
+    /// handler's intake to match. A failed read keeps every consumer as it was and counts as a read (logged, limited), so a
+    /// database outage does not cost a query per delivery.
+    /// </summary>
+    private async Task RefreshPausesAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    {
+        if (_pauses is not { } pauses)
+        {
+            return;
+        }
+
+        try
+        {
+            await _pauseRead.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        try
+        {
+            var readAt = Interlocked.Read(ref _pausesReadAt);
+            if (readAt != 0 && _timeProvider.GetElapsedTime(readAt) < maxAge)
             {
-                var paused = (await pauses.ListAsync(stopIntake).ConfigureAwait(false))
-                    .Where(p => p.Side == Postbox.Monitoring.MessageSide.Inbox).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-                failures = 0;
-                foreach (var worker in _workers)
+                return; // Another caller read them meanwhile.
+            }
+
+            Interlocked.Exchange(ref _pausesReadAt, _timeProvider.GetTimestamp());
+            var paused = (await pauses.ListAsync(cancellationToken).ConfigureAwait(false))
+                .Where(p => p.Side == Postbox.Monitoring.MessageSide.Inbox).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            var any = false;
+            foreach (var worker in _workers)
+            {
+                var name = worker.Handler.ConsumerName;
+                var pause = paused.Contains(name);
+                any |= pause;
+                if (await worker.SetStorePausedAsync(pause, cancellationToken).ConfigureAwait(false))
                 {
-                    var name = worker.Handler.ConsumerName;
-                    var pause = paused.Contains(name);
-                    if (await worker.SetStorePausedAsync(pause, stopIntake).ConfigureAwait(false))
+                    if (pause)
                     {
-                        if (pause)
-                        {
-                            ConsumerLog.ConsumerPaused(_logger, name);
-                        }
-                        else
-                        {
-                            ConsumerLog.ConsumerResumed(_logger, name);
-                        }
+                        ConsumerLog.ConsumerPaused(_logger, name);
+                    }
+                    else
+                    {
+                        ConsumerLog.ConsumerResumed(_logger, name);
                     }
                 }
             }
-            catch (OperationCanceledException) when (stopIntake.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                delay = TimeSpan.FromTicks(Math.Min(interval.Ticks * (1L << Math.Min(failures, 5)), TimeSpan.FromSeconds(30).Ticks));
-                var reason = FailureReason.Describe(ex);
-                if (failures++ == 0 || _limiter!.ShouldLog("pause poll", reason))
-                {
-                    ConsumerLog.PausePollFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, reason, delay);
-                }
-            }
 
-            await Task.Delay(delay, _timeProvider, stopIntake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _anyStorePaused = any;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            var reason = FailureReason.Describe(ex);
+            if (_limiter!.ShouldLog("pause poll", reason))
+            {
+                ConsumerLog.PausePollFailed(_logger, FailureReason.IsExpected(ex) ? null : ex, reason, maxAge);
+            }
+        }
+        finally
+        {
+            _pauseRead.Release();
         }
     }
 
@@ -247,15 +295,20 @@ internal sealed class ConsumerRuntime : BackgroundService, IConsumerControl
         return resumed;
     }
 
-    private Task WhilePausedAsync(CancellationToken cancellationToken)
+    private async Task WhilePausedAsync(CancellationToken cancellationToken)
     {
+        // Before a delivery starts: the store's pauses, read again when stale (a cheap clock check otherwise).
+        await RefreshPausesIfStaleAsync(cancellationToken).ConfigureAwait(false);
         Task resumed;
         lock (_control)
         {
             resumed = _resumed.Task;
         }
 
-        return resumed.IsCompleted ? Task.CompletedTask : resumed.WaitAsync(cancellationToken);
+        if (!resumed.IsCompleted)
+        {
+            await resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private void RegisterSignals()

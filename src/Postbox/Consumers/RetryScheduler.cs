@@ -41,7 +41,7 @@ internal sealed class RetryScheduler
     /// </summary>
     public void Wake() => _wakeup.Schedule(_timeProvider.GetUtcNow());
 
-    public async Task RunAsync(Func<bool> isPaused, CancellationToken stopIntake, CancellationToken abort)
+    public async Task RunAsync(Func<bool> isPaused, CancellationToken stopIntake, CancellationToken abort, Func<CancellationToken, Task>? refreshPauses = null)
     {
         var failures = 0;
         // Idle, the poll slows from RetryPollInterval to IdleRetryPollInterval (doubling after each empty claim): an
@@ -55,6 +55,12 @@ internal sealed class RetryScheduler
             {
                 if (!isPaused())
                 {
+                    // The store's pauses, read again when stale: a consumer paused meanwhile gets none of its retries.
+                    if (refreshPauses is not null)
+                    {
+                        await refreshPauses(stopIntake).ConfigureAwait(false);
+                    }
+
                     (claimed, limit) = await ClaimAndDispatchAsync(stopIntake, abort).ConfigureAwait(false);
                 }
 
