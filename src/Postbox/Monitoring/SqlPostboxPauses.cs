@@ -161,6 +161,12 @@ internal abstract class SqlPostboxPauses : IPostboxPauses
         {
             throw new ArgumentException($"The name is longer than {IPostboxPauses.MaxNameLength} characters.", nameof(name));
         }
+
+        if (name.Contains('\0', StringComparison.Ordinal))
+        {
+            // The same on every store: PostgreSQL cannot hold a NUL in text, and no topic or consumer has one.
+            throw new ArgumentException("The name contains a NUL character.", nameof(name));
+        }
     }
 
     private static void Add(DbCommand command, object value)
