@@ -87,6 +87,43 @@ public sealed partial class DashboardHostileInputTests
         Assert.Equal(1, await host.CountAsync("inbox", "state = 3 AND message_id = $1", dead));
     }
 
+    [Theory]
+    [InlineData("/postbox/api/outbox/pause", "a\u0000b", "NUL")]
+    [InlineData("/postbox/api/outbox/resume", "a\u0000b", "NUL")]
+    [InlineData("/postbox/api/inbox/pause", "work-handler\u0000", "NUL")]
+    [InlineData("/postbox/api/inbox/resume", "\u0000", "NUL")]
+    [InlineData("/postbox/api/outbox/pause", " ", "blank")]
+    [InlineData("/postbox/api/inbox/pause", "\t\u00a0 ", "blank")]
+    [InlineData("/postbox/api/outbox/resume", "  ", "blank")]
+    public async Task PauseOrResume_OfANameNoTopicOrConsumerCanHave_Answers400AndPausesNothing(string path, string name, string reason)
+    {
+        await using var host = await DashboardHost.StartAsync(withPostbox: true);
+        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
+        using var client = new HttpClient(handler) { BaseAddress = new Uri(host.BaseUrl) };
+        client.DefaultRequestHeaders.Authorization = BasicAuthentication.Header();
+        var token = await TokenAsync(client);
+
+        // PostgreSQL cannot hold a NUL in text: without the check this was a 500 with a stack trace in the log. A blank
+        // name was paused, matched nothing (topics and consumers are never blank) and was listed as an empty row.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { name }) })
+        {
+            request.Headers.Add("RequestVerificationToken", token);
+            using var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains(reason, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("[]", await client.GetStringAsync("/postbox/api/pauses"));
+
+        // The neighbour: the same name without the NUL is taken.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { name = "ab" }) })
+        {
+            request.Headers.Add("RequestVerificationToken", token);
+            using var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
     private static async Task<string> TokenAsync(HttpClient client)
     {
         var html = await client.GetStringAsync("/postbox/");

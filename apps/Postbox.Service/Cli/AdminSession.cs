@@ -104,6 +104,13 @@ internal sealed class AdminSession(IPostboxMonitor monitor, IPostboxPauses? paus
             return AdminExitCodes.BadArguments;
         }
 
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('\0', StringComparison.Ordinal))
+        {
+            // No topic or consumer is blank or holds a NUL: such a pause would match nothing (the store refuses it too).
+            Console.Error.WriteLine("The name must not be blank or contain a NUL character.");
+            return AdminExitCodes.BadArguments;
+        }
+
         return null;
     }
 

@@ -32,8 +32,8 @@ internal sealed record ActivityView(DateTimeOffset At, IReadOnlyList<DateTimeOff
 /// <param name="Dead">Per chart minute: messages that went dead.</param>
 /// <param name="LatencyAvgMs">Per chart minute: the mean latency of the handled messages (null without any).</param>
 /// <param name="LatencyMaxMs">Per chart minute: the largest latency (null without any).</param>
-/// <param name="Last1">Totals of the current minute so far.</param>
-/// <param name="Last5">Totals of the current minute and the four before.</param>
+/// <param name="Last1">Totals of the last whole minute and the current one so far.</param>
+/// <param name="Last5">Totals of the last five whole minutes and the current one so far.</param>
 internal sealed record ActivitySeries(string Name, long[] Handled, long[] Failed, long[] Dead, double?[] LatencyAvgMs, long?[] LatencyMaxMs,
     ActivityWindow Last1, ActivityWindow Last5)
 {
@@ -62,8 +62,11 @@ internal sealed record ActivitySeries(string Name, long[] Handled, long[] Failed
 }
 
 /// <summary>
-/// Totals over the last minutes of the chart: the current minute so far and the <c>minutes - 1</c> whole minutes before it.
-/// A rate is a count divided by <paramref name="Seconds"/>; the error rate is failed / (handled + failed).
+/// Totals over the last minutes of the chart: the <c>minutes</c> whole minutes before the current one and the current
+/// one so far. A rate is a count divided by <paramref name="Seconds"/>; the error rate is failed / (handled + failed).
+/// The whole minutes are there because the current minute's counts arrive up to a heartbeat interval late (10 s by
+/// default): over the current minute alone the "1 min" rate read 0 for the first seconds of every minute, and a fraction
+/// of the true rate for the rest, while messages flowed at a steady rate.
 /// </summary>
 /// <param name="Minutes">How many minutes (1 or 5).</param>
 /// <param name="Seconds">The window's length: the whole minutes before plus the seconds of the current one (at least 1).</param>
@@ -76,8 +79,8 @@ internal sealed record ActivityWindow(int Minutes, double Seconds, long Handled,
 {
     public static ActivityWindow Of(long[] handled, long[] failed, long[] dead, int minutes, DateTimeOffset now, DateTimeOffset currentMinute)
     {
-        var from = handled.Length - minutes;
-        var seconds = Math.Max(1, ((minutes - 1) * 60) + (now - currentMinute).TotalSeconds);
+        var from = Math.Max(0, handled.Length - minutes - 1);
+        var seconds = Math.Max(1, ((handled.Length - 1 - from) * 60) + (now - currentMinute).TotalSeconds);
         var (h, f, d) = (handled[from..].Sum(), failed[from..].Sum(), dead[from..].Sum());
         return new ActivityWindow(minutes, Math.Round(seconds, 3), h, f, d, Math.Round(h / seconds, 3), h + f == 0 ? 0 : Math.Round((double)f / (h + f), 4));
     }

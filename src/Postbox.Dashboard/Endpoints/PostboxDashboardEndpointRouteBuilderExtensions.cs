@@ -241,6 +241,18 @@ public static class PostboxDashboardEndpointRouteBuilderExtensions
                     return Results.Problem(statusCode: 400, title: $"Give the {(s == MessageSide.Outbox ? "topic" : "consumer")} name (1 to {IPostboxPauses.MaxNameLength} characters).");
                 }
 
+                if (HasNul(target))
+                {
+                    // PostgreSQL cannot hold it in text (a 500 otherwise), and no topic or consumer has one.
+                    return Results.Problem(statusCode: 400, title: NulRefused);
+                }
+
+                if (string.IsNullOrWhiteSpace(target))
+                {
+                    // No topic or consumer is blank: such a pause would match nothing and be listed as an empty row.
+                    return Results.Problem(statusCode: 400, title: "A topic or consumer name is never blank (only white space).");
+                }
+
                 var user = User(context);
                 var changed = pause
                     ? await pauses.PauseAsync(s, target, user.Length > 200 ? user[..200] : user, cancellationToken).ConfigureAwait(false)

@@ -25,7 +25,7 @@ public interface IPostboxPauses
     /// <param name="pausedBy">Who paused it (a user name, shown by the dashboard and the CLI); optional, at most 200 characters.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns><see langword="true"/> when it was not paused before; <see langword="false"/> when it already was (the first pause is kept).</returns>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or longer than <see cref="MaxNameLength"/>, or <paramref name="pausedBy"/> is longer than 200 characters.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, longer than <see cref="MaxNameLength"/> or contains a NUL character, or <paramref name="pausedBy"/> is longer than 200 characters.</exception>
     Task<bool> PauseAsync(MessageSide side, string name, string? pausedBy, CancellationToken cancellationToken);
 
     /// <summary>Resumes a paused topic or consumer.</summary>
@@ -33,7 +33,7 @@ public interface IPostboxPauses
     /// <param name="name">The topic or consumer name.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns><see langword="true"/> when it was paused; <see langword="false"/> when it was not (nothing changed).</returns>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or longer than <see cref="MaxNameLength"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, longer than <see cref="MaxNameLength"/> or contains a NUL character.</exception>
     Task<bool> ResumeAsync(MessageSide side, string name, CancellationToken cancellationToken);
 
     /// <summary>Everything paused now, outbox topics first, then inbox consumers, each by name (ordinal).</summary>

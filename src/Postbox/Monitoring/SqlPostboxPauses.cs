@@ -156,10 +156,18 @@ internal abstract class SqlPostboxPauses : IPostboxPauses
 
     private static void Validate(string name)
     {
-        ArgumentException.ThrowIfNullOrEmpty(name);
+        // Blank too: no topic or consumer is (OutboxMessage and the consumer options refuse it), so such a pause would
+        // match nothing and be listed as an empty row.
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         if (name.Length > IPostboxPauses.MaxNameLength)
         {
             throw new ArgumentException($"The name is longer than {IPostboxPauses.MaxNameLength} characters.", nameof(name));
+        }
+
+        if (name.Contains('\0', StringComparison.Ordinal))
+        {
+            // The same on every store: PostgreSQL cannot hold a NUL in text, and no topic or consumer has one.
+            throw new ArgumentException("The name contains a NUL character.", nameof(name));
         }
     }
 
