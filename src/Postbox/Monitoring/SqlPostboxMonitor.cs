@@ -426,15 +426,7 @@ internal abstract class SqlPostboxMonitor : IPostboxMonitor
     }
 
     /// <summary>Adds a parameter and returns its placeholder.</summary>
-    protected static string Add(DbCommand command, object value)
-    {
-        ArgumentNullException.ThrowIfNull(command);
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "@p" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
-        return parameter.ParameterName;
-    }
+    protected static string Add(DbCommand command, object value) => SqlParameters.Add(command, value);
 
     private static int Int(DbDataReader reader, int ordinal) => Convert.ToInt32(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
 

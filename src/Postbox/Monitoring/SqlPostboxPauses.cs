@@ -171,11 +171,5 @@ internal abstract class SqlPostboxPauses : IPostboxPauses
         }
     }
 
-    private static void Add(DbCommand command, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "@p" + command.Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
-    }
+    private static void Add(DbCommand command, object value) => SqlParameters.Add(command, value);
 }
