@@ -5,7 +5,7 @@ namespace Postbox.Bench;
 /// <summary>Sizes and switches of one benchmark run, parsed from <c>--name value</c> pairs.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "ordering", "claim", "mysql"];
+    public static readonly string[] AllScenarios = ["producer", "drain", "latency", "idle", "backlog", "ordering", "claim", "mysql", "steady"];
 
     /// <summary>Peers: the same scenarios run against another outbox; not in the default run (selected with <c>--peer</c> or <c>--scenarios</c>).</summary>
     public static readonly string[] PeerScenarios = ["wolverine"];
@@ -60,6 +60,13 @@ internal sealed class BenchOptions
     // 5. Backlog.
     public int BacklogSmall { get; set; } = 10_000;
     public int BacklogLarge { get; set; } = 1_000_000;
+
+    // 9. Steady load (storage over time).
+    public int SteadyRate { get; set; } = 2_000;
+
+    public double SteadySeconds { get; set; } = 600;
+
+    public double SteadySampleSeconds { get; set; } = 10;
 
     // 7. Ordering cost at the consumer.
     public int OrderingMessages { get; set; } = 20_000;
@@ -133,6 +140,9 @@ internal sealed class BenchOptions
                 case "--idle-seconds": o.IdleSeconds = D(); break;
                 case "--backlog-small": o.BacklogSmall = I(); break;
                 case "--backlog-large": o.BacklogLarge = I(); break;
+                case "--steady-rate": o.SteadyRate = I(); break;
+                case "--steady-seconds": o.SteadySeconds = D(); break;
+                case "--steady-sample-seconds": o.SteadySampleSeconds = D(); break;
                 case "--ordering-messages": o.OrderingMessages = I(); break;
                 case "--ordering-keys": o.OrderingKeys = I(); break;
                 case "--ordering-rounds": o.OrderingRounds = I(); break;
@@ -172,6 +182,9 @@ internal sealed class BenchOptions
         OrderingMessages = 300;
         OrderingKeys = 50;
         OrderingRounds = 1;
+        SteadyRate = 200;
+        SteadySeconds = 2;
+        SteadySampleSeconds = 0.5;
     }
 
     private void ApplyScale(double scale)
@@ -183,6 +196,7 @@ internal sealed class BenchOptions
         BacklogSmall = Math.Max(100, (int)(BacklogSmall * scale));
         BacklogLarge = Math.Max(1000, (int)(BacklogLarge * scale));
         OrderingMessages = Math.Max(300, (int)(OrderingMessages * scale));
+        SteadySeconds *= scale;
     }
 
     private string PeerDescription => Scenarios.Contains("wolverine")
@@ -193,5 +207,6 @@ internal sealed class BenchOptions
         $"producer {ProducerSeconds:0.#} s × 3 modes, {ProducerClients} clients, {Rounds} alternating rounds; bulk {BulkSize}/tx, {BulkClients} clients; " +
         $"drain {DrainMessages:N0} msgs × {DrainRepeats}, payload {PayloadBytes} B, keys {Keys}, batch {BatchSize} × {InFlightBatches} in flight; " +
         $"raw publisher {RawChannels} channels, {RawWindow} unconfirmed; latency {LatencySeconds:0.#} s at {string.Join('/', Rates)} msg/s (+{WarmupSeconds:0.#} s warm-up), poll {PollMilliseconds} ms; " +
-        $"idle {IdleSeconds:0.#} s; {PeerDescription}backlog {BacklogSmall:N0} vs {BacklogLarge:N0}; ordering {OrderingMessages:N0} msgs over {OrderingKeys:N0} keys × {OrderingRounds} rounds");
+        $"idle {IdleSeconds:0.#} s; {PeerDescription}backlog {BacklogSmall:N0} vs {BacklogLarge:N0}; ordering {OrderingMessages:N0} msgs over {OrderingKeys:N0} keys × {OrderingRounds} rounds; " +
+        $"steady {SteadyRate:N0} msg/s for {SteadySeconds:0.#} s, sampled every {SteadySampleSeconds:0.#} s");
 }

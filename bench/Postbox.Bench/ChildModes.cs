@@ -189,3 +189,16 @@ internal static class RawPublishMode
         },
     };
 }
+
+/// <summary>
+/// <c>claim-sql [schema]</c>: prints the relay's claim statement for a schema, to study it with <c>EXPLAIN</c> in psql
+/// (parameters: $1 owner, $2 batch size, $3 now, $4 lease expiry, $5 key cursor).
+/// </summary>
+internal static class ClaimSqlMode
+{
+    public static int Print(string schema)
+    {
+        Console.WriteLine(new Postbox.PostgreSql.PostgreSqlCommands(new Postbox.PostgreSql.PostgreSqlSchema(schema)).ClaimSkippingDead);
+        return 0;
+    }
+}

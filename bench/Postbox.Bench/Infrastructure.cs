@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using Npgsql;
 using Postbox.PostgreSql;
@@ -249,5 +250,34 @@ internal static class Stats
     {
         var s = values.Order().ToArray();
         return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+}
+
+/// <summary>An open-loop load: operation i is due at start + i / rate, however long earlier ones take.</summary>
+internal static class OpenLoop
+{
+    /// <summary>Starts operation i at start + i/rate (open loop: a slow operation does not delay the schedule), on enough workers.</summary>
+    public static async Task<double> RunAsync(int rate, int total, Func<int, Task> operation)
+    {
+        var workers = Math.Clamp(rate / 100, 8, 64);
+        var next = -1;
+        var start = Stopwatch.GetTimestamp();
+        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < total)
+            {
+                var due = start + (long)(i * (double)Stopwatch.Frequency / rate);
+                var wait = (due - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency;
+                if (wait >= 1)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(wait));
+                }
+
+                await operation(i);
+            }
+        })).ToArray();
+        await Task.WhenAll(tasks);
+        return total / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 }

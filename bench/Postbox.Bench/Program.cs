@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
     "relay" => await RelayMode.RunAsync(new ChildArgs(args[1..])),
     "rawpublish" => await RawPublishMode.RunAsync(new ChildArgs(args[1..])),
     "run" => await BenchRunner.MainAsync(args[1..]),
+    "claim-sql" => ClaimSqlMode.Print(args.Length > 1 ? args[1] : "postbox"),
     _ => await BenchRunner.MainAsync(args),
 };
 
@@ -58,6 +59,7 @@ namespace Postbox.Bench
                 ("ordering", () => new OrderingScenario(context).RunAsync()),
                 ("claim", () => new ClaimScenario(context).RunAsync()),
                 ("mysql", () => new MySqlScenario(context).RunAsync()),
+                ("steady", () => new SteadyScenario(context).RunAsync()),
                 ("wolverine", () => new WolverineScenario(context).RunAsync()),
             };
             foreach (var (name, run) in scenarios)

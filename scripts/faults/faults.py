@@ -172,7 +172,9 @@ class Service:
     def run(self, role, *extra):
         name = role
         out = open(os.path.join(self.folder, f"{name}.log"), "ab")
-        env = dict(os.environ, DOTNET_ENVIRONMENT="Production", ASPNETCORE_ENVIRONMENT="Production")
+        # The recovery time reads delivered_at of delivered rows, so the run keeps the delivered history (the default
+        # deletes a message on confirm).
+        env = dict(os.environ, DOTNET_ENVIRONMENT="Production", ASPNETCORE_ENVIRONMENT="Production", Postbox__Relay__DeliveredRetention="01:00:00")
         return subprocess.Popen(["dotnet", self.dll, role.split("-")[0], *self.common(), *extra], stdout=out, stderr=subprocess.STDOUT, env=env)
 
     def migrate(self):

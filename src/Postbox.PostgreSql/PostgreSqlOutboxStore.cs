@@ -30,7 +30,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
         // All statements run in one implicit transaction (one Sync), so the advisory lock is held until the claim
         // commits; the claim statement takes its snapshot after the lock is granted.
         await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.RelayCommit));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.ClaimSettings));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(_commands.ClaimLock));
         var claim = new NpgsqlBatchCommand(request.DeadMessagesBlockKey ? _commands.ClaimBlockingDead : _commands.ClaimSkippingDead);
         claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Owner });
@@ -39,6 +39,8 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
         claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = request.LeaseUntil });
         claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.KeyCursor ?? "" });
         batch.BatchCommands.Add(claim);
+        // Prepared once per physical connection (a no-op afterwards): the claim is parsed and planned once, not per call.
+        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
 
         var result = new List<OutboxEnvelope>(Math.Min(request.BatchSize, 1024));
         string? nextKey = null;
@@ -134,6 +136,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
         }
 
         batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(_commands.RelayCommit));
+        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
         // Rows changed by the writes only (not the one row of set_config or of the lock): fewer than submitted means

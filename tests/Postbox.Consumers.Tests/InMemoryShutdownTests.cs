@@ -26,6 +26,7 @@ public sealed class InMemoryShutdownTests : ServerTest
                 o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
                 o.Relay.ShutdownTimeout = TimeSpan.FromSeconds(1);
                 o.Relay.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(200));
+                o.Relay.DeliveredRetention = TimeSpan.FromHours(1); // the test compares delivered rows with effects
             })
             .UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = Db.Schema; o.ListenForNotifications = false; })
             .UseInMemoryTransport()

@@ -219,7 +219,7 @@ internal sealed class LatencyScenario(BenchContext context)
         consumer.Tracker = tracker;
         var payload = Payload.Create(o.PayloadBytes);
         var insertOrder = $"INSERT INTO \"{schema.Name}\".orders (customer, amount) VALUES ($1, $2)";
-        var achieved = await OpenLoopAsync(rate, total, async i =>
+        var achieved = await OpenLoop.RunAsync(rate, total, async i =>
         {
             await using var connection = await schema.DataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
@@ -249,7 +249,7 @@ internal sealed class LatencyScenario(BenchContext context)
         consumer.Tracker = tracker;
         var body = Payload.Create(o.PayloadBytes);
         await using var channel = await context.Broker.Connection.CreateChannelAsync(new CreateChannelOptions(true, true));
-        var achieved = await OpenLoopAsync(rate, total, async i =>
+        var achieved = await OpenLoop.RunAsync(rate, total, async i =>
         {
             var properties = RawPublishMode.RawProperties();
             properties.MessageId = tracker.Ids[i].ToString("D");
@@ -260,31 +260,6 @@ internal sealed class LatencyScenario(BenchContext context)
         var (sorted, missing) = tracker.Latencies((int)(rate * o.WarmupSeconds));
         Progress.Say($"  raw {rate:N0}/s: p50 {Stats.Percentile(sorted, 50):0.0} ms, p99 {Stats.Percentile(sorted, 99):0.0} ms, achieved {achieved:N0}/s");
         return (sorted, missing, achieved);
-    }
-
-    /// <summary>Starts operation i at start + i/rate (open loop: a slow operation does not delay the schedule), on enough workers.</summary>
-    private static async Task<double> OpenLoopAsync(int rate, int total, Func<int, Task> operation)
-    {
-        var workers = Math.Clamp(rate / 100, 8, 64);
-        var next = -1;
-        var start = Stopwatch.GetTimestamp();
-        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < total)
-            {
-                var due = start + (long)(i * (double)Stopwatch.Frequency / rate);
-                var wait = (due - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency;
-                if (wait >= 1)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(wait));
-                }
-
-                await operation(i);
-            }
-        })).ToArray();
-        await Task.WhenAll(tasks);
-        return total / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
     private static async Task WaitAllAsync(LatencyTracker tracker, TimeSpan timeout)

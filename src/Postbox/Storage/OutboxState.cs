@@ -10,7 +10,7 @@ internal static class OutboxState
     /// <summary>Waiting to be claimed now (enqueued, handed back, or replayed).</summary>
     public const int Ready = 0;
 
-    /// <summary>Confirmed by the broker; kept until cleanup when <c>DeliveredRetention</c> is above zero.</summary>
+    /// <summary>Confirmed by the broker; only stored when <c>DeliveredRetention</c> is above zero (the default deletes on confirm), until cleanup.</summary>
     public const int Delivered = 1;
 
     /// <summary>Out of attempts (or not retryable); kept until replayed.</summary>

@@ -66,6 +66,7 @@ public sealed class DashboardHost : IAsyncDisposable
                     o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
                     o.Relay.ShutdownTimeout = TimeSpan.FromSeconds(1);
                     o.Relay.HeartbeatInterval = heartbeat ?? o.Relay.HeartbeatInterval;
+                    o.Relay.DeliveredRetention = TimeSpan.FromHours(1); // the pages show the delivered history
                 })
                 .UsePostgreSql(dataSource, o => o.Schema = schema)
                 .UseInMemoryTransport()

@@ -21,6 +21,9 @@ public static class PostboxHost
                 o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
                 o.Relay.LeaseDuration = TimeSpan.FromSeconds(10);
                 o.Relay.PublishTimeout = TimeSpan.FromSeconds(5);
+                // Tests count delivered rows (exactly once, first attempt, no error), so they keep the history that the
+                // default (delete on confirm) does not; RelayDeliveryTests checks the default itself.
+                o.Relay.DeliveredRetention = TimeSpan.FromHours(1);
                 configure?.Invoke(o);
             })
             .UsePostgreSql(schema.DataSource, o => o.Schema = schema.Name);

@@ -35,7 +35,7 @@ internal sealed class ModelSchedule : IAsyncDisposable
         _random = new Random(seed);
         _store = store;
         _block = _random.Next(2) == 0;
-        _deleteDelivered = _random.Next(3) == 0;
+        _deleteDelivered = _random.Next(3) != 0; // delete on confirm is the default, so two schedules in three
         _batch = _random.Next(1, 9);
         _maxAttempts = _random.Next(2, 6);
         _steps = _random.Next(80, 200);

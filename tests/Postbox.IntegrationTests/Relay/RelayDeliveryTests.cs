@@ -36,6 +36,27 @@ public sealed class RelayDeliveryTests : ServerTest
     }
 
     [Fact]
+    public async Task DefaultOptions_DeleteEachMessageOnConfirm_KeyedAndKeyless_UnderTwoRelays()
+    {
+        // The library default (the test host keeps an hour of history for the other tests).
+        var retention = new Postbox.Relay.RelayOptions().DeliveredRetention;
+        Assert.Equal(TimeSpan.Zero, retention);
+        await Broker.ConsumeAsync("orders");
+        await EnqueueManyAsync(6_000, i => i % 2 == 0 ? null : "key-" + (i % 40).ToString(CultureInfo.InvariantCulture));
+        var relays = Enumerable.Range(0, 2).Select(_ => PostboxHost.Build(Schema, b => Broker.UseIn(b), o => (o.Relay.BatchSize, o.Relay.DeliveredRetention) = (250, retention))).ToList();
+
+        await Task.WhenAll(relays.Select(r => r.StartAsync()));
+        await Broker.WaitForAsync(6_000, TimeSpan.FromMinutes(2));
+        await Eventually.HoldsAsync(async () => await Schema.ScalarAsync<long>("SELECT count(*) FROM {schema}.outbox") == 0,
+            TimeSpan.FromSeconds(30), "every confirmed message is deleted, none kept as delivered");
+        await Task.WhenAll(relays.Select(r => r.StopAsync()));
+        relays.ForEach(r => r.Dispose());
+
+        Assert.Equal(6_000, Broker.Received.Select(r => r.Id).Distinct().Count());
+        Assert.Equal(6_000, Broker.Received.Count);
+    }
+
+    [Fact]
     public async Task ThreeRelays_Deliver20000Messages_NoneTwice_NoneLost()
     {
         await Broker.ConsumeAsync("orders");

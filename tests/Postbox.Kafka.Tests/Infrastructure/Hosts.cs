@@ -73,6 +73,7 @@ public static class Hosts
                 o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
                 o.Relay.LeaseDuration = TimeSpan.FromSeconds(30);
                 o.Relay.PublishTimeout = TimeSpan.FromSeconds(15);
+                o.Relay.DeliveredRetention = TimeSpan.FromHours(1); // the tests count delivered rows
             })
             .UsePostgreSql(db.DataSource, o => { o.Schema = db.Schema; o.ListenForNotifications = false; })
             .UseKafka(o =>

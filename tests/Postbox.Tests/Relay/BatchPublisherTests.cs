@@ -164,6 +164,17 @@ public sealed class BatchPublisherTests
     }
 
     [Fact]
+    public async Task DeleteDelivered_IsTheDefault_AndAnyRetentionKeepsTheRows()
+    {
+        var byDefault = await Publisher(new ScriptedTransport(_ => null), new RelayOptions()).PublishAsync("me", [E()], CancellationToken.None);
+        var kept = await Publisher(new ScriptedTransport(_ => null), new RelayOptions { DeliveredRetention = TimeSpan.FromTicks(1) })
+            .PublishAsync("me", [E()], CancellationToken.None);
+
+        Assert.True(byDefault.DeleteDelivered);
+        Assert.False(kept.DeleteDelivered);
+    }
+
+    [Fact]
     public async Task TransportUnavailable_ReleasesWithoutAnAttempt_ReportsTheOutage_AndStopsThatKey()
     {
         var (a1, a2, free) = (E("a", seq: 1), E("a", seq: 2), E(seq: 3));

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Postbox.Transport;
+
+namespace Postbox.Bench.Scenarios;
+
+/// <summary>
+/// 9. Storage under steady load: producers commit one message per transaction at a fixed offered rate for a long run
+/// while a relay with the library's default options drains them (to a sink that confirms at once, so the store is
+/// the subject). The outbox's size and its live and dead tuples are sampled throughout; storage is bounded when the
+/// table stops growing once autovacuum has had its first passes.
+/// </summary>
+internal sealed class SteadyScenario(BenchContext context)
+{
+    private const string Topic = "bench.steady";
+
+    public async Task RunAsync()
+    {
+        var o = context.Options;
+        Progress.Say($"9. Steady load: {o.SteadyRate:N0} msg/s offered for {o.SteadySeconds:N0} s, default relay options (sink transport)");
+        var schema = await context.NewSchemaAsync("steady");
+        await using var outbox = BenchContext.CreateOutbox(schema.DataSource, schema.Name, notify: true);
+
+        var sink = new SinkTransport();
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole(l => l.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddPostbox().UsePostgreSql(schema.DataSource, p => p.Schema = schema.Name);
+        builder.Services.Replace(ServiceDescriptor.Singleton<IOutboxTransport>(sink));
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        var samples = new List<Sample>();
+        var payload = Payload.Create(o.PayloadBytes);
+        var insertOrder = $"INSERT INTO \"{schema.Name}\".orders (customer, amount) VALUES ($1, $2)";
+        var total = (int)(o.SteadyRate * o.SteadySeconds);
+        long produced = 0;
+        var watch = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource();
+        var sampler = SampleAsync(schema, sink, () => Interlocked.Read(ref produced), watch, samples, stop.Token);
+        var achieved = await OpenLoop.RunAsync(o.SteadyRate, total, async i =>
+        {
+            await using var connection = await schema.DataSource.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var command = new NpgsqlCommand(insertOrder, connection, transaction))
+            {
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "customer-42" });
+                command.Parameters.Add(new NpgsqlParameter<decimal> { TypedValue = 99.95m });
+                await command.ExecuteNonQueryAsync();
+            }
+
+            await outbox.Outbox.EnqueueAsync(transaction, new OutboxMessage(Topic, payload) { Type = "OrderPlaced" });
+            await transaction.CommitAsync();
+            Interlocked.Increment(ref produced);
+        });
+
+        // Let the relay catch up, then one more sample.
+        var settle = Stopwatch.StartNew();
+        while (sink.Count < total && settle.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(Math.Min(o.SteadySampleSeconds, 5)));
+        await stop.CancelAsync();
+        await sampler;
+        samples.Add(await ReadAsync(schema, sink, Interlocked.Read(ref produced), watch));
+        await host.StopAsync();
+        Report(achieved, total, sink.Count, samples);
+    }
+
+    private void Report(double achieved, int total, long published, List<Sample> samples)
+    {
+        var o = context.Options;
+        // Bounded: the second half of the run never needs more than 1.2× the largest size of the first half.
+        var half = samples.Where(s => s.Seconds <= o.SteadySeconds / 2).Select(s => s.TotalBytes).DefaultIfEmpty(0).Max();
+        var late = samples.Where(s => s.Seconds > o.SteadySeconds / 2).Select(s => s.TotalBytes).DefaultIfEmpty(0).Max();
+        var maxDead = samples.Max(s => s.Dead);
+        var end = samples[^1];
+        context.Report.Add("9", $"steady {o.SteadyRate:N0}/s offered for {o.SteadySeconds:N0} s (achieved {achieved:N0}/s, {published:N0} of {total:N0} published), default options: outbox table + indexes, max of 2nd half / max of 1st half (MiB)",
+            $"{late / 1048576.0:N1} / {half / 1048576.0:N1}", "—", half > 0 ? (double)late / half : null, "bounded (≤ 1.2×)", half > 0 && late <= 1.2 * half);
+        context.Report.Add("9", "same run: dead tuples, max / at the end (pg_stat_user_tables)", $"{maxDead:N0} / {end.Dead:N0}", "—", null, "bounded", null);
+
+        var curve = new StringBuilder("curve (every sample: s, produced, published, table+indexes MiB, heap MiB, live, dead tuples, autovacuum runs): ");
+        curve.AppendJoin("; ", samples.Select(s => string.Create(CultureInfo.InvariantCulture,
+            $"{s.Seconds:0} s {s.Produced:N0} {s.Published:N0} {s.TotalBytes / 1048576.0:0.0} {s.HeapBytes / 1048576.0:0.0} {s.Live:N0} {s.Dead:N0} {s.Autovacuums}")));
+        context.Report.Note("9. Steady load", curve.ToString());
+    }
+
+    private async Task SampleAsync(BenchSchema schema, SinkTransport sink, Func<long> produced, Stopwatch watch, List<Sample> samples, CancellationToken cancellationToken)
+    {
+        var interval = TimeSpan.FromSeconds(context.Options.SteadySampleSeconds);
+        var next = interval;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(next - watch.Elapsed > TimeSpan.Zero ? next - watch.Elapsed : TimeSpan.Zero, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var sample = await ReadAsync(schema, sink, produced(), watch);
+            samples.Add(sample);
+            Progress.Say(string.Create(CultureInfo.InvariantCulture,
+                $"  {sample.Seconds,5:0} s: {sample.Produced:N0} produced, {sample.Published:N0} published, {sample.TotalBytes / 1048576.0:0.0} MiB ({sample.HeapBytes / 1048576.0:0.0} heap), {sample.Live:N0} live / {sample.Dead:N0} dead, autovacuum {sample.Autovacuums}"));
+            next += interval;
+        }
+    }
+
+    private static async Task<Sample> ReadAsync(BenchSchema schema, SinkTransport sink, long produced, Stopwatch watch)
+    {
+        await using var command = schema.DataSource.CreateCommand($"""
+            SELECT pg_total_relation_size(c.oid), pg_relation_size(c.oid), s.n_live_tup, s.n_dead_tup, s.autovacuum_count
+            FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = '{schema.Outbox}'::regclass
+            """);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return new Sample(watch.Elapsed.TotalSeconds, produced, sink.Count, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+    }
+
+    private sealed record Sample(double Seconds, long Produced, long Published, long TotalBytes, long HeapBytes, long Live, long Dead, long Autovacuums);
+}
