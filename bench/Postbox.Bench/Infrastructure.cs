@@ -257,12 +257,12 @@ internal static class Stats
 internal static class OpenLoop
 {
     /// <summary>Starts operation i at start + i/rate (open loop: a slow operation does not delay the schedule), on enough workers.</summary>
-    public static async Task<double> RunAsync(int rate, int total, Func<int, Task> operation)
+    public static async Task<double> RunAsync(int rate, int total, Func<int, Task> operation, int? workers = null)
     {
-        var workers = Math.Clamp(rate / 100, 8, 64);
+        var count = workers ?? Math.Clamp(rate / 100, 8, 64);
         var next = -1;
         var start = Stopwatch.GetTimestamp();
-        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        var tasks = Enumerable.Range(0, count).Select(_ => Task.Run(async () =>
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < total)

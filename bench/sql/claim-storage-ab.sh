@@ -7,7 +7,7 @@
 set -euo pipefail
 N=${1:-300000}
 B=${2:-500}
-export PGPASSWORD=${PGPASSWORD:-postgres}
+export PGPASSWORD=${PGPASSWORD:-postgres} PGOPTIONS="-c client_min_messages=warning"
 PSQL=(psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
 here=$(cd "$(dirname "$0")/../.." && pwd)
 mig="$here/src/Postbox.PostgreSql/Migrations"
@@ -20,8 +20,8 @@ prepare() { # $1 schema
   "${PSQL[@]}" -c "INSERT INTO $1.outbox (id, state, topic, type, payload, headers, created_at, available_at)
     SELECT gen_random_uuid(), 0, 'bench', 'BenchEvent', convert_to(rpad('{\"orderId\":12345,\"note\":\"', 254, 'x') || '\"}', 'UTF8'),
            '{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}'::jsonb, now(), now()
-    FROM generate_series(1, $N);
-    VACUUM (ANALYZE) $1.outbox;"
+    FROM generate_series(1, $N);"
+  "${PSQL[@]}" -c "VACUUM (ANALYZE) $1.outbox;"
 }
 
 size() { "${PSQL[@]}" -c "SELECT pg_size_pretty(pg_total_relation_size('$1.outbox')) || ' (' || pg_total_relation_size('$1.outbox') || ' B), heap ' || pg_size_pretty(pg_relation_size('$1.outbox'))"; }
