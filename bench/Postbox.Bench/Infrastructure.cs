@@ -46,6 +46,25 @@ internal sealed class BenchSchema : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>
+    /// The business transaction the producer and latency figures are made of: insert an order row and enqueue
+    /// <paramref name="message"/> through <paramref name="outbox"/> in one transaction, committed synchronously.
+    /// </summary>
+    public async Task PlaceOrderAsync(IOutbox outbox, OutboxMessage message)
+    {
+        await using var connection = await DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand($"INSERT INTO \"{Name}\".orders (customer, amount) VALUES ($1, $2)", connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "customer-42" });
+            command.Parameters.Add(new NpgsqlParameter<decimal> { TypedValue = 99.95m });
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await outbox.EnqueueAsync(transaction, message);
+        await transaction.CommitAsync();
+    }
+
     public async Task<T> ScalarAsync<T>(string sql)
     {
         await using var command = DataSource.CreateCommand(sql);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Npgsql;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
@@ -218,20 +217,9 @@ internal sealed class LatencyScenario(BenchContext context)
         var tracker = new LatencyTracker([.. Enumerable.Range(0, total).Select(_ => Guid.CreateVersion7())]);
         consumer.Tracker = tracker;
         var payload = Payload.Create(o.PayloadBytes);
-        var insertOrder = $"INSERT INTO \"{schema.Name}\".orders (customer, amount) VALUES ($1, $2)";
         var achieved = await OpenLoop.RunAsync(rate, total, async i =>
         {
-            await using var connection = await schema.DataSource.OpenConnectionAsync();
-            await using var transaction = await connection.BeginTransactionAsync();
-            await using (var command = new NpgsqlCommand(insertOrder, connection, transaction))
-            {
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "customer-42" });
-                command.Parameters.Add(new NpgsqlParameter<decimal> { TypedValue = 99.95m });
-                await command.ExecuteNonQueryAsync();
-            }
-
-            await outbox.EnqueueAsync(transaction, new OutboxMessage(Topic, payload) { Id = tracker.Ids[i], Type = "OrderPlaced" });
-            await transaction.CommitAsync();
+            await schema.PlaceOrderAsync(outbox, new OutboxMessage(Topic, payload) { Id = tracker.Ids[i], Type = "OrderPlaced" });
             tracker.Sent(i);
         });
         await WaitAllAsync(tracker, TimeSpan.FromSeconds(15) + TimeSpan.FromMilliseconds(listen ? 0 : 2 * o.PollMilliseconds));

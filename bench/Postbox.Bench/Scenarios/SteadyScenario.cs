@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Postbox.Transport;
 
 namespace Postbox.Bench.Scenarios;
@@ -37,7 +36,6 @@ internal sealed class SteadyScenario(BenchContext context)
 
         var samples = new List<Sample>();
         var payload = Payload.Create(o.PayloadBytes);
-        var insertOrder = $"INSERT INTO \"{schema.Name}\".orders (customer, amount) VALUES ($1, $2)";
         var total = (int)(o.SteadyRate * o.SteadySeconds);
         long produced = 0;
         var watch = Stopwatch.StartNew();
@@ -45,17 +43,7 @@ internal sealed class SteadyScenario(BenchContext context)
         var sampler = SampleAsync(schema, sink, () => Interlocked.Read(ref produced), watch, samples, stop.Token);
         var achieved = await OpenLoop.RunAsync(o.SteadyRate, total, async i =>
         {
-            await using var connection = await schema.DataSource.OpenConnectionAsync();
-            await using var transaction = await connection.BeginTransactionAsync();
-            await using (var command = new NpgsqlCommand(insertOrder, connection, transaction))
-            {
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "customer-42" });
-                command.Parameters.Add(new NpgsqlParameter<decimal> { TypedValue = 99.95m });
-                await command.ExecuteNonQueryAsync();
-            }
-
-            await outbox.Outbox.EnqueueAsync(transaction, new OutboxMessage(Topic, payload) { Type = "OrderPlaced" });
-            await transaction.CommitAsync();
+            await schema.PlaceOrderAsync(outbox.Outbox, new OutboxMessage(Topic, payload) { Type = "OrderPlaced" });
             Interlocked.Increment(ref produced);
         }, workers: 64); // a transaction takes 10-30 ms on a busy machine: enough callers to keep the offered rate
 
