@@ -12,6 +12,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlCommands _commands;
+    private readonly bool _prepare;
 
     /// <summary>Creates a store over <paramref name="dataSource"/> for the schema in <paramref name="options"/>.</summary>
     /// <param name="dataSource">Connection source (pooled).</param>
@@ -21,6 +22,7 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
         ArgumentNullException.ThrowIfNull(options);
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _commands = new PostgreSqlCommands(new PostgreSqlSchema(options.Schema));
+        _prepare = ExplicitPreparation.Supported(dataSource.ConnectionString);
     }
 
     /// <inheritdoc />
@@ -40,7 +42,11 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
         claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.KeyCursor ?? "" });
         batch.BatchCommands.Add(claim);
         // Prepared once per physical connection (a no-op afterwards): the claim is parsed and planned once, not per call.
-        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        // Not with multiplexing, which Npgsql refuses to prepare for (see ExplicitPreparation).
+        if (_prepare)
+        {
+            await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         var result = new List<OutboxEnvelope>(Math.Min(request.BatchSize, 1024));
         string? nextKey = null;
@@ -136,7 +142,11 @@ internal sealed class PostgreSqlOutboxStore : IOutboxStore
         }
 
         batch.BatchCommands.Insert(0, new NpgsqlBatchCommand(_commands.RelayCommit));
-        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        if (_prepare)
+        {
+            await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
         // Rows changed by the writes only (not the one row of set_config or of the lock): fewer than submitted means

@@ -65,7 +65,12 @@ internal sealed class PostgreSqlOutboxWriter : IOutboxWriter
 
         // Prepared once per physical connection (Npgsql keeps explicitly prepared statements across pooled reuse, and
         // this is a no-op when already prepared): the insert then skips parsing and planning in the caller's transaction.
-        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        // Not with multiplexing, which Npgsql refuses to prepare for (see ExplicitPreparation).
+        if (ExplicitPreparation.Supported(connection.ConnectionString))
+        {
+            await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return batch.BatchCommands[0].RecordsAffected;
     }

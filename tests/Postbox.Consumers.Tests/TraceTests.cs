@@ -23,7 +23,8 @@ public sealed class TraceTests : ServerTest
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(script);
-        builder.Services.AddPostbox(o => o.Relay.PollInterval = TimeSpan.FromMilliseconds(50))
+        // The test reads the stored traceparent of the delivered row, so the relay keeps it (the default deletes on confirm).
+        builder.Services.AddPostbox(o => (o.Relay.PollInterval, o.Relay.DeliveredRetention) = (TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1)))
             .UsePostgreSql(TestEnvironment.PostgresConnectionString, o => { o.Schema = Db.Schema; o.ListenForNotifications = false; })
             .UsePostgreSqlInbox()
             .UseInMemoryTransport()

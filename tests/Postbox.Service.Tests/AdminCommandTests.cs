@@ -109,6 +109,12 @@ public sealed class AdminCommandTests
         (exit, output) = await AdminAsync("list", "--side", "outbox", database);
         Assert.True(exit == 0, output);
         Assert.Contains("No messages.", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("DeliveredRetention", output, StringComparison.Ordinal);
+        // An empty list of delivered messages says why: by default none are kept.
+        (exit, output) = await AdminAsync("list", "--side", "outbox", "--state", "done", database);
+        Assert.True(exit == 0, output);
+        Assert.Contains("No messages.", output, StringComparison.Ordinal);
+        Assert.Contains("Postbox:Relay:DeliveredRetention is above 0", output, StringComparison.Ordinal);
         (exit, output) = await AdminAsync("overview", database);
         Assert.True(exit == 0, output);
         Assert.Contains("nothing pending", output, StringComparison.Ordinal);

@@ -8,7 +8,12 @@ namespace Postbox.Service.Tests;
 /// <summary>api, relay and worker as separate processes on PostgreSQL, RabbitMQ and a real SMTP server (aiosmtpd).</summary>
 public sealed class DistributedTests : IAsyncLifetime
 {
-    private readonly DistributedService _service = new(maxAttempts: 3);
+    // These tests republish a delivered outbox message (what a relay that crashed between publish and settle sends) and
+    // read the welcome mail's row after the relay may have sent it, so the relay keeps the delivered history; by default
+    // it deletes each message on confirm.
+    private readonly DistributedService _service = new(maxAttempts: 3) { RelayArguments = [KeepDelivered] };
+
+    internal const string KeepDelivered = "--Postbox:Relay:DeliveredRetention=01:00:00";
 
     public Task InitializeAsync() => _service.StartAsync();
 

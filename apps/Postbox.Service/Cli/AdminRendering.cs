@@ -13,6 +13,10 @@ namespace Postbox.Service.Cli;
 /// </summary>
 internal static class AdminRendering
 {
+    /// <summary>Under an empty list of delivered outbox messages: why it is empty by default.</summary>
+    public const string NoDeliveredHistory = "Delivered messages are kept only when Postbox:Relay:DeliveredRetention is above 0; "
+        + "by default the relay deletes each message once the broker confirms it.";
+
     private static IEnumerable<MessageState> States => StateNames.Select(s => s.State);
 
     /// <summary>The states' names on the command line and in the tables, in display order.</summary>

@@ -142,6 +142,12 @@ internal sealed class AdminSession(IPostboxMonitor monitor, IPostboxPauses? paus
 
         console.Write(AdminRendering.List(query, page));
         console.WriteLine(page.Items.Count == 0 ? "No messages." : $"{page.Items.Count} message(s).");
+        if (page.Items.Count == 0 && query is { Side: MessageSide.Outbox, State: MessageState.Done, After: null })
+        {
+            // Not a sign that nothing was sent: by default the relay deletes each message once the broker confirms it.
+            console.WriteLine(AdminRendering.NoDeliveredHistory);
+        }
+
         if (page.Next is not null)
         {
             console.WriteLine($"Next page: --after {page.Next}");

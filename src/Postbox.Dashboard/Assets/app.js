@@ -113,7 +113,7 @@
       </div>
       <table data-testid="list">
         <thead><tr><th><input type="checkbox" id="pick-all" aria-label="select all"></th><th>Id</th><th>Topic</th>${side === 'inbox' ? '<th>Consumer</th>' : ''}<th>Key</th><th>Type</th><th class="num">Attempts</th><th>${side === 'outbox' ? 'Enqueued' : 'Received'}</th>${timeHeader ? `<th>${timeHeader}</th>` : ''}<th>Last error</th></tr></thead>
-        <tbody>${rows || `<tr><td colspan="10" class="muted">No ${label(side, state).toLowerCase()} messages.</td></tr>`}</tbody>
+        <tbody>${rows || `<tr><td colspan="10" class="muted" data-testid="list-empty">No ${label(side, state).toLowerCase()} messages.${side === 'outbox' && state === 'done' && !after ? ' Delivered messages are kept only when <code>Postbox:Relay:DeliveredRetention</code> is above 0; by default the relay deletes each message once the broker confirms it.' : ''}</td></tr>`}</tbody>
       </table>
       <div class="toolbar">
         ${after ? `<a href="#/list/${side}/${state}?${keep({ after: cursors.length > 1 ? cursors[cursors.length - 2] : '' })}" id="prev">← Previous</a>` : ''}

@@ -10,7 +10,8 @@ namespace Postbox;
 /// Every message is validated before any statement runs, so a refused message (an <see cref="ArgumentException"/>)
 /// leaves the caller's transaction usable: nothing of that call was written, and the caller may commit the rest of
 /// its work. A message whose <see cref="OutboxMessage.Id"/> is already in the outbox (enqueued by an earlier call or
-/// transaction, and not yet removed by cleanup) is skipped — an idempotent no-op that never aborts the transaction —
+/// transaction, and not yet removed: by default a message is deleted as soon as the broker confirms it, see
+/// <c>RelayOptions.DeliveredRetention</c>) is skipped — an idempotent no-op that never aborts the transaction —
 /// and the stored message is kept unchanged. See <c>docs/guarantees.md</c> for the full rules.
 /// </remarks>
 public interface IOutbox

@@ -32,6 +32,9 @@ public sealed class DistributedService : IAsyncDisposable
     /// <summary>Added to every worker's command line (the first one's too), after the defaults, so they override them.</summary>
     public IReadOnlyList<string> WorkerArguments { get; init; } = [];
 
+    /// <summary>Added to the relay's command line, after the defaults, so they override them.</summary>
+    public IReadOnlyList<string> RelayArguments { get; init; } = [];
+
     /// <summary>Relay and workers poll at the service's own intervals (an idle-cost test), not the tests' fast ones.</summary>
     public bool ProductionPolling { get; }
 
@@ -84,7 +87,7 @@ public sealed class DistributedService : IAsyncDisposable
         }
 
         Api = Add(ServiceProcess.Start("api", [.. Common, "--no-migrate", "--urls", $"http://127.0.0.1:{_apiPort}"], RoleEnvironment?.Invoke("api")));
-        Relay = Add(ServiceProcess.Start("relay", [.. Common, "--no-migrate", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Relay:PollInterval=00:00:00.200"]], RoleEnvironment?.Invoke("relay")));
+        Relay = Add(ServiceProcess.Start("relay", [.. Common, "--no-migrate", .. ProductionPolling ? Array.Empty<string>() : ["--Postbox:Relay:PollInterval=00:00:00.200"], .. RelayArguments], RoleEnvironment?.Invoke("relay")));
         Worker = Add(StartWorker());
         await Api.WaitForLineAsync("Postbox service (api", TimeSpan.FromSeconds(60));
         await Relay.WaitForLineAsync("Postbox service (relay", TimeSpan.FromSeconds(60));
