@@ -16,7 +16,9 @@ internal static class ExplicitPreparation
     public static bool Supported(string connectionString)
     {
         var last = Volatile.Read(ref _last);
-        if (last is not null && ReferenceEquals(last.Item1, connectionString))
+        // By value: a connection may hand back a new string instance each time, and parsing it is the cost to avoid on
+        // the enqueue path; comparing ~100 characters is not.
+        if (last is not null && string.Equals(last.Item1, connectionString, StringComparison.Ordinal))
         {
             return last.Item2;
         }
