@@ -21,6 +21,7 @@ internal sealed class PostgreSqlWakeupSource : IRelayWakeupSource
     private readonly PostgreSqlSchema _schema;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private volatile bool _listening;
 
     /// <summary>Creates the wake-up source.</summary>
     /// <param name="dataSource">Connection source.</param>
@@ -35,6 +36,9 @@ internal sealed class PostgreSqlWakeupSource : IRelayWakeupSource
         _timeProvider = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
+
+    /// <inheritdoc />
+    public bool IsListening => _listening;
 
     /// <inheritdoc />
     public async Task ListenAsync(Action wake, CancellationToken cancellationToken)
@@ -53,6 +57,7 @@ internal sealed class PostgreSqlWakeupSource : IRelayWakeupSource
                     await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
+                _listening = true;
                 if (failures > 0)
                 {
                     Log.ListenResumed(_logger, _schema.Channel);
@@ -69,6 +74,8 @@ internal sealed class PostgreSqlWakeupSource : IRelayWakeupSource
                 }
                 finally
                 {
+                    // From here on a commit may go unnoticed: the relay polls at its poll interval until LISTEN is back.
+                    _listening = false;
                     await UnlistenAsync(connection).ConfigureAwait(false);
                 }
             }

@@ -14,9 +14,6 @@ namespace Postbox.Service.Hosting;
 /// <summary>Registers what one process needs for its roles: the database, Postbox (store, relay, transport, consumers) and the features.</summary>
 internal static class ServiceComposition
 {
-    /// <summary>The relay's fallback poll on PostgreSQL, where LISTEN/NOTIFY wakes it (unless <c>Postbox:Relay:PollInterval</c> is set).</summary>
-    public static readonly TimeSpan IdleRelayPollInterval = TimeSpan.FromSeconds(5);
-
     public static void AddPostboxService(this IServiceCollection services, IConfiguration configuration, ServiceConfiguration settings)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -70,14 +67,6 @@ internal static class ServiceComposition
         {
             o.MigrateOnStart = storage.MigrateOnStart;
             o.Relay.Enabled = (roles & ServiceRoles.Relay) != 0;
-            if (storage.Provider == StorageProvider.PostgreSql && configuration["Postbox:Relay:PollInterval"] is null)
-            {
-                // The relay LISTENs: every committed message wakes it (a NOTIFY), and the poll is only the safety net for
-                // a lost notification (the listener reconnecting) and for due retries. At 1 s it was most of an idle
-                // system's cost (one claim a second); at 5 s a missed wake-up costs at most 5 s of latency.
-                o.Relay.PollInterval = IdleRelayPollInterval;
-            }
-
             if (inMemory)
             {
                 // In one process the only publish failure is the relay starting before the consumers subscribed:

@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(1014, LogLevel.Debug, "Published {Count} messages: [{MessageIds}]")]
     public static partial void BatchPublished(ILogger logger, int count, string messageIds);
 
-    [LoggerMessage(1000, LogLevel.Information, "Relay {Owner} started (batches of up to {BatchSize}, at most {MaxInFlightMessages} claimed messages unsettled at once, poll every {PollInterval}).")]
-    public static partial void RelayStarted(ILogger logger, string owner, int batchSize, int maxInFlightMessages, TimeSpan pollInterval);
+    [LoggerMessage(1000, LogLevel.Information, "Relay {Owner} started (batches of up to {BatchSize}, at most {MaxInFlightMessages} claimed messages unsettled at once, poll every {PollInterval}, up to every {IdlePollInterval} while idle with wake-ups).")]
+    public static partial void RelayStarted(ILogger logger, string owner, int batchSize, int maxInFlightMessages, TimeSpan pollInterval, TimeSpan idlePollInterval);
 
     [LoggerMessage(1001, LogLevel.Information, "Relay {Owner} stopped.")]
     public static partial void RelayStopped(ILogger logger, string owner);

@@ -21,7 +21,7 @@ internal sealed class RelayHealthCheck(RelayHeartbeat heartbeat, IOptions<Postbo
             return Task.FromResult(HealthCheckResult.Healthy("The relay is disabled in this process."));
         }
 
-        var limit = Limit(options.Value.RelayStallTimeout, relay.PollInterval);
+        var limit = Limit(options.Value.RelayStallTimeout, relay.IdlePollInterval > relay.PollInterval ? relay.IdlePollInterval : relay.PollInterval);
         var result = heartbeat.SinceLastBeat switch
         {
             null => new HealthCheckResult(context.Registration.FailureStatus, "The relay loop is not running."),
@@ -32,7 +32,7 @@ internal sealed class RelayHealthCheck(RelayHeartbeat heartbeat, IOptions<Postbo
         return Task.FromResult(result);
     }
 
-    /// <summary>The stall limit applied: an idle loop checks in once per poll interval, so never less than twice that.</summary>
+    /// <summary>The stall limit applied: an idle loop checks in at least once per (idle) poll interval, so never less than twice that.</summary>
     internal static TimeSpan Limit(TimeSpan stallTimeout, TimeSpan pollInterval) =>
         stallTimeout > 2 * pollInterval ? stallTimeout : 2 * pollInterval;
 }

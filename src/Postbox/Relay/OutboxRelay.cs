@@ -46,6 +46,7 @@ internal sealed class OutboxRelay : BackgroundService
     private readonly HeartbeatWriter? _serverRow;
     private readonly CancellationTokenSource _abort = new();
     private readonly PostboxMetrics _metrics;
+    private readonly IdlePolling _idlePolling;
     private int _inFlight;
 
     public OutboxRelay(IOutboxStore store, IOutboxTransport transport, RelaySignal signal, IOptions<RelayOptions> options,
@@ -59,6 +60,7 @@ internal sealed class OutboxRelay : BackgroundService
         _wakeupSource = wakeupSources.FirstOrDefault();
         _owner = _options.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
         _transport = transport;
+        _idlePolling = new IdlePolling(_options.PollInterval, _options.IdlePollInterval, timeProvider);
         _outage = new TransportOutage(timeProvider, logger);
         _suspects = new SuspectMessages(timeProvider);
         _publisher = new BatchPublisher(transport, _options, timeProvider, metrics, logger, _outage, _suspects);
@@ -89,7 +91,8 @@ internal sealed class OutboxRelay : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        Log.RelayStarted(_logger, _owner, _options.BatchSize, _options.BatchSize * _options.MaxInFlightBatches, _options.PollInterval);
+        Log.RelayStarted(_logger, _owner, _options.BatchSize, _options.BatchSize * _options.MaxInFlightBatches, _options.PollInterval,
+            _options.IdlePollInterval > _options.PollInterval ? _options.IdlePollInterval : _options.PollInterval);
         var background = new List<Task> { _maintenance.RunAsync(stoppingToken) };
         if (_serverRow is not null)
         {
@@ -214,9 +217,10 @@ internal sealed class OutboxRelay : BackgroundService
 
             }
 
-            if (batch.Count > 0)
+            if (batch.Count > 0 || parked > 0)
             {
                 emptyScans = 0;
+                _idlePolling.Reset();
             }
 
             if (batch.Count >= size)
@@ -240,17 +244,23 @@ internal sealed class OutboxRelay : BackgroundService
             // the claim found something: a local signal fires before the enqueuing transaction commits, and
             // producers coalesce NOTIFYs (at most one notifying transaction per few milliseconds), so messages
             // committed just after the wake-up carry no signal of their own. Each signal restarts the sequence;
-            // without signals the relay waits for the poll interval (an idle relay costs one claim per interval).
-            var wait = _options.PollInterval;
+            // without signals the relay waits for the poll interval, growing to the idle poll interval while
+            // notifications arrive (see IdlePolling): an idle relay costs one claim per interval.
+            TimeSpan wait;
             if (_signal.SinceLastSignal < WakeupWindow)
             {
-                wait = recheck < wait ? recheck : wait;
+                wait = recheck < _options.PollInterval ? recheck : _options.PollInterval;
                 recheck *= 2;
+            }
+            else
+            {
+                wait = _idlePolling.Next(_wakeupSource?.IsListening == true);
             }
 
             if (await _signal.WaitAsync(wait, stoppingToken).ConfigureAwait(false))
             {
                 recheck = FirstRecheck;
+                _idlePolling.Reset();
             }
         }
     }
@@ -314,6 +324,14 @@ internal sealed class OutboxRelay : BackgroundService
             try
             {
                 var changed = await _store.SettleAsync(outcome, CancellationToken.None).ConfigureAwait(false);
+                foreach (var failure in outcome.Failed)
+                {
+                    if (!failure.Dead)
+                    {
+                        _idlePolling.RetryScheduled(failure.NextAttemptAt);
+                    }
+                }
+
                 if (changed < count)
                 {
                     Log.LeaseLost(_logger, count - changed, count, _owner);

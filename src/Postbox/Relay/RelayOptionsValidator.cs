@@ -21,6 +21,7 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Range(nameof(options.BatchSize), options.BatchSize, 1, 10_000);
         Range(nameof(options.MaxInFlightBatches), options.MaxInFlightBatches, 1, 64);
         Range(nameof(options.PollInterval), options.PollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
+        Range(nameof(options.IdlePollInterval), options.IdlePollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
         Range(nameof(options.LeaseDuration), options.LeaseDuration, TimeSpan.FromSeconds(1), day);
         Range(nameof(options.PublishTimeout), options.PublishTimeout, TimeSpan.FromMilliseconds(100), day);
         Range(nameof(options.MaxAttempts), options.MaxAttempts, 1, 1_000);

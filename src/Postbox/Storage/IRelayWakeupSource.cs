@@ -11,4 +11,13 @@ public interface IRelayWakeupSource
     /// <param name="wake">Called for each notification.</param>
     /// <param name="cancellationToken">Stops listening.</param>
     Task ListenAsync(Action wake, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the channel is established right now, so that every message committed from now on calls the wake-up.
+    /// While <see langword="true"/>, an idle relay waits up to <c>RelayOptions.IdlePollInterval</c> between claims instead
+    /// of <c>RelayOptions.PollInterval</c>. A source must report <see langword="false"/> while it reconnects, and call
+    /// the wake-up once it is back (notifications sent meanwhile are lost). Default <see langword="false"/>: the relay
+    /// keeps polling at the poll interval.
+    /// </summary>
+    bool IsListening => false;
 }

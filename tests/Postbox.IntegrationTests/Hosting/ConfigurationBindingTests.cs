@@ -37,6 +37,7 @@ public sealed partial class ConfigurationBindingTests
         new("Relay:BatchSize", "77", sp => Relay(sp).BatchSize, 77),
         new("Relay:MaxInFlightBatches", "3", sp => Relay(sp).MaxInFlightBatches, 3),
         new("Relay:PollInterval", "00:00:02", sp => Relay(sp).PollInterval, TimeSpan.FromSeconds(2)),
+        new("Relay:IdlePollInterval", "00:00:30", sp => Relay(sp).IdlePollInterval, TimeSpan.FromSeconds(30)),
         new("Relay:LeaseDuration", "00:02:00", sp => Relay(sp).LeaseDuration, TimeSpan.FromMinutes(2)),
         new("Relay:PublishTimeout", "00:00:45", sp => Relay(sp).PublishTimeout, TimeSpan.FromSeconds(45)),
         new("Relay:MaxAttempts", "9", sp => Relay(sp).MaxAttempts, 9),

@@ -4,11 +4,12 @@ using Postbox.PostgreSql;
 namespace Postbox.IntegrationTests.Infrastructure;
 
 /// <summary>A fresh, migrated Postbox schema per test, dropped afterwards, so tests run in parallel and leave nothing behind.</summary>
-public sealed class PostgresSchema : IAsyncLifetime
+/// <param name="connectionString">The database; default the test server's usual one.</param>
+public sealed class PostgresSchema(string? connectionString = null) : IAsyncLifetime
 {
     public string Name { get; } = "t_" + Guid.NewGuid().ToString("N")[..12];
 
-    public NpgsqlDataSource DataSource { get; } = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
+    public NpgsqlDataSource DataSource { get; } = NpgsqlDataSource.Create(connectionString ?? TestEnvironment.PostgresConnectionString);
 
     public PostgreSqlOptions Options => new() { Schema = Name };
 

@@ -16,6 +16,7 @@ public sealed class OptionsValidationTests
             o.Relay.BatchSize = 0;
             o.Relay.MaxInFlightBatches = 1000;
             o.Relay.PollInterval = TimeSpan.Zero;
+            o.Relay.IdlePollInterval = TimeSpan.FromHours(2);
             o.Relay.LeaseDuration = TimeSpan.FromSeconds(5);
             o.Relay.PublishTimeout = TimeSpan.FromSeconds(10);
             o.Relay.MaxAttempts = 0;
@@ -29,7 +30,7 @@ public sealed class OptionsValidationTests
         var message = error.Message;
         foreach (var expected in new[]
         {
-            "Postbox:MaxPayloadBytes", "Postbox:Relay:BatchSize", "Postbox:Relay:MaxInFlightBatches", "Postbox:Relay:PollInterval",
+            "Postbox:MaxPayloadBytes", "Postbox:Relay:BatchSize", "Postbox:Relay:MaxInFlightBatches", "Postbox:Relay:PollInterval", "Postbox:Relay:IdlePollInterval",
             "Postbox:Relay:LeaseDuration (00:00:05) must be longer than PublishTimeout", "Postbox:Relay:MaxAttempts",
             "Postbox:Relay:DeliveredRetention", "Postbox:Relay:OwnerId", "No outbox store is configured",
             "The relay is enabled but no transport is configured",

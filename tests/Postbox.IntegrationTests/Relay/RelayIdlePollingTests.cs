@@ -1,0 +1,115 @@
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Postbox.IntegrationTests.Infrastructure;
+using Postbox.Retry;
+
+namespace Postbox.IntegrationTests.Relay;
+
+/// <summary>
+/// The idle back-off measured where it matters, in PostgreSQL's own count of the relay's transactions
+/// (<c>pg_stat_database.xact_commit</c> of a database of the test's own). The relay polls every 100 ms, so without the
+/// back-off it would commit about 100 claims in each 10 s window (about 200 transactions: the test's data source resets
+/// each connection on reuse, a transaction of its own), with it a handful; the thresholds sit far from both outcomes.
+/// </summary>
+public sealed class RelayIdlePollingTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+    private readonly string _database = "idlepoll_" + Guid.NewGuid().ToString("N")[..12];
+    private readonly NpgsqlDataSource _server = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
+    private PostgresSchema _schema = null!;
+
+    public async Task InitializeAsync()
+    {
+        await using (var create = _server.CreateCommand($"CREATE DATABASE {_database}"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        _schema = new PostgresSchema(new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _database }.ConnectionString);
+        await _schema.InitializeAsync();
+        // Autovacuum's visits are transactions of this database too, not the relay's: off for the outbox, and nothing
+        // left to do in the catalogs that the migrations changed (a worker's visit to them is a transaction per table).
+        await _schema.ExecuteAsync("ALTER TABLE {schema}.outbox SET (autovacuum_enabled = false)");
+        await _schema.ExecuteAsync("VACUUM (ANALYZE)");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _schema.DataSource.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        await using (var drop = _server.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)"))
+        {
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task WhileListening_AnIdleRelayBacksOff_ButItsOwnPendingRetryKeepsThePollInterval()
+    {
+        using var relay = PostboxHost.Build(_schema, configure: o =>
+        {
+            o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
+            o.Relay.IdlePollInterval = TimeSpan.FromHours(1);
+            o.Relay.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMinutes(5));
+        });
+        await relay.StartAsync();
+        // Statistics reach pg_stat_database up to 10 s late (an idle backend's flush interval): start-up first.
+        await Task.Delay(TimeSpan.FromSeconds(12));
+
+        var idle = await CommitsOverAsync(Window);
+
+        // A message nobody subscribed to: the in-memory transport refuses it, so the relay schedules a retry 5 min out.
+        var outbox = relay.Services.GetRequiredService<IOutbox>();
+        await using (var connection = await _schema.DataSource.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await outbox.EnqueueAsync(transaction, PostgresSchema.Message("nobody.listens"));
+            await transaction.CommitAsync();
+        }
+
+        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<int>("SELECT attempts FROM {schema}.outbox") == 1,
+            TimeSpan.FromSeconds(30), "the first attempt failed and a retry is scheduled");
+        // Past the wake-up's burst of claims and this test's own polling, whose statistics may arrive late; untracked,
+        // the relay's back-off would have grown past 6 s by the window's start.
+        await Task.Delay(TimeSpan.FromSeconds(12));
+        var retryPending = await CommitsOverAsync(Window);
+        await relay.StopAsync();
+        output.WriteLine($"idle {idle}, retry pending {retryPending} transactions per {Window}");
+
+        Assert.True(idle < 40, $"{idle} transactions in {Window} of idling: the relay did not back off (about 100 at a constant 100 ms poll).");
+        Assert.True(retryPending > 80, $"{retryPending} transactions in {Window} with the relay's own retry pending: it backed off (about 100 expected at the 100 ms poll).");
+    }
+
+    [Fact]
+    public async Task WithoutListening_TheRelayKeepsPolling_SoOtherProcessesMessagesAreFound()
+    {
+        using var relay = PostboxHost.Build(_schema, configure: o =>
+        {
+            o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
+            o.Relay.IdlePollInterval = TimeSpan.FromHours(1);
+        }, services: s => s.Configure<Postbox.PostgreSql.PostgreSqlOptions>(o => o.ListenForNotifications = false));
+        await relay.StartAsync();
+        await Task.Delay(TimeSpan.FromSeconds(12));
+
+        var idle = await CommitsOverAsync(Window);
+        await relay.StopAsync();
+
+        Assert.True(idle > 80, $"{idle} transactions in {Window}: without LISTEN the relay backed off (about 100 expected at the 100 ms poll).");
+    }
+
+    private async Task<long> CommitsOverAsync(TimeSpan window)
+    {
+        var before = await CommitsAsync();
+        await Task.Delay(window);
+        return await CommitsAsync() - before;
+    }
+
+    private async Task<long> CommitsAsync()
+    {
+        await using var command = _server.CreateCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _database });
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
