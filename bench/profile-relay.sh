@@ -12,7 +12,7 @@ for i in $(seq 1 900); do
   sleep 0.2
 done
 echo "relay pid $pid"
-sleep 8
+sleep ${PROFILE_DELAY:-8} # past start-up and the tier-up of hot methods (JIT) when larger
 perf record -F 499 -g -p $pid -o $out/perf.data -- sleep 20 > $out/perf.log 2>&1
 wait $bench
 perf report -i $out/perf.data --no-children --sort symbol --stdio 2>/dev/null | grep -v "^$" | grep "%" | head -60 > $out/top-self.txt
