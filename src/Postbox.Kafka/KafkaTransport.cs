@@ -6,6 +6,7 @@ using Postbox.Diagnostics;
 using Postbox.Kafka.Diagnostics;
 using Log = Postbox.Kafka.Diagnostics.Log;
 using Postbox.Kafka.Messages;
+using Postbox.Threading;
 using Postbox.Transport;
 
 namespace Postbox.Kafka;
@@ -94,7 +95,7 @@ internal sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
                 throw new TransportException($"Kafka reported message {message.Id} for topic '{topic}' as {result.Status}, not persisted. It will be retried.");
             }
 
-            InterlockedMax(ref _lastDelivery, _timeProvider.GetTimestamp());
+            InterlockedMax.Raise(ref _lastDelivery, _timeProvider.GetTimestamp());
             MarkAvailable();
         }
         catch (ProduceException<byte[]?, byte[]> ex)
@@ -127,21 +128,6 @@ internal sealed class KafkaTransport : IOutboxTransport, IAsyncDisposable
         throw new TransportUnavailableException(
             $"Kafka at {_options.BootstrapServers} is unreachable (since {_timeProvider.GetElapsedTime(since, now).TotalSeconds:0.#} s); " +
             $"message {message.Id} was not sent and costs no attempt.");
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Interlocked.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     private TransportException Classify(Error error, OutboxEnvelope message, string topic, long started, Exception cause)

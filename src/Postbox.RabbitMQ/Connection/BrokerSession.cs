@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Postbox.RabbitMQ.Diagnostics;
+using Postbox.Threading;
 using Postbox.Transport;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -94,17 +95,7 @@ internal sealed class BrokerSession : IAsyncDisposable
     /// <summary>Records the confirm of the publish numbered <paramref name="ticket"/>.</summary>
     public void Confirmed(long ticket)
     {
-        var last = Interlocked.Read(ref _lastConfirmedTicket);
-        while (ticket > last)
-        {
-            var seen = Interlocked.CompareExchange(ref _lastConfirmedTicket, ticket, last);
-            if (seen == last)
-            {
-                return;
-            }
-
-            last = seen;
-        }
+        InterlockedMax.Raise(ref _lastConfirmedTicket, ticket);
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using Postbox.Threading;
+
 namespace Postbox.Relay;
 
 /// <summary>
@@ -37,28 +39,14 @@ internal sealed class IdlePolling
 
     /// <summary>This relay scheduled a retry due at <paramref name="dueAt"/>: poll at the poll interval until then.</summary>
     /// <param name="dueAt">When the retry becomes due.</param>
-    public void RetryScheduled(DateTimeOffset dueAt)
-    {
-        var ticks = dueAt.UtcTicks;
-        var seen = Volatile.Read(ref _retriesPendingUntilTicks);
-        while (ticks > seen)
-        {
-            var previous = Interlocked.CompareExchange(ref _retriesPendingUntilTicks, ticks, seen);
-            if (previous == seen)
-            {
-                return;
-            }
-
-            seen = previous;
-        }
-    }
+    public void RetryScheduled(DateTimeOffset dueAt) => InterlockedMax.Raise(ref _retriesPendingUntilTicks, dueAt.UtcTicks);
 
     /// <summary>The wait after an empty claim, and the schedule's step to the next one.</summary>
     /// <param name="wakeupsArrive">Whether a cross-process wake-up channel is established right now.</param>
     /// <returns>How long to wait for a wake-up before claiming again.</returns>
     public TimeSpan Next(bool wakeupsArrive)
     {
-        if (!wakeupsArrive || _timeProvider.GetUtcNow().UtcTicks < Volatile.Read(ref _retriesPendingUntilTicks))
+        if (!wakeupsArrive || _timeProvider.GetUtcNow().UtcTicks < Interlocked.Read(ref _retriesPendingUntilTicks))
         {
             _next = _poll;
             return _poll;
