@@ -1,7 +1,11 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Postbox.IntegrationTests.Infrastructure;
 using Postbox.PostgreSql;
+using Postbox.Retry;
+using Postbox.Transport;
 
 namespace Postbox.IntegrationTests.Relay;
 
@@ -151,6 +155,34 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
         await relay.StopAsync();
     }
 
+    [Fact]
+    public async Task WhileBackedOff_ARetryScheduledAfterASlowFailedPublish_IsTriedAtThePollInterval()
+    {
+        // The first publish fails only after 24 s (a broker slow to refuse), the retry 200 ms later succeeds. Meanwhile
+        // the claim loop, woken by the NOTIFY, backed off again (10 ms … 10.24 s, then a 20.48 s wait from about 21 s
+        // to 41 s): the retry, due at about 24.2 s, must still be tried at the poll interval, not when that wait ends.
+        var transport = new SlowFirstFailureTransport(TimeSpan.FromSeconds(24));
+        using var relay = PostboxHost.Build(_schema, transport: b => b.Services.Replace(ServiceDescriptor.Singleton<IOutboxTransport>(transport)), configure: o =>
+        {
+            o.Relay.PollInterval = TimeSpan.FromMilliseconds(10);
+            o.Relay.IdlePollInterval = TimeSpan.FromHours(1);
+            o.Relay.RetryPolicy = RetryPolicy.Fixed(TimeSpan.FromMilliseconds(200));
+            o.Relay.PublishTimeout = TimeSpan.FromSeconds(50);
+            o.Relay.LeaseDuration = TimeSpan.FromSeconds(60);
+        });
+        await relay.StartAsync();
+        await ListenerPidAsync();
+
+        var message = PostgresSchema.Message("slow.to.refuse");
+        await _schema.EnqueueAsync([message]);
+        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<int>($"SELECT attempts FROM {{schema}}.outbox WHERE id = '{message.Id}'") == 1,
+            TimeSpan.FromSeconds(60), "the first attempt failed and the retry is scheduled");
+
+        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<short>($"SELECT state FROM {{schema}}.outbox WHERE id = '{message.Id}'") == 1,
+            Found, "the relay's own retry (200 ms) was tried at the poll interval although its loop had backed off before the publish failed");
+        await relay.StopAsync();
+    }
+
     private async Task<IHost> StartBackedOffRelayAsync()
     {
         var relay = PostboxHost.Build(_schema, configure: o =>
@@ -206,6 +238,21 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
     {
         await using var command = _server.CreateCommand(sql);
         await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Refuses the first publish after a delay, accepts the rest (the in-memory transport fails at once).</summary>
+    private sealed class SlowFirstFailureTransport(TimeSpan delay) : IOutboxTransport
+    {
+        private int _calls;
+
+        public async ValueTask PublishAsync(OutboxEnvelope message, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                await Task.Delay(delay, cancellationToken);
+                throw new TransportException("refused, slowly");
+            }
+        }
     }
 
     private sealed class AsyncDisposables : List<IAsyncDisposable>, IAsyncDisposable
