@@ -75,7 +75,13 @@ internal sealed class PostgreSqlWakeupSource : IRelayWakeupSource
                 finally
                 {
                     // From here on a commit may go unnoticed: the relay polls at its poll interval until LISTEN is back.
+                    // Woken, so that a relay in the middle of an idle wait (up to IdlePollInterval) switches now.
                     _listening = false;
+                    if (!cancellationToken.IsCancellationRequested)
+                    {
+                        wake();
+                    }
+
                     await UnlistenAsync(connection).ConfigureAwait(false);
                 }
             }

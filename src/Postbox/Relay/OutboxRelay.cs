@@ -324,12 +324,21 @@ internal sealed class OutboxRelay : BackgroundService
             try
             {
                 var changed = await _store.SettleAsync(outcome, CancellationToken.None).ConfigureAwait(false);
+                var retries = false;
                 foreach (var failure in outcome.Failed)
                 {
                     if (!failure.Dead)
                     {
                         _idlePolling.RetryScheduled(failure.NextAttemptAt);
+                        retries = true;
                     }
+                }
+
+                if (retries)
+                {
+                    // The claim loop may have backed off while this batch was publishing (a publish can take up to
+                    // PublishTimeout): wake it so that its next wait is the poll interval, not the rest of an idle one.
+                    _signal.Notify();
                 }
 
                 if (changed < count)

@@ -15,8 +15,9 @@ public interface IRelayWakeupSource
     /// <summary>
     /// Whether the channel is established right now, so that every message committed from now on calls the wake-up.
     /// While <see langword="true"/>, an idle relay waits up to <c>RelayOptions.IdlePollInterval</c> between claims instead
-    /// of <c>RelayOptions.PollInterval</c>. A source must report <see langword="false"/> while it reconnects, and call
-    /// the wake-up once it is back (notifications sent meanwhile are lost). Default <see langword="false"/>: the relay
+    /// of <c>RelayOptions.PollInterval</c>. A source must report <see langword="false"/> while it reconnects, call the
+    /// wake-up when the channel is lost (a relay in an idle wait then returns to the poll interval at once) and again
+    /// once it is back (notifications sent meanwhile are lost). Default <see langword="false"/>: the relay
     /// keeps polling at the poll interval.
     /// </summary>
     bool IsListening => false;
