@@ -11,9 +11,13 @@ public sealed class PostgreSqlOptions
     public string Schema { get; set; } = "postbox";
 
     /// <summary>
-    /// Issue <c>pg_notify</c> in every enqueuing transaction so relays in other processes wake at once.
-    /// Costs one statement in the same round trip and a brief global lock at commit; turn it off when all
-    /// relays run in the producing process or polling latency is enough. Default <see langword="true"/>.
+    /// Issue <c>pg_notify</c> in enqueuing transactions so relays in other processes wake at once (coalesced: of the
+    /// transactions a process enqueues within 5 ms, the first carries it). Costs one statement in the same round trip and
+    /// a brief global lock at commit; turn it off when all relays run in the producing process or polling latency is
+    /// enough. Off, relays in other processes find new messages only by polling; a relay that LISTENs then still backs
+    /// off to <c>RelayOptions.IdlePollInterval</c> between claims, so lower that to the latency you accept (or turn
+    /// <see cref="ListenForNotifications"/> off, which keeps the relay at <c>RelayOptions.PollInterval</c>).
+    /// Default <see langword="true"/>.
     /// </summary>
     public bool NotifyOnEnqueue { get; set; } = true;
 

@@ -7,15 +7,19 @@ public sealed class IdlePollingTests
 {
     private static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(5);
+    private const int Steady = IdlePolling.SteadyWaits;
+
+    private static double[] Waits(IdlePolling polling, int count, bool listening = true) =>
+        Enumerable.Range(0, count).Select(_ => polling.Next(listening).TotalSeconds).ToArray();
 
     [Fact]
-    public void WhileListening_EachEmptyWaitDoubles_UpToTheIdleInterval()
+    public void WhileListening_AfterTheSteadyWaits_EachEmptyWaitDoubles_UpToTheIdleInterval()
     {
         var polling = new IdlePolling(Poll, Idle, new FakeTimeProvider());
 
-        var waits = Enumerable.Range(0, 6).Select(_ => polling.Next(wakeupsArrive: true).TotalSeconds).ToArray();
+        var waits = Waits(polling, Steady + 5);
 
-        Assert.Equal([1, 2, 4, 5, 5, 5], waits);
+        Assert.Equal([.. Enumerable.Repeat(1.0, Steady), 2, 4, 5, 5, 5], waits);
     }
 
     [Fact]
@@ -23,27 +27,21 @@ public sealed class IdlePollingTests
     {
         var polling = new IdlePolling(Poll, Idle, new FakeTimeProvider());
 
-        Assert.All(Enumerable.Range(0, 5).Select(_ => polling.Next(wakeupsArrive: false)), w => Assert.Equal(Poll, w));
-        polling.Next(true);
-        polling.Next(true);
+        Assert.All(Waits(polling, 3 * Steady, listening: false), w => Assert.Equal(1.0, w));
+        Waits(polling, Steady + 3);
         Assert.Equal(Poll, polling.Next(false)); // LISTEN lost: a commit may go unnoticed, so poll again at once
-        Assert.Equal(Poll, polling.Next(true)); // and back off from the start once it is back
-        Assert.Equal(2 * Poll, polling.Next(true));
+        Assert.Equal([.. Enumerable.Repeat(1.0, Steady), 2], Waits(polling, Steady + 1)); // and back off from the start once it is back
     }
 
     [Fact]
     public void Reset_StartsAgainAtThePollInterval()
     {
         var polling = new IdlePolling(Poll, Idle, new FakeTimeProvider());
-        for (var i = 0; i < 5; i++)
-        {
-            polling.Next(true);
-        }
+        Waits(polling, Steady + 5);
 
         polling.Reset();
 
-        Assert.Equal(Poll, polling.Next(true));
-        Assert.Equal(2 * Poll, polling.Next(true));
+        Assert.Equal([.. Enumerable.Repeat(1.0, Steady), 2], Waits(polling, Steady + 1));
     }
 
     [Fact]
@@ -61,8 +59,9 @@ public sealed class IdlePollingTests
         }
 
         clock.Advance(Poll);
-        Assert.Equal(Poll, polling.Next(true)); // due now: the claim after this wait finds it; then back off again
-        Assert.Equal(2 * Poll, polling.Next(true));
+        // Due now: the claim after this wait finds it (and a claimed message resets); found nothing, the wait backs off
+        // again after the steady waits.
+        Assert.Equal([.. Enumerable.Repeat(1.0, Steady), 2], Waits(polling, Steady + 1));
     }
 
     [Theory]
@@ -75,7 +74,7 @@ public sealed class IdlePollingTests
         var polling = new IdlePolling(poll, idle, new FakeTimeProvider());
         var cap = idle > poll ? idle : poll;
 
-        var waits = Enumerable.Range(0, 10).Select(_ => polling.Next(true)).ToArray();
+        var waits = Enumerable.Range(0, Steady + 10).Select(_ => polling.Next(true)).ToArray();
 
         Assert.All(waits, w => Assert.InRange(w, poll, cap));
         Assert.Equal(cap, waits[^1]);
@@ -84,7 +83,8 @@ public sealed class IdlePollingTests
     /// <summary>
     /// Random interleavings of empty waits, wake-ups, lost and regained LISTEN, retries and time, against a model
     /// that states the rule plainly: the wait is the poll interval unless listening and no retry is pending, and
-    /// otherwise min(poll × 2^(empty waits since the last reset), idle).
+    /// otherwise, counting the empty waits since the last reset (or lost LISTEN, or pending retry) from 0, the poll
+    /// interval for the first SteadyWaits and then min(poll × 2^(n − SteadyWaits + 1), idle).
     /// </summary>
     [Theory]
     [InlineData(1)]
@@ -127,7 +127,7 @@ public sealed class IdlePollingTests
                     }
                     else
                     {
-                        var expected = poll * Math.Pow(2, Math.Min(steps, 30));
+                        var expected = steps < Steady ? poll : poll * Math.Pow(2, Math.Min(steps - Steady + 1, 30));
                         Assert.Equal(expected < cap ? expected : cap, wait);
                         steps++;
                     }
