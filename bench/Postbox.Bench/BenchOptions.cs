@@ -94,7 +94,8 @@ internal sealed class BenchOptions
                 case "--mysql": o.MySql = Next(); break;
                 case "--rabbitmq": o.RabbitMQ = Next(); break;
                 case "--scenarios":
-                    o.Scenarios.Clear();
+                    // Replaces the scenarios, not a peer chosen with --peer: the order of the two options does not matter.
+                    o.Scenarios.RemoveWhere(s => !PeerScenarios.Contains(s));
                     foreach (var s in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
                         if (!AllScenarios.Contains(s) && !PeerScenarios.Contains(s))
