@@ -23,38 +23,21 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
 {
     private static readonly TimeSpan BackedOff = TimeSpan.FromSeconds(24);
     private static readonly TimeSpan Found = TimeSpan.FromSeconds(12);
-    private readonly string _database = "idlewake_" + Guid.NewGuid().ToString("N")[..12];
-    private readonly NpgsqlDataSource _server = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
-    private string _connectionString = null!;
-    private PostgresSchema _schema = null!;
+    private readonly PrivateDatabase _db = new("idlewake");
 
     public async Task InitializeAsync()
     {
-        await using (var create = _server.CreateCommand($"CREATE DATABASE {_database}"))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        _connectionString = new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _database }.ConnectionString;
-        _schema = new PostgresSchema(_connectionString);
-        await _schema.InitializeAsync();
+        await _db.InitializeAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await using (var allow = _server.CreateCommand($"ALTER DATABASE {_database} ALLOW_CONNECTIONS true"))
+        await using (var allow = _db.Server.CreateCommand($"ALTER DATABASE {_db.Name} ALLOW_CONNECTIONS true"))
         {
             await allow.ExecuteNonQueryAsync();
         }
 
-        await _schema.DataSource.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await using (var drop = _server.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)"))
-        {
-            await drop.ExecuteNonQueryAsync();
-        }
-
-        await _server.DisposeAsync();
+        await _db.DisposeAsync();
     }
 
     [Fact]
@@ -64,7 +47,7 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
 
         // Another process's writer: its NOTIFY is the only way the relay can learn of the message before its next poll.
         var message = PostgresSchema.Message("nobody.listens");
-        await _schema.EnqueueAsync([message]);
+        await _db.Schema.EnqueueAsync([message]);
 
         await Eventually.HoldsAsync(() => AttemptedAsync(message.Id), Found, "the backed-off relay tried the message that its NOTIFY announced");
         await relay.StopAsync();
@@ -96,15 +79,15 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
         {
             for (var i = 0; i < 12; i++)
             {
-                warm.Add(await _schema.DataSource.OpenConnectionAsync());
+                warm.Add(await _db.Schema.DataSource.OpenConnectionAsync());
             }
         }
 
-        await using var producer = new NpgsqlConnection(_connectionString);
+        await using var producer = new NpgsqlConnection(_db.ConnectionString);
         await producer.OpenAsync();
         using var relay = await StartBackedOffRelayAsync();
 
-        await ExecuteAsync($"ALTER DATABASE {_database} ALLOW_CONNECTIONS false");
+        await ExecuteAsync($"ALTER DATABASE {_db.Name} ALLOW_CONNECTIONS false");
         await TerminateAsync(await ListenerPidAsync());
         // LISTEN is down and stays down; anything the loss itself triggered is over by now.
         await Task.Delay(TimeSpan.FromSeconds(1));
@@ -113,13 +96,13 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
         var message = PostgresSchema.Message("nobody.listens");
         await using (var transaction = await producer.BeginTransactionAsync())
         {
-            await new PostgreSqlOutboxWriter(_schema.Options).WriteAsync(transaction, [message], DateTimeOffset.UtcNow, CancellationToken.None);
+            await new PostgreSqlOutboxWriter(_db.Schema.Options).WriteAsync(transaction, [message], DateTimeOffset.UtcNow, CancellationToken.None);
             await transaction.CommitAsync();
         }
 
         await Eventually.HoldsAsync(() => AttemptedAsync(message.Id), Found,
             "the relay, with LISTEN down, polled at its poll interval (docs/operations.md: while LISTEN reconnects the wait stays at PollInterval)");
-        await ExecuteAsync($"ALTER DATABASE {_database} ALLOW_CONNECTIONS true");
+        await ExecuteAsync($"ALTER DATABASE {_db.Name} ALLOW_CONNECTIONS true");
         await relay.StopAsync();
     }
 
@@ -139,14 +122,14 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
         IReadOnlyList<NpgsqlBatchCommand> second;
         do
         {
-            var writer = new PostgreSqlOutboxWriter(_schema.Options);
+            var writer = new PostgreSqlOutboxWriter(_db.Schema.Options);
             var first = writer.CreateCommands([PostgresSchema.Message("rolled.back")], DateTimeOffset.UtcNow);
             Assert.Equal(2, first.Count);
             second = writer.CreateCommands([message], DateTimeOffset.UtcNow);
         }
         while (second.Count != 1);
 
-        await using (var connection = await _schema.DataSource.OpenConnectionAsync())
+        await using (var connection = await _db.Schema.DataSource.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
             await using var batch = new NpgsqlBatch(connection, transaction);
@@ -167,7 +150,7 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
         // the claim loop, woken by the NOTIFY, backed off again (10 ms … 10.24 s, then a 20.48 s wait from about 21 s
         // to 41 s): the retry, due at about 24.2 s, must still be tried at the poll interval, not when that wait ends.
         var transport = new SlowFirstFailureTransport(TimeSpan.FromSeconds(24));
-        using var relay = PostboxHost.Build(_schema, transport: b => b.Services.Replace(ServiceDescriptor.Singleton<IOutboxTransport>(transport)), configure: o =>
+        using var relay = PostboxHost.Build(_db.Schema, transport: b => b.Services.Replace(ServiceDescriptor.Singleton<IOutboxTransport>(transport)), configure: o =>
         {
             o.Relay.PollInterval = TimeSpan.FromMilliseconds(10);
             o.Relay.IdlePollInterval = TimeSpan.FromHours(1);
@@ -179,18 +162,18 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
         await ListenerPidAsync();
 
         var message = PostgresSchema.Message("slow.to.refuse");
-        await _schema.EnqueueAsync([message]);
-        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<int>($"SELECT attempts FROM {{schema}}.outbox WHERE id = '{message.Id}'") == 1,
+        await _db.Schema.EnqueueAsync([message]);
+        await Eventually.HoldsAsync(async () => await _db.Schema.ScalarAsync<int>($"SELECT attempts FROM {{schema}}.outbox WHERE id = '{message.Id}'") == 1,
             TimeSpan.FromSeconds(60), "the first attempt failed and the retry is scheduled");
 
-        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<short>($"SELECT state FROM {{schema}}.outbox WHERE id = '{message.Id}'") == 1,
+        await Eventually.HoldsAsync(async () => await _db.Schema.ScalarAsync<short>($"SELECT state FROM {{schema}}.outbox WHERE id = '{message.Id}'") == 1,
             Found, "the relay's own retry (200 ms) was tried at the poll interval although its loop had backed off before the publish failed");
         await relay.StopAsync();
     }
 
     private async Task<IHost> StartBackedOffRelayAsync(TimeSpan? idlePollInterval = null)
     {
-        var relay = PostboxHost.Build(_schema, configure: o =>
+        var relay = PostboxHost.Build(_db.Schema, configure: o =>
         {
             o.Relay.PollInterval = TimeSpan.FromMilliseconds(10);
             o.Relay.IdlePollInterval = idlePollInterval ?? TimeSpan.FromHours(1);
@@ -203,16 +186,16 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
 
     private async Task EnqueueWithoutNotifyAsync(OutboxMessage message)
     {
-        await using var connection = await _schema.DataSource.OpenConnectionAsync();
+        await using var connection = await _db.Schema.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        var writer = new PostgreSqlOutboxWriter(new PostgreSqlOptions { Schema = _schema.Name, NotifyOnEnqueue = false });
+        var writer = new PostgreSqlOutboxWriter(new PostgreSqlOptions { Schema = _db.Schema.Name, NotifyOnEnqueue = false });
         await writer.WriteAsync(transaction, [message], DateTimeOffset.UtcNow, CancellationToken.None);
         await transaction.CommitAsync();
     }
 
     private async Task<bool> AttemptedAsync(Guid id)
     {
-        await using var command = _schema.DataSource.CreateCommand($"SELECT attempts > 0 OR state = 1 FROM \"{_schema.Name}\".outbox WHERE id = $1");
+        await using var command = _db.Schema.DataSource.CreateCommand($"SELECT attempts > 0 OR state = 1 FROM \"{_db.Schema.Name}\".outbox WHERE id = $1");
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
         return (bool)(await command.ExecuteScalarAsync())!;
     }
@@ -227,21 +210,21 @@ public sealed class RelayIdleBackoffWakeupTests : IAsyncLifetime
 
     private async Task<int?> ListenerPidOrNullAsync()
     {
-        await using var command = _server.CreateCommand("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _database });
+        await using var command = _db.Server.CreateCommand("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _db.Name });
         return await command.ExecuteScalarAsync() as int?;
     }
 
     private async Task TerminateAsync(int pid)
     {
-        await using var command = _server.CreateCommand("SELECT pg_terminate_backend($1)");
+        await using var command = _db.Server.CreateCommand("SELECT pg_terminate_backend($1)");
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
         Assert.True((bool)(await command.ExecuteScalarAsync())!);
     }
 
     private async Task ExecuteAsync(string sql)
     {
-        await using var command = _server.CreateCommand(sql);
+        await using var command = _db.Server.CreateCommand(sql);
         await command.ExecuteNonQueryAsync();
     }
 

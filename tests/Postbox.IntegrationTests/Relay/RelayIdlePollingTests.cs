@@ -14,44 +14,29 @@ namespace Postbox.IntegrationTests.Relay;
 public sealed class RelayIdlePollingTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
-    private readonly string _database = "idlepoll_" + Guid.NewGuid().ToString("N")[..12];
-    private readonly NpgsqlDataSource _server = NpgsqlDataSource.Create(TestEnvironment.PostgresConnectionString);
-    private PostgresSchema _schema = null!;
+    private readonly PrivateDatabase _db = new("idlepoll");
 
     public async Task InitializeAsync()
     {
-        await using (var create = _server.CreateCommand($"CREATE DATABASE {_database}"))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        _schema = new PostgresSchema(new NpgsqlConnectionStringBuilder(TestEnvironment.PostgresConnectionString) { Database = _database }.ConnectionString);
-        await _schema.InitializeAsync();
+        await _db.InitializeAsync();
         // Autovacuum's visits are transactions of this database too, not the relay's: off for the outbox, and nothing
         // left to do in the catalogs that the migrations changed (a worker's visit to them is a transaction per table).
-        await _schema.ExecuteAsync("ALTER TABLE {schema}.outbox SET (autovacuum_enabled = false)");
-        await _schema.ExecuteAsync("VACUUM (ANALYZE)");
+        await _db.Schema.ExecuteAsync("ALTER TABLE {schema}.outbox SET (autovacuum_enabled = false)");
+        await _db.Schema.ExecuteAsync("VACUUM (ANALYZE)");
         // A backend reports its counts when it ends, or up to 10 s after it goes idle: close the connections that ran the
         // migrations and the VACUUM (a transaction per table), so their counts land now and not in a measured window.
-        _schema.DataSource.Clear();
+        _db.Schema.DataSource.Clear();
     }
 
     public async Task DisposeAsync()
     {
-        await _schema.DataSource.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await using (var drop = _server.CreateCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)"))
-        {
-            await drop.ExecuteNonQueryAsync();
-        }
-
-        await _server.DisposeAsync();
+        await _db.DisposeAsync();
     }
 
     [Fact]
     public async Task WhileListening_AnIdleRelayBacksOff_ButItsOwnPendingRetryKeepsThePollInterval()
     {
-        using var relay = PostboxHost.Build(_schema, configure: o =>
+        using var relay = PostboxHost.Build(_db.Schema, configure: o =>
         {
             o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
             o.Relay.IdlePollInterval = TimeSpan.FromHours(1);
@@ -65,14 +50,14 @@ public sealed class RelayIdlePollingTests(Xunit.Abstractions.ITestOutputHelper o
 
         // A message nobody subscribed to: the in-memory transport refuses it, so the relay schedules a retry 5 min out.
         var outbox = relay.Services.GetRequiredService<IOutbox>();
-        await using (var connection = await _schema.DataSource.OpenConnectionAsync())
+        await using (var connection = await _db.Schema.DataSource.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
             await outbox.EnqueueAsync(transaction, PostgresSchema.Message("nobody.listens"));
             await transaction.CommitAsync();
         }
 
-        await Eventually.HoldsAsync(async () => await _schema.ScalarAsync<int>("SELECT attempts FROM {schema}.outbox") == 1,
+        await Eventually.HoldsAsync(async () => await _db.Schema.ScalarAsync<int>("SELECT attempts FROM {schema}.outbox") == 1,
             TimeSpan.FromSeconds(30), "the first attempt failed and a retry is scheduled");
         // Past the wake-up's burst of claims and this test's own polling, whose statistics may arrive late; untracked,
         // the relay's back-off would have grown past 6 s by the window's start.
@@ -88,7 +73,7 @@ public sealed class RelayIdlePollingTests(Xunit.Abstractions.ITestOutputHelper o
     [Fact]
     public async Task WithoutListening_TheRelayKeepsPolling_SoOtherProcessesMessagesAreFound()
     {
-        using var relay = PostboxHost.Build(_schema, configure: o =>
+        using var relay = PostboxHost.Build(_db.Schema, configure: o =>
         {
             o.Relay.PollInterval = TimeSpan.FromMilliseconds(100);
             o.Relay.IdlePollInterval = TimeSpan.FromHours(1);
@@ -111,8 +96,8 @@ public sealed class RelayIdlePollingTests(Xunit.Abstractions.ITestOutputHelper o
 
     private async Task<long> CommitsAsync()
     {
-        await using var command = _server.CreateCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = $1");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _database });
+        await using var command = _db.Server.CreateCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _db.Name });
         return (long)(await command.ExecuteScalarAsync())!;
     }
 }
