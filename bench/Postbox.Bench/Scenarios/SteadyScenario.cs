@@ -121,7 +121,6 @@ internal sealed class SteadyScenario(BenchContext context)
             waits = (string)(await activity.ExecuteScalarAsync())!;
         }
 
-
         await using var command = schema.DataSource.CreateCommand($"""
             SELECT pg_total_relation_size(c.oid), pg_relation_size(c.oid), s.n_live_tup, s.n_dead_tup, s.autovacuum_count
             FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = '{schema.Outbox}'::regclass

@@ -21,7 +21,7 @@ internal sealed class RelayHealthCheck(RelayHeartbeat heartbeat, IOptions<Postbo
             return Task.FromResult(HealthCheckResult.Healthy("The relay is disabled in this process."));
         }
 
-        var limit = Limit(options.Value.RelayStallTimeout, relay.IdlePollInterval > relay.PollInterval ? relay.IdlePollInterval : relay.PollInterval);
+        var limit = Limit(options.Value.RelayStallTimeout, relay.LongestPollWait);
         var result = heartbeat.SinceLastBeat switch
         {
             null => new HealthCheckResult(context.Registration.FailureStatus, "The relay loop is not running."),

@@ -14,8 +14,9 @@ namespace Postbox.Relay;
 /// few milliseconds and process), so a message committed some time after the notification that covered it carries no
 /// wake-up of its own, and it is found within the poll interval while traffic is recent, as before the back-off
 /// existed. A retry this relay scheduled keeps the poll at the poll interval until it is due (and its settle wakes the
-/// loop), so the relay's own retries are never late by more than the poll interval; what becomes due by time elsewhere (a scheduled <see cref="OutboxMessage.AvailableAt"/>,
-/// another relay's retry, an expired lease of a relay that died) is seen within the idle interval.
+/// loop), so the relay's own retries are never late by more than the poll interval; what becomes due by time elsewhere
+/// (a scheduled <see cref="OutboxMessage.AvailableAt"/>, another relay's retry, an expired lease of a relay that died)
+/// is seen within the idle interval.
 /// Called from the claim loop only, apart from <see cref="RetryScheduled"/>, which settles call from any thread.
 /// </remarks>
 internal sealed class IdlePolling

@@ -60,7 +60,7 @@ internal sealed class OutboxRelay : BackgroundService
         _wakeupSource = wakeupSources.FirstOrDefault();
         _owner = _options.OwnerId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
         _transport = transport;
-        _idlePolling = new IdlePolling(_options.PollInterval, _options.IdlePollInterval, timeProvider);
+        _idlePolling = new IdlePolling(_options.PollInterval, _options.LongestPollWait, timeProvider);
         _outage = new TransportOutage(timeProvider, logger);
         _suspects = new SuspectMessages(timeProvider);
         _publisher = new BatchPublisher(transport, _options, timeProvider, metrics, logger, _outage, _suspects);
@@ -92,7 +92,7 @@ internal sealed class OutboxRelay : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.RelayStarted(_logger, _owner, _options.BatchSize, _options.BatchSize * _options.MaxInFlightBatches, _options.PollInterval,
-            _options.IdlePollInterval > _options.PollInterval ? _options.IdlePollInterval : _options.PollInterval);
+            _options.LongestPollWait);
         var background = new List<Task> { _maintenance.RunAsync(stoppingToken) };
         if (_serverRow is not null)
         {

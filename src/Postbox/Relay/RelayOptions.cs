@@ -36,6 +36,9 @@ public sealed class RelayOptions
     /// </summary>
     public TimeSpan IdlePollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest wait between two claims of an idle relay: the larger of both poll intervals.</summary>
+    internal TimeSpan LongestPollWait => IdlePollInterval > PollInterval ? IdlePollInterval : PollInterval;
+
     /// <summary>
     /// How long a claim is held. A relay that dies holding messages loses them to other relays after this.
     /// Default 60 s; must exceed <see cref="PublishTimeout"/>.
