@@ -48,6 +48,9 @@ internal sealed class BenchOptions
     public int RawChannels { get; set; } = 2;
     public int RawWindow { get; set; } = 2000;
 
+    /// <summary>Also drain with the lock-only claim prototype (<c>lockrelay</c>) in each repeat; keyless drains only.</summary>
+    public bool DrainPrototype { get; set; } = true;
+
     // 3. Latency.
     public double LatencySeconds { get; set; } = 30;
     public double WarmupSeconds { get; set; } = 3;
@@ -134,6 +137,7 @@ internal sealed class BenchOptions
                 case "--in-flight": o.InFlightBatches = I(); break;
                 case "--raw-channels": o.RawChannels = I(); break;
                 case "--raw-window": o.RawWindow = I(); break;
+                case "--drain-prototype": o.DrainPrototype = bool.Parse(Next()); break;
                 case "--latency-seconds": o.LatencySeconds = D(); break;
                 case "--warmup-seconds": o.WarmupSeconds = D(); break;
                 case "--rates": o.Rates = [.. Next().Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))]; break;
@@ -205,8 +209,8 @@ internal sealed class BenchOptions
         : "";
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"producer {ProducerSeconds:0.#} s × 3 modes, {ProducerClients} clients, {Rounds} alternating rounds; bulk {BulkSize}/tx, {BulkClients} clients; " +
-        $"drain {DrainMessages:N0} msgs × {DrainRepeats}, payload {PayloadBytes} B, keys {Keys}, batch {BatchSize} × {InFlightBatches} in flight; " +
+        $"producer {ProducerSeconds:0.#} s × 6 modes, {ProducerClients} clients, {Rounds} alternating rounds; bulk {BulkSize}/tx, {BulkClients} clients; " +
+        $"drain {DrainMessages:N0} msgs × {DrainRepeats}, payload {PayloadBytes} B, keys {Keys}, batch {BatchSize} × {InFlightBatches} in flight{(DrainPrototype && Keys == 0 ? ", with the lock-only claim prototype" : "")}; " +
         $"raw publisher {RawChannels} channels, {RawWindow} unconfirmed; latency {LatencySeconds:0.#} s at {string.Join('/', Rates)} msg/s (+{WarmupSeconds:0.#} s warm-up), poll {PollMilliseconds} ms; " +
         $"idle {IdleSeconds:0.#} s; {PeerDescription}backlog {BacklogSmall:N0} vs {BacklogLarge:N0}; ordering {OrderingMessages:N0} msgs over {OrderingKeys:N0} keys × {OrderingRounds} rounds; " +
         $"steady {SteadyRate:N0} msg/s for {SteadySeconds:0.#} s, sampled every {SteadySampleSeconds:0.#} s");

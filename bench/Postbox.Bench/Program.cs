@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
 {
     "relay" => await RelayMode.RunAsync(new ChildArgs(args[1..])),
     "rawpublish" => await RawPublishMode.RunAsync(new ChildArgs(args[1..])),
+    "lockrelay" => await LockClaimRelayMode.RunAsync(new ChildArgs(args[1..])),
     "run" => await BenchRunner.MainAsync(args[1..]),
     "claim-sql" => ClaimSqlMode.Print(args.Length > 1 ? args[1] : "postbox"),
     _ => await BenchRunner.MainAsync(args),

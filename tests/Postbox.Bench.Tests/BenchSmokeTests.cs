@@ -45,6 +45,15 @@ public sealed class BenchSmokeTests
                 Assert.Contains(rows, r => r[1] == scenario && r[4] != "—" && r[4].Length > 0 && r[5] != "—");
             }
 
+            // The lock-only claim prototype drained the same backlog beside the relay, against the same raw limit, and
+            // its table growth is reported beside the relay's.
+            var prototype = Assert.Single(rows, r => r[1] == "2" && r[2].Contains("lock-only claim **prototype**", StringComparison.Ordinal) && r[2].Contains("msgs/s", StringComparison.Ordinal));
+            Assert.NotEqual("—", prototype[5]);
+            Assert.Single(rows, r => r[1] == "2" && r[2].StartsWith("outbox table + indexes after / before the drain", StringComparison.Ordinal) && r[3].EndsWith("×)", StringComparison.Ordinal));
+
+            // The producer's floor (a minimal hand-written row) is measured beside Postbox's modes.
+            Assert.Single(rows, r => r[1] == "1" && r[2].Contains("minimal outbox table", StringComparison.Ordinal) && r[5] != "—");
+
             // The peer (Wolverine) ran in the same run: its figure sits beside Postbox's in the producer, drain,
             // latency and idle rows (columns 8 and 9), never in a row of its own when the Postbox scenario ran.
             Assert.Contains("| Wolverine (same run) | Wolverine ratio |", markdown, StringComparison.Ordinal);

@@ -28,15 +28,17 @@ internal sealed class DrainScenario(BenchContext context)
 
         var postbox = new List<Measurement>();
         var raw = new List<Measurement>();
+        var prototype = new List<Measurement>();
         for (var repeat = 1; repeat <= o.DrainRepeats; repeat++)
         {
             for (var attempt = 1; ; attempt++)
             {
                 var interruptions = context.Broker.Interruptions;
                 Measurement p, r;
+                Measurement? l;
                 try
                 {
-                    (p, r) = await RepeatAsync(repeat, schema, exchange, queuePrefix, queue, rawExchange, rawQueue);
+                    (p, l, r) = await RepeatAsync(repeat, schema, exchange, queuePrefix, queue, rawExchange, rawQueue);
                 }
                 catch (TimeoutException ex) when (context.Broker.Interruptions != interruptions && attempt < 3)
                 {
@@ -48,6 +50,11 @@ internal sealed class DrainScenario(BenchContext context)
                 {
                     postbox.Add(p);
                     raw.Add(r);
+                    if (l is not null)
+                    {
+                        prototype.Add(l);
+                    }
+
                     break;
                 }
 
@@ -56,23 +63,39 @@ internal sealed class DrainScenario(BenchContext context)
         }
 
         Summarize(postbox, raw);
+        SummarizePrototype(prototype, postbox, raw);
     }
 
-    private async Task<(Measurement Postbox, Measurement Raw)> RepeatAsync(int repeat, BenchSchema schema, string exchange, string queuePrefix, string queue,
-        string rawExchange, string rawQueue)
+    private async Task<(Measurement Postbox, Measurement? Prototype, Measurement Raw)> RepeatAsync(int repeat, BenchSchema schema, string exchange,
+        string queuePrefix, string queue, string rawExchange, string rawQueue)
     {
         var o = context.Options;
         Measurement postbox, raw;
+        Measurement? prototype = null;
         {
-            await schema.ExecAsync($"TRUNCATE {schema.Outbox}");
-            await context.Broker.PurgeAsync(queue);
-            await schema.GenerateAsync(o.DrainMessages, Topic, o.PayloadBytes, o.Keys, progress: true);
+            var before = await FillAsync(schema, queue);
             await using (var relay = ChildProcess.Start("relay", context.RelayArgs(o.Postgres, schema.Name, "rabbitmq", listen: true, o.PollMilliseconds, exchange, queuePrefix)))
             {
                 await relay.WaitForAsync("READY", TimeSpan.FromSeconds(60));
                 var m = postbox = await WatchAsync(queue, relay.Pid, o.DrainMessages);
                 Progress.Say($"  repeat {repeat} Postbox relay: {m.Rate,9:N0} msg/s, relay CPU {m.CpuPer1000 * 1000:0.0} ms/1k, peak RSS {m.PeakRssMiB:0} MiB");
                 await WaitSettledAsync(schema, o.DrainMessages);
+            }
+
+            postbox = postbox with { TableBefore = before, TableAfter = await TableBytesAsync(schema) };
+            if (o.DrainPrototype && o.Keys == 0)
+            {
+                before = await FillAsync(schema, queue);
+                var args = context.RelayArgs(o.Postgres, schema.Name, "rabbitmq", listen: false, o.PollMilliseconds, exchange, queuePrefix);
+                args[0] = "lockrelay";
+                await using (var relay = ChildProcess.Start("lockrelay", args))
+                {
+                    await relay.WaitForAsync("READY", TimeSpan.FromSeconds(60));
+                    var m = await WatchAsync(queue, relay.Pid, o.DrainMessages);
+                    Progress.Say($"  repeat {repeat} lock-only claim prototype: {m.Rate,9:N0} msg/s, relay CPU {m.CpuPer1000 * 1000:0.0} ms/1k, peak RSS {m.PeakRssMiB:0} MiB");
+                    await WaitSettledAsync(schema, o.DrainMessages);
+                    prototype = m with { TableBefore = before, TableAfter = await TableBytesAsync(schema) };
+                }
             }
 
             await context.Broker.PurgeAsync(queue);
@@ -99,8 +122,20 @@ internal sealed class DrainScenario(BenchContext context)
             await context.Broker.PurgeAsync(rawQueue);
         }
 
-        return (postbox, raw);
+        return (postbox, prototype, raw);
     }
+
+    /// <summary>A fresh backlog of the drain's messages in an empty table and queue; returns the table's size with its indexes.</summary>
+    private async Task<long> FillAsync(BenchSchema schema, string queue)
+    {
+        var o = context.Options;
+        await schema.ExecAsync($"TRUNCATE {schema.Outbox}");
+        await context.Broker.PurgeAsync(queue);
+        await schema.GenerateAsync(o.DrainMessages, Topic, o.PayloadBytes, o.Keys, progress: true);
+        return await TableBytesAsync(schema);
+    }
+
+    private static Task<long> TableBytesAsync(BenchSchema schema) => schema.ScalarAsync<long>($"SELECT pg_total_relation_size('{schema.Outbox}')");
 
     private void Summarize(List<Measurement> postbox, List<Measurement> raw)
     {
@@ -123,6 +158,31 @@ internal sealed class DrainScenario(BenchContext context)
             $"RabbitMQ {Stats.Median(postbox.Select(m => m.BeamPer1000)) * 1000:0} ms; machine busy {Stats.Median(postbox.Select(m => m.MachineBusy)):P0} of {Environment.ProcessorCount} cores. " +
             $"Raw publisher: publisher {rawCpu * 1000:0} ms, PostgreSQL {Stats.Median(raw.Select(m => m.PgPer1000)) * 1000:0} ms, RabbitMQ {Stats.Median(raw.Select(m => m.BeamPer1000)) * 1000:0} ms; " +
             $"machine busy {Stats.Median(raw.Select(m => m.MachineBusy)):P0}.");
+    }
+
+    /// <summary>
+    /// The lock-only claim prototype's rows: its drain rate against the same run's raw publisher and Postbox relay, its
+    /// CPU split, and the table's growth beside the relay's (no vacuum in between: what the drain itself leaves).
+    /// </summary>
+    private void SummarizePrototype(List<Measurement> prototype, List<Measurement> postbox, List<Measurement> raw)
+    {
+        if (prototype.Count == 0)
+        {
+            return;
+        }
+
+        var rate = Stats.Median(prototype.Select(m => m.Rate));
+        var rawRate = Stats.Median(raw.Select(m => m.Rate));
+        context.Report.Add("2", $"lock-only claim **prototype** (bench code, not the library; keyless only): msgs/s drained, median of {prototype.Count}",
+            Report.F(rate, "N0"), Report.F(rawRate, "N0"), rate / rawRate, "design check", null, key: "drain-lock", rawValue: rawRate);
+        var growth = Stats.Median(prototype.Select(m => m.TableAfter / (double)m.TableBefore));
+        var relayGrowth = Stats.Median(postbox.Select(m => m.TableAfter / (double)m.TableBefore));
+        context.Report.Add("2", "outbox table + indexes after / before the drain, no vacuum between: lock-only claim prototype (Postbox relay, same run)",
+            $"{Report.F(growth, "0.00")}× ({Report.F(relayGrowth, "0.00")}×)", "—", null, "≤ 1.2×", growth <= 1.2, key: "drain-lock-storage");
+        context.Report.Note("2. Drain", "Lock-only claim prototype, each repeat: " + string.Join("; ", prototype.Select(m => $"{m.Rate:N0} msg/s, table {m.TableBefore / 1048576.0:0} → {m.TableAfter / 1048576.0:0} MiB")) +
+            $". CPU per 1,000 messages (median): prototype {Stats.Median(prototype.Select(m => m.CpuPer1000)) * 1000:0} ms, PostgreSQL {Stats.Median(prototype.Select(m => m.PgPer1000)) * 1000:0} ms, " +
+            $"RabbitMQ {Stats.Median(prototype.Select(m => m.BeamPer1000)) * 1000:0} ms; machine busy {Stats.Median(prototype.Select(m => m.MachineBusy)):P0}. " +
+            "Postbox relay, each repeat: table " + string.Join("; ", postbox.Select(m => $"{m.TableBefore / 1048576.0:0} → {m.TableAfter / 1048576.0:0} MiB")) + ".");
     }
 
     internal async Task<Measurement> WatchAsync(string queue, int pid, int count)
@@ -201,7 +261,13 @@ internal sealed class DrainScenario(BenchContext context)
         }
     }
 
-    internal sealed record Measurement(double Rate, double CpuPer1000, double PgPer1000, double BeamPer1000, double MachineBusy, double PeakRssMiB);
+    internal sealed record Measurement(double Rate, double CpuPer1000, double PgPer1000, double BeamPer1000, double MachineBusy, double PeakRssMiB)
+    {
+        /// <summary>The outbox table with its indexes before and after the drain (bytes; 0 when not measured).</summary>
+        public long TableBefore { get; init; }
+
+        public long TableAfter { get; init; }
+    }
 
     private sealed record Snapshot(double Time, long Depth, double Process, double Postgres, double Beam, double MachineBusy, double MachineTotal)
     {
