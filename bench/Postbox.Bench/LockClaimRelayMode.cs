@@ -17,8 +17,9 @@ namespace Postbox.Bench;
 /// LOCKED</c> of up to <c>--batch-size</c> ready keyless messages (a row lock is written into the existing tuple, not
 /// as a new version), publishes them through Postbox's own RabbitMQ transport (the relay's, with confirms), deletes
 /// them and commits. A failed publish rolls the transaction back and the rows are ready again (at-least-once); a crashed
-/// worker's locks go with its connection. So the only difference from the drain's Postbox row is the claim: one tuple
-/// version per message instead of two, and no separate settle statement's round trip outside the transaction.
+/// worker's locks go with its connection. It leaves one tuple version per message instead of two. Its figure is an upper
+/// bound for the design: besides the claim it skips work the relay keeps (key heads, pauses, expired leases and due
+/// retries in the claim; the topology check, tracing, metrics and publish timeout around the transport; attempts).
 /// </para>
 /// Prints <c>@READY</c> once the transport is up, <c>@STOPPED n</c> (messages published) after a <c>STOP</c> line.
 /// </summary>

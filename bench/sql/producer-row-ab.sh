@@ -33,7 +33,9 @@ for s in $S ${S}_pk; do
 done
 "${PSQL[@]}" -c "DROP INDEX ${S}_pk.outbox_ready_idx, ${S}_pk.outbox_due_idx, ${S}_pk.outbox_key_pending_idx, ${S}_pk.outbox_key_dead_idx,
                    ${S}_pk.outbox_delivered_idx, ${S}_pk.outbox_dead_idx, ${S}_pk.outbox_pending_state_idx;"
-"${PSQL[@]}" -c "CREATE TABLE ${S}_pk.outbox_noseq (LIKE ${S}_pk.outbox INCLUDING DEFAULTS); ALTER TABLE ${S}_pk.outbox_noseq DROP COLUMN seq, ADD PRIMARY KEY (id);"
+# The same storage parameters (fill factor 85) and check constraint as the outbox, only without seq.
+"${PSQL[@]}" -c "CREATE TABLE ${S}_pk.outbox_noseq (LIKE ${S}_pk.outbox INCLUDING DEFAULTS INCLUDING CONSTRAINTS) WITH (fillfactor = 85);
+                 ALTER TABLE ${S}_pk.outbox_noseq DROP COLUMN seq, ADD PRIMARY KEY (id);"
 "${PSQL[@]}" -c "CREATE TABLE $S.orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL,
                    created_at timestamptz NOT NULL DEFAULT now());
                  CREATE TABLE $S.bare_outbox (id uuid PRIMARY KEY, topic text NOT NULL, payload bytea NOT NULL);"

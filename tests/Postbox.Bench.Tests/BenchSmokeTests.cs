@@ -49,7 +49,7 @@ public sealed class BenchSmokeTests
             // its table growth is reported beside the relay's.
             var prototype = Assert.Single(rows, r => r[1] == "2" && r[2].Contains("lock-only claim **prototype**", StringComparison.Ordinal) && r[2].Contains("msgs/s", StringComparison.Ordinal));
             Assert.NotEqual("—", prototype[5]);
-            Assert.Single(rows, r => r[1] == "2" && r[2].StartsWith("outbox table + indexes after / before the drain", StringComparison.Ordinal) && r[3].EndsWith("×)", StringComparison.Ordinal));
+            Assert.Single(rows, r => r[1] == "2" && r[2].StartsWith("outbox table + indexes right after / before the drain", StringComparison.Ordinal) && r[3].EndsWith("×)", StringComparison.Ordinal));
 
             // The producer's floor (a minimal hand-written row) is measured beside Postbox's modes.
             Assert.Single(rows, r => r[1] == "1" && r[2].Contains("minimal outbox table", StringComparison.Ordinal) && r[5] != "—");
