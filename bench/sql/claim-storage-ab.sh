@@ -7,16 +7,10 @@
 set -euo pipefail
 N=${1:-300000}
 B=${2:-500}
-export PGPASSWORD=${PGPASSWORD:-postgres} PGOPTIONS="-c client_min_messages=warning"
-PSQL=(psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
-here=$(cd "$(dirname "$0")/../.." && pwd)
-mig="$here/src/Postbox.PostgreSql/Migrations"
+. "$(dirname "$0")/common.sh"
 
 prepare() { # $1 schema
-  "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1;"
-  for f in 001_outbox 003_key_heads 005_monitor_lists; do
-    sed "s/{schema}/$1/g" "$mig/$f.up.sql" | "${PSQL[@]}"
-  done
+  outbox_schema "$1"
   "${PSQL[@]}" -c "INSERT INTO $1.outbox (id, state, topic, type, payload, headers, created_at, available_at)
     SELECT gen_random_uuid(), 0, 'bench', 'BenchEvent', convert_to(rpad('{\"orderId\":12345,\"note\":\"', 254, 'x') || '\"}', 'UTF8'),
            '{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}'::jsonb, now(), now()

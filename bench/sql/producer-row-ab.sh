@@ -17,20 +17,13 @@ set -euo pipefail
 T=${1:-10}
 R=${2:-3}
 C=${3:-16}
-export PGPASSWORD=${PGPASSWORD:-postgres} PGOPTIONS="-c client_min_messages=warning"
-PSQL=(psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
-here=$(cd "$(dirname "$0")/../.." && pwd)
-mig="$here/src/Postbox.PostgreSql/Migrations"
+. "$(dirname "$0")/common.sh"
 S=producer_ab
 work=$(mktemp -d)
 trap 'rm -rf "$work"; "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $S CASCADE; DROP SCHEMA IF EXISTS ${S}_pk CASCADE;" >/dev/null' EXIT
 
-for s in $S ${S}_pk; do
-  "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $s CASCADE; CREATE SCHEMA $s;"
-  for f in 001_outbox 003_key_heads 005_monitor_lists; do
-    sed "s/{schema}/$s/g" "$mig/$f.up.sql" | "${PSQL[@]}"
-  done
-done
+outbox_schema $S
+outbox_schema ${S}_pk
 "${PSQL[@]}" -c "DROP INDEX ${S}_pk.outbox_ready_idx, ${S}_pk.outbox_due_idx, ${S}_pk.outbox_key_pending_idx, ${S}_pk.outbox_key_dead_idx,
                    ${S}_pk.outbox_delivered_idx, ${S}_pk.outbox_dead_idx, ${S}_pk.outbox_pending_state_idx;"
 # The same storage parameters (fill factor 85) and check constraint as the outbox, only without seq.
