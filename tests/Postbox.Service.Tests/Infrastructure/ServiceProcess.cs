@@ -91,7 +91,17 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            // Say what the process had printed: a bare TaskCanceledException told nothing about a rare hang (the admin
+            // command's Ctrl+C test, session 20 onwards, local full runs only).
+            throw new TimeoutException($"{Role} (pid {_process.Id}) did not exit within {timeout}. Output so far:\n{Output}");
+        }
+
         return _process.ExitCode;
     }
 
