@@ -248,7 +248,7 @@ public sealed class AdminCommandTests
             }
         });
         var port = ((IPEndPoint)silent.LocalEndpoint).Port;
-        await using var admin = ServiceProcess.Start("admin",
+        await using var admin = ServiceProcess.StartInterruptible("admin",
             ["list", "--postgres", string.Create(CultureInfo.InvariantCulture, $"Host=127.0.0.1;Port={port};Username=u;Password=p;Timeout=120;Command Timeout=120")]);
         await TestEnvironment.WaitUntilAsync(() => Task.FromResult(!accepted.IsEmpty), Wait, "the command to connect");
         await Task.Delay(TimeSpan.FromSeconds(1));

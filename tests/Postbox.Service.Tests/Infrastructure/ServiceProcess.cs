@@ -48,14 +48,32 @@ public sealed class ServiceProcess : IAsyncDisposable
     public static ServiceProcess Start(string role, IEnumerable<string> arguments) => Start(role, arguments, environment: null);
 
     /// <summary>Starts a role with extra environment variables (e.g. a password, which never goes on a command line).</summary>
-    public static ServiceProcess Start(string role, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    public static ServiceProcess Start(string role, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment) =>
+        Start(role, arguments, environment, defaultInterrupt: false);
+
+    /// <summary>
+    /// Starts a role whose SIGINT and SIGQUIT are reset to their default handling, as in a terminal. A suite started as
+    /// a background job without job control (<c>bash scripts/test.sh &amp;</c>) runs with both ignored, children inherit
+    /// that across exec, and a Ctrl+C sent to the role would then never arrive (seen as a 90 s hang with no output).
+    /// </summary>
+    public static ServiceProcess StartInterruptible(string role, IEnumerable<string> arguments) =>
+        Start(role, arguments, environment: null, defaultInterrupt: true);
+
+    private static ServiceProcess Start(string role, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, bool defaultInterrupt)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // env(1) execs dotnet in place, so the process id is the service's.
+        var start = new ProcessStartInfo(defaultInterrupt ? "env" : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (defaultInterrupt)
+        {
+            start.ArgumentList.Add("--default-signal=INT,QUIT");
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(Dll);
         start.ArgumentList.Add(role);
         foreach (var argument in arguments)
