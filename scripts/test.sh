@@ -23,8 +23,14 @@ status=0
 dotnet test Postbox.slnx -c Release --no-build -m:1 --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 
 # One plain closing line with the totals of every project (from each run's "Passed: N" summary lines).
+# Each failed test's name and error message are repeated here, at the end, because CI keeps only the tail of
+# the output.
 awk '/^ +Passed: [0-9]+ *$/ { p += $2 } /^ +Failed: [0-9]+ *$/ { f += $2 } /^ +Skipped: [0-9]+ *$/ { s += $2 }
-     END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+     /^ +Failed [^ ]/ { keep = 1; shown = 0; failures = failures "\n" $0; next }
+     keep && /^ +(Stack Trace:|Standard Output Messages:|Passed |Failed |Skipped )/ { keep = 0 }
+     keep && shown < 12 { failures = failures "\n" $0; shown++ }
+     END { if (failures != "") printf "Failed tests:%s\n", failures
+           printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 rm -f "$log"
 [ "$status" -eq 0 ] || exit "$status"
 
