@@ -6,7 +6,8 @@ namespace Postbox.Service.Tests.Infrastructure;
 
 /// <summary>
 /// A PostgreSQL cluster of the tests' own, which they may stop and start: never the shared one on 5432. Created on first
-/// use (<c>pg_createcluster</c>, 127.0.0.1 only, password auth as in scripts/services.sh), so CI needs no preparation.
+/// use by <c>scripts/private-postgres.sh</c> (127.0.0.1 only, password auth as in scripts/services.sh), so CI needs no
+/// preparation.
 /// Name and port from <c>POSTBOX_TEST_PRIVATE_PG</c> (<c>version/name:port</c>), default <c>15/postbox_svc_outage:5457</c>.
 /// </summary>
 public sealed class PrivatePostgres
@@ -28,24 +29,21 @@ public sealed class PrivatePostgres
 
     public async Task EnsureRunningAsync()
     {
-        var clusters = await RunAsync("pg_lsclusters", "-h");
-        if (!clusters.Split('\n').Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var v, var n, ..] && v == Version && n == Name))
-        {
-            await RunAsync("pg_createcluster", $"{Version} {Name} --port {Port} -o listen_addresses='127.0.0.1' -o max_connections=100");
-        }
-
+        // The one way the tests create a private cluster (PrivatePostgresCluster too). It used to be created here with
+        // pg_createcluster -o listen_addresses='127.0.0.1', which .NET passes with the quotes kept: pg_createcluster
+        // quoted them again, and on a machine without the cluster PostgreSQL never started.
+        await PrivatePostgresCluster.RunAsync("bash", PrivatePostgresCluster.Script, Name, Port.ToString(CultureInfo.InvariantCulture), Version);
         await StartAsync();
-        await RunAsync("runuser", $"-u postgres -- psql -p {Port} -qc \"ALTER USER postgres PASSWORD 'postgres'\"");
     }
 
     /// <summary><c>pg_ctlcluster stop -m fast</c>: every session is terminated (57P01), as in an operator's restart.</summary>
-    public Task StopAsync() => RunAsync("pg_ctlcluster", $"{Version} {Name} stop -m fast");
+    public Task StopAsync() => PrivatePostgresCluster.RunAsync("pg_ctlcluster", Version, Name, "stop", "-m", "fast");
 
     public async Task StartAsync()
     {
         if (!await IsReadyAsync())
         {
-            await RunAsync("pg_ctlcluster", $"{Version} {Name} start");
+            await PrivatePostgresCluster.RunAsync("pg_ctlcluster", Version, Name, "start");
         }
 
         await TestEnvironment.WaitUntilAsync(IsReadyAsync, TimeSpan.FromSeconds(60), $"private PostgreSQL {Name} on {Port}");
@@ -66,24 +64,5 @@ public sealed class PrivatePostgres
         using var process = Process.Start(new ProcessStartInfo("pg_isready", $"-h 127.0.0.1 -p {Port} -q") { UseShellExecute = false })!;
         await process.WaitForExitAsync();
         return process.ExitCode == 0;
-    }
-
-    private static async Task<string> RunAsync(string file, string arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {arguments} failed ({process.ExitCode}): {await output}{await error}");
-        }
-
-        return await output;
     }
 }

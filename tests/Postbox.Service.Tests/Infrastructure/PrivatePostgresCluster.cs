@@ -15,7 +15,10 @@ public sealed class PrivatePostgresCluster : IAsyncLifetime
     // Generous time-outs: the test machine is shared and sometimes very slow.
     public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Password=postgres;Database=postgres;Timeout=60;Command Timeout=120";
 
-    public async Task InitializeAsync() => await RunAsync("bash", Path.Combine(RepositoryRoot(), "scripts", "private-postgres.sh"), Name, Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>The path of <c>scripts/private-postgres.sh</c>, which creates (once), repairs and starts a private cluster.</summary>
+    public static string Script => Path.Combine(RepositoryRoot(), "scripts", "private-postgres.sh");
+
+    public async Task InitializeAsync() => await RunAsync("bash", Script, Name, Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public Task DisposeAsync() => StopAsync();
 
