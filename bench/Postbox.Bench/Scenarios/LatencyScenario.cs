@@ -196,7 +196,7 @@ internal sealed class LatencyScenario(BenchContext context)
                 run = await PostboxRunAsync(schema, outbox.Outbox, consumer, rate, listen: true);
             } // The child writes the file as it stops.
 
-            var (stages, tail, matched) = StageBreakdown.Analyze(file, run.Tracker, (int)(rate * o.WarmupSeconds));
+            var (stages, tail, matched, claims) = StageBreakdown.Analyze(file, run.Tracker, (int)(rate * o.WarmupSeconds));
             File.Delete(file);
             string Fmt(double[] v) => v.Length == 0 ? "n/a" : $"{Stats.Percentile(v, 50):0.0} / {Stats.Percentile(v, 95):0.0} / {Stats.Percentile(v, 99):0.0}";
             for (var i = 0; i < StageBreakdown.Names.Length; i++)
@@ -204,6 +204,8 @@ internal sealed class LatencyScenario(BenchContext context)
                 context.Report.Add("3s", $"{rate:N0}/s stage: {StageBreakdown.Names[i]}, ms p50/p95/p99", Fmt(stages[i]), "—", null, "report", null);
             }
 
+            context.Report.Add("3s", $"{rate:N0}/s relay claims/s (of them empty); messages per claim that found some",
+                $"{claims.PerSecond:N0} ({claims.EmptyPerSecond:N0}); {claims.MessagesPerClaim:0.0}", "—", null, "report", null);
             context.Report.Note("3. Latency", $"stages at {rate:N0}/s (LISTEN/NOTIFY, relay tracing on): {matched:N0} messages matched, achieved {run.Achieved:N0} tx/s, {run.Missing} missing; " +
                 "mean ms by stage over the slowest 1 %: " + string.Join("; ", StageBreakdown.Names.Select((n, i) => $"{n} {tail[i]:0.0}")));
         }

@@ -16,6 +16,7 @@ namespace Postbox.Bench.Scenarios;
 internal sealed class StageRecorder : IDisposable
 {
     private readonly ConcurrentQueue<(long End, double Seconds)> _claims = new();
+    private readonly ConcurrentQueue<long> _emptyClaims = new();
     private readonly ConcurrentDictionary<Activity, long> _started = new();
     private readonly ConcurrentQueue<(string Id, long Start, long End)> _sends = new();
     private readonly MeterListener _meters = new();
@@ -37,7 +38,8 @@ internal sealed class StageRecorder : IDisposable
             {
                 if (tag.Key == "postbox.claim.empty" && tag.Value is true)
                 {
-                    return; // A claim that found nothing published nothing.
+                    _emptyClaims.Enqueue(end); // Counted only: a claim that found nothing published nothing.
+                    return;
                 }
             }
 
@@ -67,13 +69,18 @@ internal sealed class StageRecorder : IDisposable
         ActivitySource.AddActivityListener(_activities);
     }
 
-    /// <summary>Writes <c>C end seconds</c> and <c>S id start end</c> lines.</summary>
+    /// <summary>Writes <c>C end seconds</c>, <c>E end</c> (an empty claim) and <c>S id start end</c> lines.</summary>
     public void Write(string path)
     {
         using var writer = new StreamWriter(path);
         foreach (var (end, seconds) in _claims)
         {
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"C\t{end}\t{seconds:R}"));
+        }
+
+        foreach (var end in _emptyClaims)
+        {
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"E\t{end}"));
         }
 
         foreach (var (id, start, end) in _sends)
@@ -108,10 +115,15 @@ internal static class StageBreakdown
         "commit → handler (total)",
     ];
 
-    /// <summary>Per stage, the sorted latencies in ms, and the mean of each stage over the slowest 1 % of messages.</summary>
-    public static (double[][] Sorted, double[] TailMeans, int Matched) Analyze(string path, LatencyTracker tracker, int from)
+    /// <summary>
+    /// Per stage, the sorted latencies in ms, the mean of each stage over the slowest 1 % of messages, and the relay's
+    /// claims per second (all, and those that found nothing) between the first measured commit and the last measured
+    /// handler call.
+    /// </summary>
+    public static (double[][] Sorted, double[] TailMeans, int Matched, ClaimRate Claims) Analyze(string path, LatencyTracker tracker, int from)
     {
         var claims = new List<(long End, double Seconds)>();
+        var emptyClaims = new List<long>();
         var sends = new Dictionary<Guid, (long Start, long End)>();
         foreach (var line in File.ReadLines(path))
         {
@@ -119,6 +131,10 @@ internal static class StageBreakdown
             if (f[0] == "C")
             {
                 claims.Add((long.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[2], CultureInfo.InvariantCulture)));
+            }
+            else if (f[0] == "E")
+            {
+                emptyClaims.Add(long.Parse(f[1], CultureInfo.InvariantCulture));
             }
             else if (f[0] == "S" && Guid.TryParse(f[1], out var id))
             {
@@ -135,6 +151,7 @@ internal static class StageBreakdown
         var claimEnds = claims.Select(static c => c.End).ToArray();
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
         var rows = new List<double[]>();
+        var (windowStart, windowEnd) = (long.MaxValue, long.MinValue);
         for (var i = from; i < tracker.Ids.Length; i++)
         {
             var (committed, handled) = (tracker.SentAt(i), tracker.ReceivedAt(i));
@@ -142,6 +159,8 @@ internal static class StageBreakdown
             {
                 continue;
             }
+
+            (windowStart, windowEnd) = (Math.Min(windowStart, committed), Math.Max(windowEnd, handled));
 
             var c = Array.BinarySearch(claimEnds, send.Start);
             c = c >= 0 ? c : ~c - 1;
@@ -166,6 +185,12 @@ internal static class StageBreakdown
         var sorted = Enumerable.Range(0, Names.Length).Select(s => rows.Select(r => r[s]).Order().ToArray()).ToArray();
         var tail = rows.OrderByDescending(static r => r[^1]).Take(Math.Max(1, rows.Count / 100)).ToList();
         var tailMeans = Enumerable.Range(0, Names.Length).Select(s => tail.Count == 0 ? double.NaN : tail.Average(r => r[s])).ToArray();
-        return (sorted, tailMeans, rows.Count);
+        var seconds = windowEnd > windowStart ? (windowEnd - windowStart) / (double)Stopwatch.Frequency : double.NaN;
+        var found = claims.Count(c => c.End >= windowStart && c.End <= windowEnd);
+        var empty = emptyClaims.Count(e => e >= windowStart && e <= windowEnd);
+        return (sorted, tailMeans, rows.Count, new ClaimRate((found + empty) / seconds, empty / seconds, found == 0 ? double.NaN : rows.Count / (double)found));
     }
 }
+
+/// <summary>The relay's claims per second during a latency pass, those that found nothing, and messages per claim that found some.</summary>
+internal readonly record struct ClaimRate(double PerSecond, double EmptyPerSecond, double MessagesPerClaim);
