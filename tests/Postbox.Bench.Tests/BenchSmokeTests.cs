@@ -25,9 +25,14 @@ public sealed class BenchSmokeTests
 
         try
         {
-            var (markdown, path) = await BenchRunner.RunAsync(BenchOptions.Parse(args));
+            var options = BenchOptions.Parse(args);
+            var run = await BenchRunner.RunAsync(options);
+            var markdown = run.Markdown;
+            var path = await BenchRunner.WriteAsync(options, markdown);
 
+            Assert.Empty(run.Failed);
             Assert.NotNull(path);
+            Assert.Matches(@"\d{4}-\d{2}-\d{2}-\d{4}\.md$", path);
             Assert.Equal(markdown, await File.ReadAllTextAsync(path));
             var rows = markdown.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| # ", StringComparison.Ordinal))
                 .Select(l => l.Split('|').Select(c => c.Trim()).ToArray())
