@@ -236,6 +236,7 @@ internal sealed class BenchOptions
     /// <summary>One line per option with its default, for <c>--help</c>.</summary>
     public static string Usage()
     {
+        // The defaults as written in the code; the connection strings as text, since the environment may hold a password.
         var d = new BenchOptions();
         return string.Create(CultureInfo.InvariantCulture, $"""
             Usage: dotnet Postbox.Bench.dll [options]   (bench/README.md explains each scenario)
@@ -254,7 +255,7 @@ internal sealed class BenchOptions
               --batch-size n                  {d.BatchSize} (1-10000, the relay's range)
               --in-flight n                   {d.InFlightBatches} (1-64, the relay's range)
               --raw-channels n, --raw-window n {d.RawChannels}, {d.RawWindow}
-              --drain-prototype true|false    {d.DrainPrototype}
+              --drain-prototype true|false    true
               --latency-seconds s             {d.LatencySeconds}
               --warmup-seconds s              {d.WarmupSeconds}
               --rates r1,r2,...               {string.Join(',', d.Rates)} (msg/s, comma-separated)
@@ -268,13 +269,13 @@ internal sealed class BenchOptions
               --steady-rate n                 {d.SteadyRate}
               --steady-seconds s              {d.SteadySeconds}
               --steady-sample-seconds s       {d.SteadySampleSeconds}
-              --postgres cs                   {d.Postgres}
-              --mysql cs                      {d.MySql}
-              --rabbitmq uri                  {d.RabbitMQ}
+              --postgres cs                   127.0.0.1:5432, postgres/postgres (or POSTBOX_BENCH_POSTGRES)
+              --mysql cs                      127.0.0.1:3306, postbox/postbox, no database (or POSTBOX_BENCH_MYSQL, POSTBOX_TEST_MYSQL)
+              --rabbitmq uri                  amqp://guest:guest@127.0.0.1:5672/ (or POSTBOX_BENCH_RABBITMQ)
               --peer-drain-messages n         drain messages / 10, at least 100
               --peer-recovery-batch n         {d.PeerRecoveryBatch}
               --peer-poll-ms n                {d.PeerPollMilliseconds}
-              --peer-confirms true|false      {d.PeerConfirms}
+              --peer-confirms true|false      true
               --out dir                       bench/results (file yyyy-MM-dd-HHmm.md, UTC)
               --no-write                      print the table only
               --help, -h                      this text
