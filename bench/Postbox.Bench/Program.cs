@@ -75,6 +75,7 @@ namespace Postbox.Bench
         public static async Task<BenchRun> RunAsync(BenchOptions options)
         {
             await using var context = await BenchContext.CreateAsync(options);
+            using var interrupt = InterruptCleanup.Install(context);
             var environment = await DescribeEnvironmentAsync(context);
             Progress.Say($"Run {context.RunId}: {options.Describe()}");
             foreach (var line in environment)
@@ -98,6 +99,11 @@ namespace Postbox.Bench
             var failed = new List<string>();
             foreach (var (name, run) in scenarios)
             {
+                if (interrupt.Requested)
+                {
+                    await InterruptCleanup.ExitingAsync();
+                }
+
                 if (!options.Scenarios.Contains(name))
                 {
                     continue;
@@ -106,6 +112,11 @@ namespace Postbox.Bench
                 try
                 {
                     await run();
+                }
+                catch (Exception) when (interrupt.Requested)
+                {
+                    // Ctrl+C killed the scenario's children: not a failure to report.
+                    await InterruptCleanup.ExitingAsync();
                 }
                 catch (Exception ex)
                 {

@@ -6,6 +6,7 @@ namespace Postbox.Bench.Tests;
 /// (Wolverine) figure beside Postbox's for the producer, drain, latency and idle rows. Timings are not checked: they
 /// mean nothing at these sizes.
 /// </summary>
+[Collection(BenchRuns.Name)]
 public sealed class BenchSmokeTests
 {
     [Fact]
