@@ -26,10 +26,41 @@ internal sealed class BenchContext : IAsyncDisposable
 
     public static async Task<BenchContext> CreateAsync(BenchOptions options)
     {
-        var builder = new NpgsqlConnectionStringBuilder(options.Postgres) { MaxPoolSize = 100 };
-        var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
-        var broker = await BenchBroker.ConnectAsync(options.RabbitMQ);
-        return new BenchContext(options, dataSource, broker);
+        // Both servers are tried here, before any scenario, so a wrong address or password is one line naming the
+        // server, not a stack trace from the middle of the first scenario.
+        NpgsqlDataSource dataSource;
+        try
+        {
+            var builder = new NpgsqlConnectionStringBuilder(options.Postgres) { MaxPoolSize = 100 };
+            dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ServerUnavailableException("PostgreSQL (--postgres)", ex);
+        }
+
+        try
+        {
+            await using (await dataSource.OpenConnectionAsync())
+            {
+            }
+        }
+        catch (Exception ex) when (ServerUnavailableException.IsExpected(ex))
+        {
+            await dataSource.DisposeAsync();
+            throw new ServerUnavailableException("PostgreSQL (--postgres)", ex);
+        }
+
+        try
+        {
+            var broker = await BenchBroker.ConnectAsync(options.RabbitMQ);
+            return new BenchContext(options, dataSource, broker);
+        }
+        catch (Exception ex) when (ServerUnavailableException.IsExpected(ex) || ex is UriFormatException or ArgumentException)
+        {
+            await dataSource.DisposeAsync();
+            throw new ServerUnavailableException("RabbitMQ (--rabbitmq)", ex);
+        }
     }
 
     public async Task<BenchSchema> NewSchemaAsync(string suffix)

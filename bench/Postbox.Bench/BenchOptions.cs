@@ -81,18 +81,63 @@ internal sealed class BenchOptions
     public bool Smoke { get; set; }
     public string CommandLine { get; set; } = "";
 
+    /// <summary><c>--help</c> or <c>-h</c>: print <see cref="Usage"/> and run nothing.</summary>
+    public bool Help { get; private set; }
+
+    // Upper bounds: far above any sensible run, low enough that no size overflows or clamps silently.
+    private const int MaxMessages = 100_000_000;
+    private const int MaxClients = 64;
+    private const double MaxSeconds = 86_400;
+    private const double MaxScale = 100;
+
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         var o = new BenchOptions { CommandLine = "dotnet " + string.Join(' ', Environment.GetCommandLineArgs()) };
+
+        // --smoke first wherever it stands, so that sizes given with it (before or after) always win.
+        if (args.Contains("--smoke"))
+        {
+            o.ApplySmoke();
+        }
+
         var scale = 1.0;
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
-            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"Option {name} needs a value.");
-            double D() => double.Parse(Next(), CultureInfo.InvariantCulture);
-            int I() => int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+            string Next()
+            {
+                // A missing value must not swallow the next option (--drain-messages --no-write).
+                if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"Option {name} needs a value.");
+                }
+
+                return args[++i];
+            }
+
+            double D(double min, double max, bool minExclusive = true)
+            {
+                var text = Next();
+                var range = minExclusive ? $"greater than {min} and at most {max:#,0.##}" : $"from {min} to {max:#,0.##}";
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                    || !double.IsFinite(value) || value > max || (minExclusive ? value <= min : value < min))
+                {
+                    throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Option {name} takes a number {range} (was '{text}')."));
+                }
+
+                return value;
+            }
+
+            int I(int min, int max) => Whole(name, Next(), min, max);
+            bool B()
+            {
+                var text = Next();
+                return bool.TryParse(text, out var value) ? value : throw new ArgumentException($"Option {name} takes true or false (was '{text}').");
+            }
+
             switch (name)
             {
+                case "--help" or "-h": o.Help = true; break;
                 case "--postgres": o.Postgres = Next(); break;
                 case "--mysql": o.MySql = Next(); break;
                 case "--rabbitmq": o.RabbitMQ = Next(); break;
@@ -119,42 +164,47 @@ internal sealed class BenchOptions
 
                     o.Scenarios.Add(peer);
                     break;
-                case "--peer-recovery-batch": o.PeerRecoveryBatch = I(); break;
-                case "--peer-poll-ms": o.PeerPollMilliseconds = I(); break;
-                case "--peer-confirms": o.PeerConfirms = bool.Parse(Next()); break;
-                case "--peer-drain-messages": o.PeerDrainMessages = I(); break;
-                case "--scale": scale = D(); break;
-                case "--producer-seconds": o.ProducerSeconds = D(); break;
-                case "--producer-clients": o.ProducerClients = I(); break;
-                case "--rounds": o.Rounds = I(); break;
-                case "--bulk-size": o.BulkSize = I(); break;
-                case "--bulk-clients": o.BulkClients = I(); break;
-                case "--drain-messages": o.DrainMessages = I(); break;
-                case "--drain-repeats": o.DrainRepeats = I(); break;
-                case "--payload-bytes": o.PayloadBytes = I(); break;
-                case "--keys": o.Keys = I(); break;
-                case "--batch-size": o.BatchSize = I(); break;
-                case "--in-flight": o.InFlightBatches = I(); break;
-                case "--raw-channels": o.RawChannels = I(); break;
-                case "--raw-window": o.RawWindow = I(); break;
-                case "--drain-prototype": o.DrainPrototype = bool.Parse(Next()); break;
-                case "--latency-seconds": o.LatencySeconds = D(); break;
-                case "--warmup-seconds": o.WarmupSeconds = D(); break;
-                case "--rates": o.Rates = [.. Next().Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))]; break;
-                case "--poll-ms": o.PollMilliseconds = I(); break;
-                case "--idle-seconds": o.IdleSeconds = D(); break;
-                case "--backlog-small": o.BacklogSmall = I(); break;
-                case "--backlog-large": o.BacklogLarge = I(); break;
-                case "--steady-rate": o.SteadyRate = I(); break;
-                case "--steady-seconds": o.SteadySeconds = D(); break;
-                case "--steady-sample-seconds": o.SteadySampleSeconds = D(); break;
-                case "--ordering-messages": o.OrderingMessages = I(); break;
-                case "--ordering-keys": o.OrderingKeys = I(); break;
-                case "--ordering-rounds": o.OrderingRounds = I(); break;
+                case "--peer-recovery-batch": o.PeerRecoveryBatch = I(1, 1_000_000); break;
+                case "--peer-poll-ms": o.PeerPollMilliseconds = I(10, 3_600_000); break;
+                case "--peer-confirms": o.PeerConfirms = B(); break;
+                case "--peer-drain-messages": o.PeerDrainMessages = I(1, MaxMessages); break;
+                case "--scale": scale = D(0, MaxScale); break;
+                case "--producer-seconds": o.ProducerSeconds = D(0, MaxSeconds); break;
+                case "--producer-clients": o.ProducerClients = I(1, MaxClients); break;
+                case "--rounds": o.Rounds = I(1, 1000); break;
+                case "--bulk-size": o.BulkSize = I(1, 100_000); break;
+                case "--bulk-clients": o.BulkClients = I(1, MaxClients); break;
+                case "--drain-messages": o.DrainMessages = I(1, MaxMessages); break;
+                case "--drain-repeats": o.DrainRepeats = I(1, 1000); break;
+                case "--payload-bytes": o.PayloadBytes = I(1, 1_000_000); break;
+                case "--keys": o.Keys = I(0, MaxMessages); break;
+
+                // The relay's own accepted ranges (RelayOptionsValidator): outside them its child process would not start.
+                case "--batch-size": o.BatchSize = I(1, 10_000); break;
+                case "--in-flight": o.InFlightBatches = I(1, 64); break;
+                case "--raw-channels": o.RawChannels = I(1, MaxClients); break;
+                case "--raw-window": o.RawWindow = I(1, 1_000_000); break;
+                case "--drain-prototype": o.DrainPrototype = B(); break;
+                case "--latency-seconds": o.LatencySeconds = D(0, MaxSeconds); break;
+                case "--warmup-seconds": o.WarmupSeconds = D(0, MaxSeconds, minExclusive: false); break;
+                case "--rates":
+                    // "1,000" would read as the rates 1 and 0: rates below 1 are refused, with the separator named.
+                    o.Rates = [.. Next().Split(',', StringSplitOptions.TrimEntries).Select(r => Whole(name, r, 1, 1_000_000, " (rates are comma-separated, without thousands separators)"))];
+                    break;
+                case "--poll-ms": o.PollMilliseconds = I(10, 3_600_000); break;
+                case "--idle-seconds": o.IdleSeconds = D(0, MaxSeconds); break;
+                case "--backlog-small": o.BacklogSmall = I(1, MaxMessages); break;
+                case "--backlog-large": o.BacklogLarge = I(1, MaxMessages); break;
+                case "--steady-rate": o.SteadyRate = I(1, 1_000_000); break;
+                case "--steady-seconds": o.SteadySeconds = D(0, MaxSeconds); break;
+                case "--steady-sample-seconds": o.SteadySampleSeconds = D(0, MaxSeconds); break;
+                case "--ordering-messages": o.OrderingMessages = I(1, MaxMessages); break;
+                case "--ordering-keys": o.OrderingKeys = I(1, MaxMessages); break;
+                case "--ordering-rounds": o.OrderingRounds = I(1, 1000); break;
                 case "--out": o.OutputDirectory = Next(); break;
                 case "--no-write": o.Write = false; break;
-                case "--smoke": o.ApplySmoke(); break;
-                default: throw new ArgumentException($"Unknown option '{name}'. See bench/README.md.");
+                case "--smoke": break;
+                default: throw new ArgumentException($"Unknown option '{name}'. See --help.");
             }
         }
 
@@ -163,7 +213,74 @@ internal sealed class BenchOptions
             o.ApplyScale(scale);
         }
 
+        // A smoke run checks the harness; its figures mean nothing, so it writes no results file unless asked to.
+        if (o.Smoke && o.OutputDirectory is null)
+        {
+            o.Write = false;
+        }
+
         return o;
+    }
+
+    private static int Whole(string name, string text, int min, int max, string hint = "")
+    {
+        // long first, so that 99999999999 is out of range rather than an OverflowException naming no option.
+        if (!long.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Option {name} takes a whole number from {min:#,0} to {max:#,0}{hint} (was '{text}')."));
+        }
+
+        return (int)value;
+    }
+
+    /// <summary>One line per option with its default, for <c>--help</c>.</summary>
+    public static string Usage()
+    {
+        // The defaults as written in the code; the connection strings as text, since the environment may hold a password.
+        var d = new BenchOptions();
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            Usage: dotnet Postbox.Bench.dll [options]   (bench/README.md explains each scenario)
+              --scenarios a,b,...             {string.Join(',', AllScenarios)} (peer: {string.Join(',', PeerScenarios)})
+              --peer wolverine                also run the peer (off)
+              --scale x                       multiply durations and message counts, > 0 and <= {MaxScale} (1)
+              --smoke                         tiny sizes, a few seconds; writes no file unless --out is given
+              --producer-seconds s            {d.ProducerSeconds}
+              --producer-clients n            {d.ProducerClients} (1-{MaxClients})
+              --rounds n                      {d.Rounds}
+              --bulk-size n, --bulk-clients n {d.BulkSize}, {d.BulkClients}
+              --drain-messages n              {d.DrainMessages}
+              --drain-repeats n               {d.DrainRepeats}
+              --payload-bytes n               {d.PayloadBytes}
+              --keys n                        {d.Keys} (0 = no key)
+              --batch-size n                  {d.BatchSize} (1-10000, the relay's range)
+              --in-flight n                   {d.InFlightBatches} (1-64, the relay's range)
+              --raw-channels n, --raw-window n {d.RawChannels}, {d.RawWindow}
+              --drain-prototype true|false    true
+              --latency-seconds s             {d.LatencySeconds}
+              --warmup-seconds s              {d.WarmupSeconds}
+              --rates r1,r2,...               {string.Join(',', d.Rates)} (msg/s, comma-separated)
+              --poll-ms n                     {d.PollMilliseconds} (10-3600000)
+              --idle-seconds s                {d.IdleSeconds}
+              --backlog-small n               {d.BacklogSmall}
+              --backlog-large n               {d.BacklogLarge}
+              --ordering-messages n           {d.OrderingMessages}
+              --ordering-keys n               {d.OrderingKeys}
+              --ordering-rounds n             {d.OrderingRounds}
+              --steady-rate n                 {d.SteadyRate}
+              --steady-seconds s              {d.SteadySeconds}
+              --steady-sample-seconds s       {d.SteadySampleSeconds}
+              --postgres cs                   127.0.0.1:5432, postgres/postgres (or POSTBOX_BENCH_POSTGRES)
+              --mysql cs                      127.0.0.1:3306, postbox/postbox, no database (or POSTBOX_BENCH_MYSQL, POSTBOX_TEST_MYSQL)
+              --rabbitmq uri                  amqp://guest:guest@127.0.0.1:5672/ (or POSTBOX_BENCH_RABBITMQ)
+              --peer-drain-messages n         drain messages / 10, at least 100
+              --peer-recovery-batch n         {d.PeerRecoveryBatch}
+              --peer-poll-ms n                {d.PeerPollMilliseconds}
+              --peer-confirms true|false      true
+              --out dir                       bench/results (file yyyy-MM-dd-HHmm.md, UTC)
+              --no-write                      print the table only
+              --help, -h                      this text
+            Counts and durations must be above 0; each option's range is named when a value is refused.
+            """);
     }
 
     /// <summary>Tiny sizes: every scenario in a few seconds, to keep the harness from rotting (not for figures).</summary>
@@ -194,14 +311,20 @@ internal sealed class BenchOptions
 
     private void ApplyScale(double scale)
     {
-        ProducerSeconds *= scale;
-        DrainMessages = Math.Max(100, (int)(DrainMessages * scale));
-        LatencySeconds *= scale;
-        IdleSeconds *= scale;
-        BacklogSmall = Math.Max(100, (int)(BacklogSmall * scale));
-        BacklogLarge = Math.Max(1000, (int)(BacklogLarge * scale));
-        OrderingMessages = Math.Max(300, (int)(OrderingMessages * scale));
-        SteadySeconds *= scale;
+        // Scaled sizes keep the options' bounds: a size beyond them is refused rather than clamped or overflowed.
+        int Count(string option, int value, int floor) => Math.Max(floor, (int)Scaled(option, value, MaxMessages));
+        double Scaled(string option, double value, double max) => value * scale <= max
+            ? value * scale
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Option --scale {scale} makes {option} {value * scale:#,0}, above its maximum {max:#,0}."));
+
+        ProducerSeconds = Scaled("--producer-seconds", ProducerSeconds, MaxSeconds);
+        DrainMessages = Count("--drain-messages", DrainMessages, 100);
+        LatencySeconds = Scaled("--latency-seconds", LatencySeconds, MaxSeconds);
+        IdleSeconds = Scaled("--idle-seconds", IdleSeconds, MaxSeconds);
+        BacklogSmall = Count("--backlog-small", BacklogSmall, 100);
+        BacklogLarge = Count("--backlog-large", BacklogLarge, 1000);
+        OrderingMessages = Count("--ordering-messages", OrderingMessages, 300);
+        SteadySeconds = Scaled("--steady-seconds", SteadySeconds, MaxSeconds);
     }
 
     private string PeerDescription => Scenarios.Contains("wolverine")

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 
@@ -9,6 +10,9 @@ namespace Postbox.Bench;
 /// </summary>
 internal sealed class ChildProcess : IAsyncDisposable
 {
+    // The children alive now, so that Ctrl+C can kill them before dropping the schemas they hold locks in.
+    private static readonly ConcurrentDictionary<ChildProcess, byte> Live = new();
+
     private readonly Process _process;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
     private readonly string _name;
@@ -41,6 +45,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         info.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the child process.");
         var child = new ChildProcess(process, name);
+        Live[child] = 0;
         _ = Task.Run(child.PumpAsync);
         return child;
     }
@@ -76,8 +81,25 @@ internal sealed class ChildProcess : IAsyncDisposable
         await _process.StandardInput.FlushAsync();
     }
 
+    /// <summary>Kills every live child and its descendants at once (Ctrl+C: no time for a graceful stop).</summary>
+    public static void KillAll()
+    {
+        foreach (var child in Live.Keys)
+        {
+            try
+            {
+                child._process.Kill(entireProcessTree: true);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone.
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        Live.TryRemove(this, out _);
         if (!_process.HasExited)
         {
             try

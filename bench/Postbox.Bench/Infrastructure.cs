@@ -169,13 +169,31 @@ internal sealed class BenchBroker : IAsyncDisposable
         if (!_exchanges.Contains(exchange))
         {
             await Channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: true);
-            _exchanges.Add(exchange);
+            lock (_exchanges)
+            {
+                _exchanges.Add(exchange);
+            }
         }
 
         await Channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
             arguments: new Dictionary<string, object?> { ["x-queue-type"] = "classic" });
         await Channel.QueueBindAsync(queue, exchange, routingKey);
-        _queues.Add(queue);
+        lock (_queues)
+        {
+            _queues.Add(queue);
+        }
+    }
+
+    /// <summary>The queues and exchanges declared so far (read by the Ctrl+C cleanup while a scenario may still declare).</summary>
+    public (string[] Queues, string[] Exchanges) Declared()
+    {
+        lock (_queues)
+        {
+            lock (_exchanges)
+            {
+                return ([.. _queues.Distinct()], [.. _exchanges]);
+            }
+        }
     }
 
     /// <summary>How often the broker went away (a measurement spanning a restart is void and is repeated).</summary>

@@ -14,7 +14,7 @@ return args.FirstOrDefault() switch
 
 namespace Postbox.Bench
 {
-    /// <summary>Runs the selected scenarios, prints the table and writes it to <c>bench/results/&lt;date&gt;.md</c>.</summary>
+    /// <summary>Runs the selected scenarios, prints the table and writes it to <c>bench/results/&lt;date-time&gt;.md</c>.</summary>
     internal static class BenchRunner
     {
         public static async Task<int> MainAsync(string[] args)
@@ -30,19 +30,52 @@ namespace Postbox.Bench
                 return 2;
             }
 
-            var (markdown, path) = await RunAsync(options);
-            Console.WriteLine(markdown);
-            if (path is not null)
+            if (options.Help)
             {
-                Console.Error.WriteLine($"Results written to {path}");
+                Console.WriteLine(BenchOptions.Usage());
+                return 0;
+            }
+
+            BenchRun run;
+            try
+            {
+                run = await RunAsync(options);
+            }
+            catch (ServerUnavailableException ex)
+            {
+                // A server the run needs is down or refuses us: expected, so one line, not a stack trace.
+                Console.Error.WriteLine(ex.Message);
+                return 1;
+            }
+
+            // The table first: a results file that cannot be written must not cost a run's figures.
+            Console.WriteLine(run.Markdown);
+            try
+            {
+                if (await WriteAsync(options, run.Markdown) is { } path)
+                {
+                    Console.Error.WriteLine($"Results written to {path}");
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"Could not write the results file (--out): {ex.Message}");
+                return 1;
+            }
+
+            if (run.Failed.Count > 0)
+            {
+                Console.Error.WriteLine($"{run.Failed.Count} scenario(s) failed: {string.Join(", ", run.Failed)} (see the notes above).");
+                return 1;
             }
 
             return 0;
         }
 
-        public static async Task<(string Markdown, string? Path)> RunAsync(BenchOptions options)
+        public static async Task<BenchRun> RunAsync(BenchOptions options)
         {
             await using var context = await BenchContext.CreateAsync(options);
+            using var interrupt = InterruptCleanup.Install(context);
             var environment = await DescribeEnvironmentAsync(context);
             Progress.Say($"Run {context.RunId}: {options.Describe()}");
             foreach (var line in environment)
@@ -63,25 +96,62 @@ namespace Postbox.Bench
                 ("steady", () => new SteadyScenario(context).RunAsync()),
                 ("wolverine", () => new WolverineScenario(context).RunAsync()),
             };
+            var failed = new List<string>();
             foreach (var (name, run) in scenarios)
             {
-                if (options.Scenarios.Contains(name))
+                if (interrupt.Requested)
+                {
+                    await InterruptCleanup.ExitingAsync();
+                }
+
+                if (!options.Scenarios.Contains(name))
+                {
+                    continue;
+                }
+
+                try
                 {
                     await run();
                 }
+                catch (Exception) when (interrupt.Requested)
+                {
+                    // Ctrl+C killed the scenario's children: not a failure to report.
+                    await InterruptCleanup.ExitingAsync();
+                }
+                catch (Exception ex)
+                {
+                    // A full run is half an hour: one scenario's failure (say, no MariaDB for mysql) must not cost
+                    // the others' figures. It is reported in the notes and makes the exit code non-zero.
+                    failed.Add(name);
+                    var reason = ServerUnavailableException.Describe(ex);
+                    Console.Error.WriteLine($"Scenario {name} failed: {reason}");
+                    if (!ServerUnavailableException.IsExpected(ex))
+                    {
+                        Console.Error.WriteLine(ex);
+                    }
+
+                    context.Report.Note(name, $"**Scenario {name} failed** and has no rows: {reason}");
+                }
             }
 
-            var markdown = context.Report.ToMarkdown(options, environment);
-            string? path = null;
-            if (options.Write)
+            return new BenchRun(context.Report.ToMarkdown(options, environment), failed);
+        }
+
+        /// <summary>Writes the table to the results folder (or <c>--out</c>); returns the file, or null when not writing.</summary>
+        public static async Task<string?> WriteAsync(BenchOptions options, string markdown)
+        {
+            if (!options.Write)
             {
-                var directory = options.OutputDirectory ?? Path.Combine(FindRepositoryRoot(), "bench", "results");
-                Directory.CreateDirectory(directory);
-                path = Path.Combine(directory, $"{DateTime.UtcNow:yyyy-MM-dd}.md");
-                await File.WriteAllTextAsync(path, markdown);
+                return null;
             }
 
-            return (markdown, path);
+            var directory = options.OutputDirectory ?? Path.Combine(FindRepositoryRoot(), "bench", "results");
+            Directory.CreateDirectory(directory);
+
+            // The time too: a second run the same day must not overwrite the first.
+            var path = Path.Combine(directory, $"{DateTime.UtcNow:yyyy-MM-dd-HHmm}.md");
+            await File.WriteAllTextAsync(path, markdown);
+            return path;
         }
 
         private static async Task<List<string>> DescribeEnvironmentAsync(BenchContext context)
@@ -111,4 +181,7 @@ namespace Postbox.Bench
 
         internal static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
     }
+
+    /// <summary>A finished run: its table and the scenarios that failed (named in its notes).</summary>
+    internal sealed record BenchRun(string Markdown, IReadOnlyList<string> Failed);
 }

@@ -29,7 +29,7 @@ internal sealed class Report
 
     public void Add(string scenario, string measure, string postbox, string raw, double? ratio, string target, bool? met, string? key = null, double? rawValue = null)
     {
-        var row = new ResultRow(scenario, measure, postbox, raw, ratio is { } r ? F(r, "0.00") : "—", target, met switch { true => "yes", false => "**no**", null => "—" })
+        var row = new ResultRow(scenario, measure, postbox, raw, ratio is { } r && double.IsFinite(r) ? F(r, "0.00") : "—", target, met switch { true => "yes", false => "**no**", null => "—" })
         {
             Key = key,
             RawValue = rawValue,

@@ -17,6 +17,13 @@ set -euo pipefail
 T=${1:-10}
 R=${2:-3}
 C=${3:-16}
+# Each must be a whole number above 0: pgbench and the median below otherwise fail silently or on an unbound variable.
+for v in "$T" "$R" "$C"; do
+  if ! [[ $v =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: $0 [seconds per variant per round=10] [rounds=3] [clients=16], each a whole number above 0 (got '$v')" >&2
+    exit 1
+  fi
+done
 . "$(dirname "$0")/common.sh"
 S=producer_ab
 work=$(mktemp -d)

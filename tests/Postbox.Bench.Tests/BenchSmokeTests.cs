@@ -6,6 +6,7 @@ namespace Postbox.Bench.Tests;
 /// (Wolverine) figure beside Postbox's for the producer, drain, latency and idle rows. Timings are not checked: they
 /// mean nothing at these sizes.
 /// </summary>
+[Collection(BenchRuns.Name)]
 public sealed class BenchSmokeTests
 {
     [Fact]
@@ -25,9 +26,14 @@ public sealed class BenchSmokeTests
 
         try
         {
-            var (markdown, path) = await BenchRunner.RunAsync(BenchOptions.Parse(args));
+            var options = BenchOptions.Parse(args);
+            var run = await BenchRunner.RunAsync(options);
+            var markdown = run.Markdown;
+            var path = await BenchRunner.WriteAsync(options, markdown);
 
+            Assert.Empty(run.Failed);
             Assert.NotNull(path);
+            Assert.Matches(@"\d{4}-\d{2}-\d{2}-\d{4}\.md$", path);
             Assert.Equal(markdown, await File.ReadAllTextAsync(path));
             var rows = markdown.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| # ", StringComparison.Ordinal))
                 .Select(l => l.Split('|').Select(c => c.Trim()).ToArray())
