@@ -89,6 +89,7 @@ internal sealed class BenchOptions
     private const int MaxClients = 64;
     private const double MaxSeconds = 86_400;
     private const double MaxScale = 100;
+    private const double MinScaledSeconds = 0.1;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
@@ -139,12 +140,19 @@ internal sealed class BenchOptions
             {
                 case "--help" or "-h": o.Help = true; break;
                 case "--postgres": o.Postgres = Next(); break;
-                case "--mysql": o.MySql = Next(); break;
+                case "--mysql": o.MySql = ConnectionString(name, Next(), static s => _ = new MySqlConnector.MySqlConnectionStringBuilder(s)); break;
                 case "--rabbitmq": o.RabbitMQ = Next(); break;
                 case "--scenarios":
                     // Replaces the scenarios, not a peer chosen with --peer: the order of the two options does not matter.
                     o.Scenarios.RemoveWhere(s => !PeerScenarios.Contains(s));
-                    foreach (var s in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    var names = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (names.Length == 0)
+                    {
+                        // A run of nothing would exit 0 with an empty table that looks like a result.
+                        throw new ArgumentException($"Option --scenarios needs at least one scenario; known: {string.Join(", ", AllScenarios.Concat(PeerScenarios))}.");
+                    }
+
+                    foreach (var s in names)
                     {
                         if (!AllScenarios.Contains(s) && !PeerScenarios.Contains(s))
                         {
@@ -201,7 +209,9 @@ internal sealed class BenchOptions
                 case "--ordering-messages": o.OrderingMessages = I(1, MaxMessages); break;
                 case "--ordering-keys": o.OrderingKeys = I(1, MaxMessages); break;
                 case "--ordering-rounds": o.OrderingRounds = I(1, 1000); break;
-                case "--out": o.OutputDirectory = Next(); break;
+                case "--out": o.OutputDirectory = Next() is { Length: > 0 } directory && !string.IsNullOrWhiteSpace(directory)
+                    ? directory
+                    : throw new ArgumentException("Option --out needs a directory."); break;
                 case "--no-write": o.Write = false; break;
                 case "--smoke": break;
                 default: throw new ArgumentException($"Unknown option '{name}'. See --help.");
@@ -220,6 +230,20 @@ internal sealed class BenchOptions
         }
 
         return o;
+    }
+
+    /// <summary>A connection string the driver can parse (a malformed one is refused here, not in the middle of a run).</summary>
+    private static string ConnectionString(string name, string text, Action<string> parse)
+    {
+        try
+        {
+            parse(text);
+            return text;
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"Option {name} is not a valid connection string: {ex.Message}", ex);
+        }
     }
 
     private static int Whole(string name, string text, int min, int max, string hint = "")
@@ -243,7 +267,7 @@ internal sealed class BenchOptions
               --scenarios a,b,...             {string.Join(',', AllScenarios)} (peer: {string.Join(',', PeerScenarios)})
               --peer wolverine                also run the peer (off)
               --scale x                       multiply durations and message counts, > 0 and <= {MaxScale} (1)
-              --smoke                         tiny sizes, a few seconds; writes no file unless --out is given
+              --smoke                         tiny sizes, about 30 s; writes no file unless --out is given
               --producer-seconds s            {d.ProducerSeconds}
               --producer-clients n            {d.ProducerClients} (1-{MaxClients})
               --rounds n                      {d.Rounds}
@@ -279,7 +303,7 @@ internal sealed class BenchOptions
               --out dir                       bench/results (file yyyy-MM-dd-HHmm.md, UTC)
               --no-write                      print the table only
               --help, -h                      this text
-            Counts and durations must be above 0; each option's range is named when a value is refused.
+            Counts and durations must be above 0 (--keys and --warmup-seconds may be 0); each option's range is named when a value is refused.
             """);
     }
 
@@ -312,10 +336,19 @@ internal sealed class BenchOptions
     private void ApplyScale(double scale)
     {
         // Scaled sizes keep the options' bounds: a size beyond them is refused rather than clamped or overflowed.
-        int Count(string option, int value, int floor) => Math.Max(floor, (int)Scaled(option, value, MaxMessages));
-        double Scaled(string option, double value, double max) => value * scale <= max
-            ? value * scale
-            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Option --scale {scale} makes {option} {value * scale:#,0}, above its maximum {max:#,0}."));
+        int Count(string option, int value, int floor) => value * scale <= MaxMessages
+            ? Math.Max(floor, (int)(value * scale))
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"Option --scale {scale} makes {option} {value * scale:#,0}, above its maximum {MaxMessages:#,0}."));
+        double Scaled(string option, double value, double max) => value * scale switch
+        {
+            var scaled when scaled > max => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"Option --scale {scale} makes {option} {scaled:#,0}, above its maximum {max:#,0}.")),
+            // A duration scaled to (nearly) nothing measures nothing, and the idle target would read "met" over 0 s.
+            var scaled when scaled < MinScaledSeconds => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"Option --scale {scale} makes {option} {scaled:0.###} s, below its minimum {MinScaledSeconds} s.")),
+            var scaled => scaled,
+        };
 
         ProducerSeconds = Scaled("--producer-seconds", ProducerSeconds, MaxSeconds);
         DrainMessages = Count("--drain-messages", DrainMessages, 100);

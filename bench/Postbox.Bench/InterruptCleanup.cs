@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MySqlConnector;
 using Npgsql;
 using RabbitMQ.Client;
@@ -5,18 +6,27 @@ using RabbitMQ.Client;
 namespace Postbox.Bench;
 
 /// <summary>
-/// A first Ctrl+C drops what the run created (schemas, databases, queues and exchanges, all named with the run id)
-/// and exits with 130; a second one exits at once. Without it an interrupted run left them behind on shared servers.
+/// A first Ctrl+C (or SIGTERM, as sent by <c>timeout</c>, a CI cancel or <c>docker stop</c>) drops what the run created
+/// (schemas, databases, queues and exchanges, all named with the run id) and exits with 130 (143); a second one exits
+/// at once. Without it an interrupted run left them behind on shared servers.
 /// </summary>
 internal sealed class InterruptCleanup : IDisposable
 {
     private readonly BenchContext _context;
+    private readonly PosixSignalRegistration _terminate;
     private int _interrupted;
 
     private InterruptCleanup(BenchContext context)
     {
         _context = context;
         Console.CancelKeyPress += OnCancelKeyPress;
+        _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            if (Interrupt("SIGTERM", 143))
+            {
+                signal.Cancel = true;
+            }
+        });
     }
 
     /// <summary>True once Ctrl+C was pressed: no further scenario starts.</summary>
@@ -27,23 +37,36 @@ internal sealed class InterruptCleanup : IDisposable
 
     public static InterruptCleanup Install(BenchContext context) => new(context);
 
-    public void Dispose() => Console.CancelKeyPress -= OnCancelKeyPress;
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= OnCancelKeyPress;
+        _terminate.Dispose();
+    }
 
     private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
     {
+        if (Interrupt("Ctrl+C", 130))
+        {
+            e.Cancel = true;
+        }
+    }
+
+    /// <summary>Starts the cleanup on the first signal and returns true (the caller then cancels the default exit); false on a later one.</summary>
+    private bool Interrupt(string signal, int exitCode)
+    {
         if (Interlocked.Exchange(ref _interrupted, 1) != 0)
         {
-            return; // the second Ctrl+C: the default, exit now
+            return false; // the second signal: the default, exit now
         }
 
-        // The cleanup runs off the signal thread, so that a second Ctrl+C is still delivered while it works.
-        e.Cancel = true;
-        Console.Error.WriteLine($"Interrupted: dropping what run {_context.RunId} created (Ctrl+C again to exit at once).");
+        // The cleanup runs off the signal thread, so that a second signal is still delivered while it works.
+        Console.Error.WriteLine($"Interrupted ({signal}): dropping what run {_context.RunId} created (again to exit at once).");
         _ = Task.Run(async () =>
         {
             await DropAsync();
-            Environment.Exit(130);
+            Environment.Exit(exitCode);
         });
+        return true;
     }
 
     /// <summary>What a first Ctrl+C does before exiting (internal for the tests, which cannot send a signal reliably: a shell may start them with SIGINT ignored).</summary>
@@ -79,9 +102,21 @@ internal sealed class InterruptCleanup : IDisposable
         await connection.OpenAsync();
         var pattern = runId.Replace("_", "\\_", StringComparison.Ordinal) + "%";
         await ExecAsync(connection, "SET lock_timeout = '5s'");
-        foreach (var database in await NamesAsync(connection, "SELECT datname FROM pg_database WHERE datname LIKE @p", pattern))
+        // A CREATE DATABASE of this run still in progress is invisible to the listing below and would leave its
+        // database behind once it commits: end it first (it then rolls back), and list again a moment later for one
+        // that began in between.
+        await ExecAsync(connection, """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE pid <> pg_backend_pid() AND state = 'active' AND query ILIKE 'CREATE DATABASE%' AND strpos(query, @p) > 0
+            """, runId);
+        for (var pass = 1; pass <= 3; pass++)
         {
-            await ExecAsync(connection, $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+            foreach (var database in await NamesAsync(connection, "SELECT datname FROM pg_database WHERE datname LIKE @p", pattern))
+            {
+                await ExecAsync(connection, $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
         }
 
         // The harness's own producers may still hold locks in the schemas: end their sessions, then drop; again if

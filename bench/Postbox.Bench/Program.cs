@@ -36,6 +36,16 @@ namespace Postbox.Bench
                 return 0;
             }
 
+            try
+            {
+                EnsureWritable(options);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"Cannot write the results file (--out): {ex.Message}");
+                return 1;
+            }
+
             BenchRun run;
             try
             {
@@ -145,14 +155,48 @@ namespace Postbox.Bench
                 return null;
             }
 
-            var directory = options.OutputDirectory ?? Path.Combine(FindRepositoryRoot(), "bench", "results");
+            var directory = ResultsDirectory(options);
             Directory.CreateDirectory(directory);
 
-            // The time too: a second run the same day must not overwrite the first.
-            var path = Path.Combine(directory, $"{DateTime.UtcNow:yyyy-MM-dd-HHmm}.md");
-            await File.WriteAllTextAsync(path, markdown);
-            return path;
+            // The time too, and never over an existing file: a second run the same day (or minute) must not overwrite the
+            // first.
+            var stem = Path.Combine(directory, $"{DateTime.UtcNow:yyyy-MM-dd-HHmm}");
+            for (var n = 1; ; n++)
+            {
+                var path = n == 1 ? stem + ".md" : $"{stem}-{n}.md";
+                try
+                {
+                    await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+                    await using var writer = new StreamWriter(file);
+                    await writer.WriteAsync(markdown);
+                    return path;
+                }
+                catch (IOException) when (File.Exists(path) && n < 100)
+                {
+                }
+            }
         }
+
+        /// <summary>
+        /// Checks, before any scenario runs, that the results folder can be created and written: a bad <c>--out</c>
+        /// found only after a 50-minute run would fail it at its very end.
+        /// </summary>
+        public static void EnsureWritable(BenchOptions options)
+        {
+            if (!options.Write)
+            {
+                return;
+            }
+
+            var directory = ResultsDirectory(options);
+            Directory.CreateDirectory(directory);
+            var probe = Path.Combine(directory, $".write-check-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+
+        private static string ResultsDirectory(BenchOptions options) =>
+            options.OutputDirectory ?? Path.Combine(FindRepositoryRoot(), "bench", "results");
 
         private static async Task<List<string>> DescribeEnvironmentAsync(BenchContext context)
         {

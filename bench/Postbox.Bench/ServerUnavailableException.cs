@@ -17,6 +17,8 @@ internal sealed class ServerUnavailableException(string server, Exception inner)
     {
         ServerUnavailableException or NpgsqlException or MySqlException or BrokerUnreachableException
             or AuthenticationFailureException or SocketException or TimeoutException => true,
+        // The broker closed the connection or channel on us: a vhost that does not exist, missing permissions.
+        OperationInterruptedException => true,
         _ => false,
     };
 

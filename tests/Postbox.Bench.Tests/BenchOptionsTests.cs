@@ -74,6 +74,12 @@ public sealed class BenchOptionsTests
     [InlineData("--peer-confirms", "1", "--peer-confirms", "true or false")]
     [InlineData("--drain-messages", "--no-write", "--drain-messages", "needs a value")] // would swallow the next option
     [InlineData("--peer", "--no-write", "--peer", "needs a value")]
+    [InlineData("--scenarios", "", "--scenarios", "at least one scenario")] // would run nothing and exit 0
+    [InlineData("--scenarios", ",", "--scenarios", "at least one scenario")]
+    [InlineData("--out", "", "--out", "needs a directory")]
+    [InlineData("--out", " ", "--out", "needs a directory")]
+    [InlineData("--mysql", "garbage;;==", "--mysql", "not a valid connection string")]
+    [InlineData("--scale", "0.0001", "--scale", "below its minimum")] // durations of 0 s would "meet" the idle target
     public void ABadValue_IsRefused_NamingTheOptionAndItsRange(string option, string value, string named, string range)
     {
         var error = Assert.Throws<ArgumentException>(() => BenchOptions.Parse([option, value]));
@@ -81,6 +87,29 @@ public sealed class BenchOptionsTests
         Assert.Contains(named, error.Message, StringComparison.Ordinal);
         Assert.Contains(range, error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public async Task TwoRunsInTheSameMinute_WriteTwoFiles_NeitherOverwritten()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "postbox-bench-twice-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var options = BenchOptions.Parse(["--out", output]);
+            var first = await BenchRunner.WriteAsync(options, "first");
+            var second = await BenchRunner.WriteAsync(options, "second");
+
+            Assert.NotEqual(first, second);
+            Assert.Equal("first", await File.ReadAllTextAsync(first!));
+            Assert.Equal("second", await File.ReadAllTextAsync(second!));
+        }
+        finally
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
     }
 
     [Fact]
