@@ -17,10 +17,13 @@ set -euo pipefail
 T=${1:-10}
 R=${2:-3}
 C=${3:-16}
-# Each must be a whole number above 0: pgbench and the median below otherwise fail silently or on an unbound variable.
-for v in "$T" "$R" "$C"; do
-  if ! [[ $v =~ ^[1-9][0-9]*$ ]]; then
-    echo "usage: $0 [seconds per variant per round=10] [rounds=3] [clients=16], each a whole number above 0 (got '$v')" >&2
+# Each must be a whole number in range: pgbench and the median below otherwise fail silently or on an unbound variable.
+usage="usage: $0 [seconds per variant per round=10, 1-3600] [rounds=3, 1-100] [clients=16, 1-64]"
+if (($# > 3)); then echo "$usage (got $# arguments)" >&2; exit 1; fi
+for spec in "$T:3600" "$R:100" "$C:64"; do
+  v=${spec%:*} max=${spec#*:}
+  if ! [[ $v =~ ^[1-9][0-9]{0,4}$ ]] || ((v > max)); then
+    echo "$usage (got '$v')" >&2
     exit 1
   fi
 done
@@ -70,8 +73,13 @@ for ((round = 1; round <= R; round++)); do
   for v in "${variants[@]}"; do
     # Every variant starts from empty tables and a fresh checkpoint (the same full-page writes).
     "${PSQL[@]}" -c "TRUNCATE $S.orders, $S.bare_outbox, $S.outbox, ${S}_pk.outbox, ${S}_pk.outbox_noseq; CHECKPOINT;"
-    tps=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$C" -j 2 -T "$T" -f "$work/$v.sql" postgres 2>&1 \
-      | awk '/^tps = / {print $3; exit}')
+    out=$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$C" -j 2 -T "$T" -f "$work/$v.sql" postgres 2>&1) || true
+    tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
+    if [[ -z $tps ]]; then
+      echo "producer-row-ab: pgbench failed for variant $v:" >&2
+      tail -n 5 <<<"$out" >&2
+      exit 1
+    fi
     results[$v]+="$tps "
     printf 'round %d/%d %-12s %8.0f tx/s\n' "$round" "$R" "$v" "$tps"
   done
