@@ -28,26 +28,22 @@ internal sealed class BenchContext : IAsyncDisposable
     {
         // Both servers are tried here, before any scenario, so a wrong address or password is one line naming the
         // server, not a stack trace from the middle of the first scenario.
-        NpgsqlDataSource dataSource;
+        NpgsqlDataSource? dataSource = null;
         try
         {
-            var builder = new NpgsqlConnectionStringBuilder(options.Postgres) { MaxPoolSize = 100 };
-            dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
-        }
-        catch (ArgumentException ex)
-        {
-            throw new ServerUnavailableException("PostgreSQL (--postgres)", ex);
-        }
-
-        try
-        {
+            dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(options.Postgres) { MaxPoolSize = 100 }.ConnectionString);
             await using (await dataSource.OpenConnectionAsync())
             {
             }
         }
-        catch (Exception ex) when (ServerUnavailableException.IsExpected(ex))
+        catch (Exception ex) when (ServerUnavailableException.IsExpected(ex) || ex is ArgumentException)
         {
-            await dataSource.DisposeAsync();
+            // ArgumentException: a malformed connection string.
+            if (dataSource is not null)
+            {
+                await dataSource.DisposeAsync();
+            }
+
             throw new ServerUnavailableException("PostgreSQL (--postgres)", ex);
         }
 
